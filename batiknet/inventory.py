@@ -1,0 +1,573 @@
+"""The Batik.Net inventory: the single source of truth about the network.
+
+One YAML file describes the OPDs (government offices), the core devices, the DNS servers and the ISP
+uplinks, and how they hang together (each entry names its ``upstream``). The exporter, the case tracker
+and the lab all read it through :func:`load_inventory`, which validates everything before any program
+starts: every error names the file, the entry and the field.
+
+Secrets (SNMP communities and passwords) are never written inline: they are references to an environment
+variable or a file, resolved only by the program that needs them (:meth:`SecretRef.resolve`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "DNSCheck",
+    "DNSServer",
+    "Device",
+    "ISPUplink",
+    "Inventory",
+    "InventoryError",
+    "OPD",
+    "ProbeSettings",
+    "SNMPCredentials",
+    "SecretRef",
+    "SecretUnavailable",
+    "Target",
+    "load_inventory",
+    "parse_duration",
+    "parse_inventory",
+]
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+DURATION_PATTERN = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
+DEVICE_KINDS = ("router", "switch")
+DNS_RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT")
+SNMP_AUTH_PROTOCOLS = ("MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512")
+SNMP_PRIV_PROTOCOLS = ("DES", "AES", "AES192", "AES256")
+MODULES = ("icmp", "dns", "snmp")
+
+
+class InventoryError(ValueError):
+    """The inventory file cannot be used. ``str()`` is a message fit for an operator."""
+
+
+class SecretUnavailable(RuntimeError):
+    """A secret reference points at an environment variable or file that is not there."""
+
+
+def parse_duration(text: str | int | float) -> float:
+    """Prometheus-style duration (``1h2m3s``, ``500ms``, ``15s``) or a plain number of seconds."""
+    if isinstance(text, bool):
+        raise ValueError(f"not a duration: {text!r}")
+    if isinstance(text, int | float):
+        if text <= 0:
+            raise ValueError(f"duration must be positive: {text!r}")
+        return float(text)
+    match = DURATION_PATTERN.match(str(text).strip())
+    if not match or not any(match.groups()):
+        raise ValueError(f"not a duration: {text!r} (use e.g. 500ms, 15s, 2m, 1h)")
+    hours, minutes, seconds, millis = (int(g) if g else 0 for g in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds + millis / 1000
+    if total <= 0:
+        raise ValueError(f"duration must be positive: {text!r}")
+    return float(total)
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A secret kept outside the inventory: ``{env: NAME}`` or ``{file: path}``."""
+
+    env: str | None = None
+    file: Path | None = None
+
+    def resolve(self, environ: Mapping[str, str] | None = None) -> str:
+        environ = os.environ if environ is None else environ
+        if self.env is not None:
+            if self.env not in environ:
+                raise SecretUnavailable(f"environment variable {self.env} is not set")
+            return environ[self.env]
+        assert self.file is not None
+        try:
+            return self.file.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise SecretUnavailable(f"cannot read secret file {self.file}: {error.strerror}") from error
+
+    def describe(self) -> str:
+        return f"env:{self.env}" if self.env is not None else f"file:{self.file}"
+
+
+@dataclass(frozen=True)
+class SNMPCredentials:
+    version: str  # "2c" or "3"
+    community: SecretRef | None = None
+    username: str | None = None
+    security_level: str | None = None  # noAuthNoPriv, authNoPriv, authPriv
+    auth_protocol: str | None = None
+    auth_password: SecretRef | None = None
+    priv_protocol: str | None = None
+    priv_password: SecretRef | None = None
+    port: int = 161
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """How often and how patiently one module probes one target."""
+
+    interval: float
+    timeout: float
+    count: int = 1  # ICMP echoes per round
+    retries: int = 0  # SNMP retries
+
+
+@dataclass(frozen=True)
+class InterfaceSelection:
+    """Which interfaces of a device are exported: regular expressions on ifName."""
+
+    include: tuple[str, ...] = (".*",)
+    exclude: tuple[str, ...] = ()
+
+    def selects(self, name: str) -> bool:
+        return any(re.search(p, name) for p in self.include) and not any(
+            re.search(p, name) for p in self.exclude
+        )
+
+
+@dataclass(frozen=True)
+class Target:
+    """Anything with an address that sits in the topology tree."""
+
+    id: str
+    name: str
+    address: str
+    upstream: str | None
+    kind: str  # opd, router, switch, isp, dns
+    probes: Mapping[str, ProbeSettings]
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str
+    phone: str
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class OPD(Target):
+    kecamatan: str = ""
+    street_address: str = ""
+    isp: str | None = None
+    contact: Contact | None = None
+
+
+@dataclass(frozen=True)
+class Device(Target):
+    snmp: SNMPCredentials | None = None
+    interfaces: InterfaceSelection = field(default_factory=InterfaceSelection)
+
+
+@dataclass(frozen=True)
+class ISPUplink(Target):
+    provider: str = ""
+    circuit_id: str = ""
+    support_phone: str = ""
+    support_email: str = ""
+
+
+@dataclass(frozen=True)
+class DNSCheck:
+    name: str
+    type: str = "A"
+    expect: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DNSServer(Target):
+    port: int = 53
+    checks: tuple[DNSCheck, ...] = ()
+
+
+@dataclass(frozen=True)
+class Inventory:
+    path: Path
+    network_name: str
+    organisation: str
+    timezone: str
+    opds: tuple[OPD, ...]
+    devices: tuple[Device, ...]
+    dns_servers: tuple[DNSServer, ...]
+    isps: tuple[ISPUplink, ...]
+
+    def targets(self) -> Iterator[Target]:
+        """Every probed entry, in a stable order: ISP uplinks, devices, DNS servers, OPDs."""
+        yield from self.isps
+        yield from self.devices
+        yield from self.dns_servers
+        yield from self.opds
+
+    def target(self, target_id: str) -> Target:
+        for target in self.targets():
+            if target.id == target_id:
+                return target
+        raise KeyError(target_id)
+
+    def ancestors(self, target_id: str) -> tuple[str, ...]:
+        """The ids upstream of a target, nearest first (its parent, then the parent's parent, ...)."""
+        by_id = {t.id: t for t in self.targets()}
+        chain: list[str] = []
+        current = by_id[target_id].upstream
+        while current is not None:
+            chain.append(current)
+            current = by_id[current].upstream
+        return tuple(chain)
+
+    def behind(self, target_id: str) -> tuple[str, ...]:
+        """Every target whose path goes through ``target_id`` (its whole subtree, itself excluded)."""
+        return tuple(t.id for t in self.targets() if target_id in self.ancestors(t.id))
+
+    def children(self, target_id: str) -> tuple[str, ...]:
+        return tuple(t.id for t in self.targets() if t.upstream == target_id)
+
+
+def load_inventory(path: str | os.PathLike[str]) -> Inventory:
+    """Read and validate an inventory file; raise :class:`InventoryError` naming file, entry and field."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise InventoryError(f"{path}: cannot read: {error.strerror}") from error
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise InventoryError(f"{path.name}: not valid YAML: {error}") from error
+    return parse_inventory(document, path)
+
+
+def parse_inventory(document: Any, path: Path) -> Inventory:
+    return _Parser(path).inventory(document)
+
+
+class _Parser:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.base_dir = path.resolve().parent
+
+    def fail(self, where: str, message: str) -> InventoryError:
+        return InventoryError(f"{self.path.name}: {where}: {message}")
+
+    # --- helpers for one mapping -------------------------------------------------------------------
+
+    def mapping(self, value: Any, where: str) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(where, f"must be a mapping, not {type(value).__name__}")
+        return value
+
+    def no_unknown(self, entry: dict[str, Any], allowed: set[str], where: str) -> None:
+        unknown = sorted(set(entry) - allowed)
+        if unknown:
+            raise self.fail(where, f"unknown field {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
+
+    def string(self, entry: dict[str, Any], key: str, where: str, required: bool = True) -> str | None:
+        value = entry.get(key)
+        if value is None or value == "":
+            if required:
+                raise self.fail(where, f"{key} is required")
+            return None
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            raise self.fail(where, f"{key} must be a string")
+        return str(value)
+
+    def address(self, entry: dict[str, Any], key: str, where: str) -> str:
+        value = self.string(entry, key, where)
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            raise self.fail(where, f"{key} {value!r} is not an IP address") from None
+
+    def secret(self, value: Any, where: str, key: str) -> SecretRef:
+        if isinstance(value, str):
+            raise self.fail(where, f"{key} must not be written inline: use {{env: NAME}} or {{file: PATH}}")
+        value = self.mapping(value, f"{where}: {key}")
+        if set(value) == {"env"} and isinstance(value["env"], str) and value["env"]:
+            return SecretRef(env=value["env"])
+        if set(value) == {"file"} and isinstance(value["file"], str) and value["file"]:
+            file = Path(value["file"])
+            return SecretRef(file=file if file.is_absolute() else self.base_dir / file)
+        raise self.fail(where, f"{key} must be exactly one of {{env: NAME}} or {{file: PATH}}")
+
+    # --- sections --------------------------------------------------------------------------------
+
+    def inventory(self, document: Any) -> Inventory:
+        top = self.mapping(document, "document")
+        self.no_unknown(top, {"version", "network", "defaults", "isps", "devices", "dns_servers", "opds"},
+                        "document")
+        if top.get("version", 1) != 1:
+            raise self.fail("version", f"unsupported version {top.get('version')!r} (this program reads 1)")
+        network = self.mapping(top.get("network"), "network")
+        self.no_unknown(network, {"name", "organisation", "timezone"}, "network")
+        defaults = self.defaults(self.mapping(top.get("defaults"), "defaults"))
+
+        isps = tuple(self.isp(e, i, defaults) for i, e in enumerate(self.entries(top, "isps")))
+        devices = tuple(self.device(e, i, defaults) for i, e in enumerate(self.entries(top, "devices")))
+        dns_servers = tuple(
+            self.dns_server(e, i, defaults) for i, e in enumerate(self.entries(top, "dns_servers"))
+        )
+        opds = tuple(self.opd(e, i, defaults) for i, e in enumerate(self.entries(top, "opds")))
+        inventory = Inventory(
+            path=self.path,
+            network_name=str(network.get("name", "Batik.Net")),
+            organisation=str(network.get("organisation", "")),
+            timezone=str(network.get("timezone", "Asia/Jakarta")),
+            opds=opds,
+            devices=devices,
+            dns_servers=dns_servers,
+            isps=isps,
+        )
+        self.check_references(inventory)
+        return inventory
+
+    def entries(self, top: dict[str, Any], section: str) -> list[Any]:
+        value = top.get(section) or []
+        if not isinstance(value, list):
+            raise self.fail(section, "must be a list")
+        return value
+
+    def defaults(self, section: dict[str, Any]) -> dict[str, ProbeSettings]:
+        self.no_unknown(section, set(MODULES), "defaults")
+        builtin = {
+            "icmp": ProbeSettings(interval=15.0, timeout=1.0, count=3),
+            "dns": ProbeSettings(interval=30.0, timeout=2.0),
+            "snmp": ProbeSettings(interval=60.0, timeout=2.0, retries=1),
+        }
+        return {m: self.probe_settings(section.get(m), f"defaults: {m}", builtin[m]) for m in MODULES}
+
+    def probe_settings(self, value: Any, where: str, base: ProbeSettings) -> ProbeSettings:
+        value = self.mapping(value, where)
+        self.no_unknown(value, {"interval", "timeout", "count", "retries"}, where)
+        try:
+            interval = parse_duration(value["interval"]) if "interval" in value else base.interval
+            timeout = parse_duration(value["timeout"]) if "timeout" in value else base.timeout
+        except ValueError as error:
+            raise self.fail(where, str(error)) from None
+        count, retries = value.get("count", base.count), value.get("retries", base.retries)
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 100:
+            raise self.fail(where, f"count must be a whole number from 1 to 100, not {count!r}")
+        if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 10:
+            raise self.fail(where, f"retries must be a whole number from 0 to 10, not {retries!r}")
+        if timeout > interval:
+            raise self.fail(where, f"timeout ({timeout:g}s) must not exceed interval ({interval:g}s)")
+        return ProbeSettings(interval=interval, timeout=timeout, count=count, retries=retries)
+
+    def common(self, entry: Any, section: str, index: int) -> tuple[dict[str, Any], str]:
+        if not isinstance(entry, dict):
+            raise self.fail(f"{section}[{index}]", "must be a mapping")
+        raw_id = entry.get("id")
+        where = f"{section}[{index}] {raw_id!r}" if raw_id is not None else f"{section}[{index}]"
+        if not isinstance(raw_id, str) or not ID_PATTERN.match(raw_id):
+            raise self.fail(where, "id is required: lower-case letters, digits and '-', at most 63")
+        return entry, where
+
+    def probes(self, entry: dict[str, Any], where: str, defaults: dict[str, ProbeSettings],
+               modules: tuple[str, ...]) -> dict[str, ProbeSettings]:
+        return {m: self.probe_settings(entry.get(m), f"{where}: {m}", defaults[m]) for m in modules}
+
+    def isp(self, entry: Any, index: int, defaults: dict[str, ProbeSettings]) -> ISPUplink:
+        entry, where = self.common(entry, "isps", index)
+        self.no_unknown(entry, {"id", "name", "provider", "address", "upstream", "circuit_id", "support",
+                                "icmp"}, where)
+        support = self.mapping(entry.get("support"), f"{where}: support")
+        self.no_unknown(support, {"phone", "email"}, f"{where}: support")
+        return ISPUplink(
+            id=entry["id"],
+            name=self.string(entry, "name", where),
+            address=self.address(entry, "address", where),
+            upstream=self.string(entry, "upstream", where, required=False),
+            kind="isp",
+            probes=self.probes(entry, where, defaults, ("icmp",)),
+            provider=self.string(entry, "provider", where, required=False) or entry["name"],
+            circuit_id=self.string(entry, "circuit_id", where, required=False) or "",
+            support_phone=self.string(support, "phone", f"{where}: support", required=False) or "",
+            support_email=self.string(support, "email", f"{where}: support", required=False) or "",
+        )
+
+    def device(self, entry: Any, index: int, defaults: dict[str, ProbeSettings]) -> Device:
+        entry, where = self.common(entry, "devices", index)
+        self.no_unknown(entry, {"id", "name", "kind", "address", "upstream", "snmp", "interfaces", "icmp"},
+                        where)
+        kind = self.string(entry, "kind", where)
+        if kind not in DEVICE_KINDS:
+            raise self.fail(where, f"kind {kind!r} is not one of {', '.join(DEVICE_KINDS)}")
+        snmp_entry = entry.get("snmp")
+        probes = self.probes(entry, where, defaults, ("icmp",))
+        snmp = None
+        if snmp_entry is not None:
+            snmp_where = f"{where}: snmp"
+            snmp_map = self.mapping(snmp_entry, snmp_where)
+            probe_keys = {"interval", "timeout", "retries"}
+            snmp = self.snmp(
+                {k: v for k, v in snmp_map.items() if k not in probe_keys}, snmp_where
+            )
+            probes["snmp"] = self.probe_settings(
+                {k: v for k, v in snmp_map.items() if k in probe_keys}, snmp_where, defaults["snmp"]
+            )
+        return Device(
+            id=entry["id"],
+            name=self.string(entry, "name", where),
+            address=self.address(entry, "address", where),
+            upstream=self.string(entry, "upstream", where, required=False),
+            kind=kind,
+            probes=probes,
+            snmp=snmp,
+            interfaces=self.interfaces(entry.get("interfaces"), f"{where}: interfaces"),
+        )
+
+    def interfaces(self, value: Any, where: str) -> InterfaceSelection:
+        value = self.mapping(value, where)
+        self.no_unknown(value, {"include", "exclude"}, where)
+        patterns: dict[str, tuple[str, ...]] = {}
+        for key in ("include", "exclude"):
+            items = value.get(key)
+            if items is None:
+                continue
+            if not isinstance(items, list) or not all(isinstance(p, str) for p in items):
+                raise self.fail(where, f"{key} must be a list of regular expressions")
+            for pattern in items:
+                try:
+                    re.compile(pattern)
+                except re.error as error:
+                    raise self.fail(where, f"{key} pattern {pattern!r} is invalid: {error}") from None
+            patterns[key] = tuple(items)
+        return InterfaceSelection(**patterns)
+
+    def snmp(self, entry: dict[str, Any], where: str) -> SNMPCredentials:
+        self.no_unknown(entry, {"version", "community", "username", "security_level", "auth_protocol",
+                                "auth_password", "priv_protocol", "priv_password", "port"}, where)
+        version = str(entry.get("version", "2c"))
+        port = entry.get("port", 161)
+        if not isinstance(port, int) or not 0 < port < 65536:
+            raise self.fail(where, f"port must be from 1 to 65535, not {port!r}")
+        if version == "2c":
+            if "community" not in entry:
+                raise self.fail(where, "community is required for SNMP v2c")
+            return SNMPCredentials(version="2c", community=self.secret(entry["community"], where, "community"),
+                                   port=port)
+        if version != "3":
+            raise self.fail(where, f"version {version!r} is not 2c or 3")
+        username = self.string(entry, "username", where)
+        level = entry.get("security_level", "authPriv")
+        if level not in ("noAuthNoPriv", "authNoPriv", "authPriv"):
+            raise self.fail(where, f"security_level {level!r} is not noAuthNoPriv, authNoPriv or authPriv")
+        auth_protocol = auth_password = priv_protocol = priv_password = None
+        if level in ("authNoPriv", "authPriv"):
+            auth_protocol = str(entry.get("auth_protocol", "SHA")).upper()
+            if auth_protocol not in SNMP_AUTH_PROTOCOLS:
+                raise self.fail(where, f"auth_protocol {auth_protocol!r} is not one of "
+                                       f"{', '.join(SNMP_AUTH_PROTOCOLS)}")
+            if "auth_password" not in entry:
+                raise self.fail(where, f"auth_password is required for {level}")
+            auth_password = self.secret(entry["auth_password"], where, "auth_password")
+        if level == "authPriv":
+            priv_protocol = str(entry.get("priv_protocol", "AES")).upper()
+            if priv_protocol not in SNMP_PRIV_PROTOCOLS:
+                raise self.fail(where, f"priv_protocol {priv_protocol!r} is not one of "
+                                       f"{', '.join(SNMP_PRIV_PROTOCOLS)}")
+            if "priv_password" not in entry:
+                raise self.fail(where, "priv_password is required for authPriv")
+            priv_password = self.secret(entry["priv_password"], where, "priv_password")
+        return SNMPCredentials(version="3", username=username, security_level=level,
+                               auth_protocol=auth_protocol, auth_password=auth_password,
+                               priv_protocol=priv_protocol, priv_password=priv_password, port=port)
+
+    def dns_server(self, entry: Any, index: int, defaults: dict[str, ProbeSettings]) -> DNSServer:
+        entry, where = self.common(entry, "dns_servers", index)
+        self.no_unknown(entry, {"id", "name", "address", "port", "upstream", "checks", "icmp", "dns"}, where)
+        checks_raw = entry.get("checks")
+        if not isinstance(checks_raw, list) or not checks_raw:
+            raise self.fail(where, "checks is required: a list of names to look up")
+        checks = []
+        for number, check in enumerate(checks_raw):
+            check_where = f"{where}: checks[{number}]"
+            check = self.mapping(check, check_where)
+            self.no_unknown(check, {"name", "type", "expect"}, check_where)
+            record_type = str(check.get("type", "A")).upper()
+            if record_type not in DNS_RECORD_TYPES:
+                raise self.fail(check_where, f"type {record_type!r} is not one of {', '.join(DNS_RECORD_TYPES)}"
+                                             " (ANY is never used)")
+            expect = check.get("expect") or []
+            if not isinstance(expect, list):
+                raise self.fail(check_where, "expect must be a list of answers")
+            checks.append(DNSCheck(name=self.string(check, "name", check_where), type=record_type,
+                                   expect=tuple(str(e) for e in expect)))
+        port = entry.get("port", 53)
+        if not isinstance(port, int) or not 0 < port < 65536:
+            raise self.fail(where, f"port must be from 1 to 65535, not {port!r}")
+        return DNSServer(
+            id=entry["id"],
+            name=self.string(entry, "name", where),
+            address=self.address(entry, "address", where),
+            upstream=self.string(entry, "upstream", where, required=False),
+            kind="dns",
+            probes=self.probes(entry, where, defaults, ("icmp", "dns")),
+            port=port,
+            checks=tuple(checks),
+        )
+
+    def opd(self, entry: Any, index: int, defaults: dict[str, ProbeSettings]) -> OPD:
+        entry, where = self.common(entry, "opds", index)
+        self.no_unknown(entry, {"id", "name", "kecamatan", "street_address", "address", "upstream", "isp",
+                                "contact", "icmp"}, where)
+        contact = None
+        if entry.get("contact") is not None:
+            contact_where = f"{where}: contact"
+            contact_map = self.mapping(entry["contact"], contact_where)
+            self.no_unknown(contact_map, {"name", "phone", "email"}, contact_where)
+            contact = Contact(
+                name=self.string(contact_map, "name", contact_where),
+                phone=self.string(contact_map, "phone", contact_where),
+                email=self.string(contact_map, "email", contact_where, required=False),
+            )
+        return OPD(
+            id=entry["id"],
+            name=self.string(entry, "name", where),
+            address=self.address(entry, "address", where),
+            upstream=self.string(entry, "upstream", where),
+            kind="opd",
+            probes=self.probes(entry, where, defaults, ("icmp",)),
+            kecamatan=self.string(entry, "kecamatan", where),
+            street_address=self.string(entry, "street_address", where, required=False) or "",
+            isp=self.string(entry, "isp", where, required=False),
+            contact=contact,
+        )
+
+    # --- cross-references ------------------------------------------------------------------------
+
+    def check_references(self, inventory: Inventory) -> None:
+        where_of: dict[str, str] = {}
+        sections = (("isps", inventory.isps), ("devices", inventory.devices),
+                    ("dns_servers", inventory.dns_servers), ("opds", inventory.opds))
+        for section, entries in sections:
+            for index, target in enumerate(entries):
+                where = f"{section}[{index}] {target.id!r}"
+                if target.id in where_of:
+                    raise self.fail(where, f"id is already used by {where_of[target.id]}")
+                where_of[target.id] = where
+        parents = {t.id for t in (*inventory.devices, *inventory.isps)}
+        isp_ids = {t.id for t in inventory.isps}
+        by_id = {t.id: t for t in inventory.targets()}
+        for target in inventory.targets():
+            where = where_of[target.id]
+            if target.upstream is not None and target.upstream not in parents:
+                raise self.fail(where, f"upstream {target.upstream!r} is not a known device or ISP uplink")
+            if isinstance(target, OPD) and target.isp is not None and target.isp not in isp_ids:
+                raise self.fail(where, f"isp {target.isp!r} is not a known ISP uplink")
+        for target in inventory.targets():
+            seen = [target.id]
+            current = target.upstream
+            while current is not None:
+                if current in seen:
+                    cycle = " -> ".join([*seen, current])
+                    raise self.fail(where_of[target.id], f"upstream forms a cycle: {cycle}")
+                seen.append(current)
+                current = by_id[current].upstream
