@@ -22,13 +22,13 @@ from typing import Any
 import yaml
 
 __all__ = [
+    "OPD",
     "DNSCheck",
     "DNSServer",
     "Device",
     "ISPUplink",
     "Inventory",
     "InventoryError",
-    "OPD",
     "ProbeSettings",
     "SNMPCredentials",
     "SecretRef",
@@ -301,8 +301,9 @@ class _Parser:
 
     def inventory(self, document: Any) -> Inventory:
         top = self.mapping(document, "document")
-        self.no_unknown(top, {"version", "network", "defaults", "isps", "devices", "dns_servers", "opds"},
-                        "document")
+        self.no_unknown(
+            top, {"version", "network", "defaults", "isps", "devices", "dns_servers", "opds"}, "document"
+        )
         if top.get("version", 1) != 1:
             raise self.fail("version", f"unsupported version {top.get('version')!r} (this program reads 1)")
         network = self.mapping(top.get("network"), "network")
@@ -369,14 +370,16 @@ class _Parser:
             raise self.fail(where, "id is required: lower-case letters, digits and '-', at most 63")
         return entry, where
 
-    def probes(self, entry: dict[str, Any], where: str, defaults: dict[str, ProbeSettings],
-               modules: tuple[str, ...]) -> dict[str, ProbeSettings]:
+    def probes(
+        self, entry: dict[str, Any], where: str, defaults: dict[str, ProbeSettings], modules: tuple[str, ...]
+    ) -> dict[str, ProbeSettings]:
         return {m: self.probe_settings(entry.get(m), f"{where}: {m}", defaults[m]) for m in modules}
 
     def isp(self, entry: Any, index: int, defaults: dict[str, ProbeSettings]) -> ISPUplink:
         entry, where = self.common(entry, "isps", index)
-        self.no_unknown(entry, {"id", "name", "provider", "address", "upstream", "circuit_id", "support",
-                                "icmp"}, where)
+        self.no_unknown(
+            entry, {"id", "name", "provider", "address", "upstream", "circuit_id", "support", "icmp"}, where
+        )
         support = self.mapping(entry.get("support"), f"{where}: support")
         self.no_unknown(support, {"phone", "email"}, f"{where}: support")
         return ISPUplink(
@@ -394,8 +397,9 @@ class _Parser:
 
     def device(self, entry: Any, index: int, defaults: dict[str, ProbeSettings]) -> Device:
         entry, where = self.common(entry, "devices", index)
-        self.no_unknown(entry, {"id", "name", "kind", "address", "upstream", "snmp", "interfaces", "icmp"},
-                        where)
+        self.no_unknown(
+            entry, {"id", "name", "kind", "address", "upstream", "snmp", "interfaces", "icmp"}, where
+        )
         kind = self.string(entry, "kind", where)
         if kind not in DEVICE_KINDS:
             raise self.fail(where, f"kind {kind!r} is not one of {', '.join(DEVICE_KINDS)}")
@@ -406,9 +410,7 @@ class _Parser:
             snmp_where = f"{where}: snmp"
             snmp_map = self.mapping(snmp_entry, snmp_where)
             probe_keys = {"interval", "timeout", "retries"}
-            snmp = self.snmp(
-                {k: v for k, v in snmp_map.items() if k not in probe_keys}, snmp_where
-            )
+            snmp = self.snmp({k: v for k, v in snmp_map.items() if k not in probe_keys}, snmp_where)
             probes["snmp"] = self.probe_settings(
                 {k: v for k, v in snmp_map.items() if k in probe_keys}, snmp_where, defaults["snmp"]
             )
@@ -442,8 +444,21 @@ class _Parser:
         return InterfaceSelection(**patterns)
 
     def snmp(self, entry: dict[str, Any], where: str) -> SNMPCredentials:
-        self.no_unknown(entry, {"version", "community", "username", "security_level", "auth_protocol",
-                                "auth_password", "priv_protocol", "priv_password", "port"}, where)
+        self.no_unknown(
+            entry,
+            {
+                "version",
+                "community",
+                "username",
+                "security_level",
+                "auth_protocol",
+                "auth_password",
+                "priv_protocol",
+                "priv_password",
+                "port",
+            },
+            where,
+        )
         version = str(entry.get("version", "2c"))
         port = entry.get("port", 161)
         if not isinstance(port, int) or not 0 < port < 65536:
@@ -451,8 +466,9 @@ class _Parser:
         if version == "2c":
             if "community" not in entry:
                 raise self.fail(where, "community is required for SNMP v2c")
-            return SNMPCredentials(version="2c", community=self.secret(entry["community"], where, "community"),
-                                   port=port)
+            return SNMPCredentials(
+                version="2c", community=self.secret(entry["community"], where, "community"), port=port
+            )
         if version != "3":
             raise self.fail(where, f"version {version!r} is not 2c or 3")
         username = self.string(entry, "username", where)
@@ -463,22 +479,31 @@ class _Parser:
         if level in ("authNoPriv", "authPriv"):
             auth_protocol = str(entry.get("auth_protocol", "SHA")).upper()
             if auth_protocol not in SNMP_AUTH_PROTOCOLS:
-                raise self.fail(where, f"auth_protocol {auth_protocol!r} is not one of "
-                                       f"{', '.join(SNMP_AUTH_PROTOCOLS)}")
+                raise self.fail(
+                    where, f"auth_protocol {auth_protocol!r} is not one of {', '.join(SNMP_AUTH_PROTOCOLS)}"
+                )
             if "auth_password" not in entry:
                 raise self.fail(where, f"auth_password is required for {level}")
             auth_password = self.secret(entry["auth_password"], where, "auth_password")
         if level == "authPriv":
             priv_protocol = str(entry.get("priv_protocol", "AES")).upper()
             if priv_protocol not in SNMP_PRIV_PROTOCOLS:
-                raise self.fail(where, f"priv_protocol {priv_protocol!r} is not one of "
-                                       f"{', '.join(SNMP_PRIV_PROTOCOLS)}")
+                raise self.fail(
+                    where, f"priv_protocol {priv_protocol!r} is not one of {', '.join(SNMP_PRIV_PROTOCOLS)}"
+                )
             if "priv_password" not in entry:
                 raise self.fail(where, "priv_password is required for authPriv")
             priv_password = self.secret(entry["priv_password"], where, "priv_password")
-        return SNMPCredentials(version="3", username=username, security_level=level,
-                               auth_protocol=auth_protocol, auth_password=auth_password,
-                               priv_protocol=priv_protocol, priv_password=priv_password, port=port)
+        return SNMPCredentials(
+            version="3",
+            username=username,
+            security_level=level,
+            auth_protocol=auth_protocol,
+            auth_password=auth_password,
+            priv_protocol=priv_protocol,
+            priv_password=priv_password,
+            port=port,
+        )
 
     def dns_server(self, entry: Any, index: int, defaults: dict[str, ProbeSettings]) -> DNSServer:
         entry, where = self.common(entry, "dns_servers", index)
@@ -493,13 +518,20 @@ class _Parser:
             self.no_unknown(check, {"name", "type", "expect"}, check_where)
             record_type = str(check.get("type", "A")).upper()
             if record_type not in DNS_RECORD_TYPES:
-                raise self.fail(check_where, f"type {record_type!r} is not one of {', '.join(DNS_RECORD_TYPES)}"
-                                             " (ANY is never used)")
+                raise self.fail(
+                    check_where,
+                    f"type {record_type!r} is not one of {', '.join(DNS_RECORD_TYPES)} (ANY is never used)",
+                )
             expect = check.get("expect") or []
             if not isinstance(expect, list):
                 raise self.fail(check_where, "expect must be a list of answers")
-            checks.append(DNSCheck(name=self.string(check, "name", check_where), type=record_type,
-                                   expect=tuple(str(e) for e in expect)))
+            checks.append(
+                DNSCheck(
+                    name=self.string(check, "name", check_where),
+                    type=record_type,
+                    expect=tuple(str(e) for e in expect),
+                )
+            )
         port = entry.get("port", 53)
         if not isinstance(port, int) or not 0 < port < 65536:
             raise self.fail(where, f"port must be from 1 to 65535, not {port!r}")
@@ -516,8 +548,11 @@ class _Parser:
 
     def opd(self, entry: Any, index: int, defaults: dict[str, ProbeSettings]) -> OPD:
         entry, where = self.common(entry, "opds", index)
-        self.no_unknown(entry, {"id", "name", "kecamatan", "street_address", "address", "upstream", "isp",
-                                "contact", "icmp"}, where)
+        self.no_unknown(
+            entry,
+            {"id", "name", "kecamatan", "street_address", "address", "upstream", "isp", "contact", "icmp"},
+            where,
+        )
         contact = None
         if entry.get("contact") is not None:
             contact_where = f"{where}: contact"
@@ -545,8 +580,12 @@ class _Parser:
 
     def check_references(self, inventory: Inventory) -> None:
         where_of: dict[str, str] = {}
-        sections = (("isps", inventory.isps), ("devices", inventory.devices),
-                    ("dns_servers", inventory.dns_servers), ("opds", inventory.opds))
+        sections = (
+            ("isps", inventory.isps),
+            ("devices", inventory.devices),
+            ("dns_servers", inventory.dns_servers),
+            ("opds", inventory.opds),
+        )
         for section, entries in sections:
             for index, target in enumerate(entries):
                 where = f"{section}[{index}] {target.id!r}"
