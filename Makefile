@@ -1,0 +1,77 @@
+# Batik.Net NOC stack: installation, checks, tests and the demo.
+#
+# Every target that runs something depends on `install`, which is idempotent: it installs only the Debian
+# packages that are missing (running `apt-get update` first only then) and reinstalls the virtual
+# environment only when pyproject.toml changed.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+PYTHON ?= python3
+VENV := .venv
+VENV_PYTHON := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed-from-pyproject
+
+# Binaries the stack, the lab and the test suite run: the distribution's Prometheus and Alertmanager,
+# the lab's simulated devices (snmpd, dnsmasq), probing tools, PostgreSQL for the database tests, Chromium
+# for the browser tests, poppler-utils to inspect generated PDFs, WeasyPrint's Pango, and the system tools
+# the lab drives (ip, flock, pkill-free process handling through procps).
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager snmpd snmp dnsmasq fping iputils-ping \
+	prometheus-blackbox-exporter prometheus-snmp-exporter postgresql chromium poppler-utils \
+	iproute2 procps util-linux systemd libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core python3-venv
+
+RULE_FILES = $(wildcard prometheus/rules/*.yml)
+RULE_TESTS = $(wildcard prometheus/tests/*.yml)
+
+.PHONY: install test lint check-configs pytest demo dashboards bench clean
+
+install: $(VENV_STAMP)
+	@missing=""; \
+	for package in $(DEBIAN_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null | grep -q "install ok installed" \
+			|| missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q; \
+		apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(VENV_STAMP): pyproject.toml
+	test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV)
+	$(VENV_PYTHON) -m pip install --quiet --upgrade pip
+	$(VENV_PYTHON) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# The committed Prometheus and Alertmanager configuration, checked by the distribution's own tools.
+check-configs: install
+	promtool check config --syntax-only prometheus/prometheus.yml
+	$(if $(RULE_FILES),promtool check rules $(RULE_FILES))
+	$(if $(RULE_TESTS),promtool test rules $(RULE_TESTS))
+	amtool check-config alertmanager/alertmanager.yml
+
+# pytest exits 5 when it collected no test; that is reported, not treated as a failure.
+pytest: install
+	status=0; $(VENV)/bin/pytest $(PYTEST_ARGS) || status=$$?; \
+	if [ "$$status" -eq 5 ]; then echo "pytest collected no tests"; status=0; fi; \
+	exit "$$status"
+
+test: lint check-configs pytest
+
+demo: install
+	$(VENV_PYTHON) -m lab.demo
+
+dashboards: install
+	$(VENV_PYTHON) -m grafana.generate
+
+bench: install
+	$(VENV_PYTHON) -m bench
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis run
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
