@@ -1,0 +1,169 @@
+"""Sign-in for the pages: Flask-Login sessions, role checks, CSRF on every form, hardened cookies.
+
+The JSON API is not served from here: it authenticates with a bearer token and its blueprint is exempt
+from CSRF (a token in a header cannot be forged cross-site). Everything else needs a signed-in user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired
+
+from . import i18n
+
+ROLES = ("admin", "head", "technician", "viewer")
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+View = TypeVar("View", bound=Callable)
+
+
+class LazyText:
+    """A catalogue key rendered in the language of the request that shows it (for WTForms messages)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __str__(self) -> str:
+        return i18n.gettext(self.key)
+
+    def __html__(self) -> str:
+        return str(self)
+
+
+class LoginForm(FlaskForm):
+    username = StringField(validators=[DataRequired(message=LazyText("form.required"))])
+    password = PasswordField(validators=[DataRequired(message=LazyText("form.required"))])
+
+
+def roles_required(*roles: str) -> Callable[[View], View]:
+    """Let signed-in users with one of ``roles`` through; admin may do everything; others get 403."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {sorted(unknown)}")
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        @login_required
+        def guarded(*args, **kwargs):
+            if current_user.role != "admin" and current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return guarded  # type: ignore[return-value]
+
+    return decorate
+
+
+def has_role(*roles: str) -> bool:
+    """For templates: may the current user take an action reserved to ``roles``?"""
+    return current_user.is_authenticated and (current_user.role == "admin" or current_user.role in roles)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only redirect to a path on this site after sign-in (no open redirect)."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return url_for("cases.case_list")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    from .services import authenticate
+
+    form = LoginForm()
+    next_url = request.args.get("next")
+    if form.validate_on_submit():
+        user = authenticate(form.username.data, form.password.data)
+        if user is not None:
+            login_user(user)
+            return redirect(_safe_next(next_url))
+        flash(i18n.gettext("login.failed"), "error")
+        return render_template("login.html", form=form, next_url=next_url), 401
+    return render_template("login.html", form=form, next_url=next_url)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    logout_user()
+    flash(i18n.gettext("login.logged_out"), "info")
+    return redirect(url_for("auth.login"))
+
+
+def _harden_session(app: Flask) -> None:
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # Secure cookies need HTTPS; the deployment behind TLS sets BATIKNET_SECURE_COOKIES=1 (see config).
+    app.config.setdefault("SESSION_COOKIE_SECURE", False)
+    app.config.setdefault("SESSION_COOKIE_NAME", "batiknet_session")
+    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
+    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config["SESSION_COOKIE_SECURE"])
+    # A field technician may leave a form open for a long while; the token lives as long as the session.
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if response.mimetype == "text/html":
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+            )
+        return response
+
+
+def init_app(app: Flask) -> None:
+    """Wire sessions, CSRF and the sign-in page into ``app`` (called by ``create_app``)."""
+    _harden_session(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "login.required"
+    login_manager.login_message_category = "info"
+    login_manager.localize_callback = i18n.gettext
+    login_manager.session_protection = "strong"
+    app.jinja_env.globals["has_role"] = has_role
+
+    @app.errorhandler(CSRFError)
+    def _csrf_failed(error):
+        flash(i18n.gettext("error.csrf"), "error")
+        return render_template("error.html", code=400, message=i18n.gettext("error.csrf")), 400
+
+    @app.errorhandler(403)
+    def _forbidden(error):
+        if request.path.startswith("/api/"):
+            return error
+        return render_template("error.html", code=403, message=i18n.gettext("error.forbidden")), 403
+
+    @app.errorhandler(404)
+    def _not_found(error):
+        if request.path.startswith("/api/"):
+            return error
+        return render_template("error.html", code=404, message=i18n.gettext("error.not_found")), 404
+
+
+@login_manager.user_loader
+def _load_user(user_id: str):
+    from .services import load_user
+
+    return load_user(user_id)
