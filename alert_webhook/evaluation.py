@@ -1,0 +1,85 @@
+"""The quarterly performance evaluation of the technicians (SOP section 14), as pure functions.
+
+Per technician and quarter: the cases they were assigned that were received in the quarter, how many
+were restored within the target (end of working day 2) and within the maximum (end of working day 5),
+the median time to restore in working hours, and the complaints about those cases. Shares are over all
+cases handled, so a case never restored counts against both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from statistics import median
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    case_id: int
+    technicians: tuple[str, ...]
+    received_at: datetime
+    restored_at: datetime | None
+    target_deadline: datetime
+    maximum_deadline: datetime
+    restore_working_seconds: float | None  # None while not restored
+    complaints: int
+
+
+@dataclass(frozen=True)
+class TechnicianScore:
+    technician: str
+    cases: int
+    restored: int
+    within_target: int
+    within_maximum: int
+    median_restore_hours: float | None
+    complaints: int
+
+    @property
+    def target_share(self) -> float | None:
+        return self.within_target / self.cases if self.cases else None
+
+    @property
+    def maximum_share(self) -> float | None:
+        return self.within_maximum / self.cases if self.cases else None
+
+
+def quarter_of(day: date) -> tuple[int, int]:
+    return day.year, (day.month - 1) // 3 + 1
+
+
+def quarter_bounds(year: int, quarter: int, timezone: ZoneInfo) -> tuple[datetime, datetime]:
+    """``[start, end)`` of a calendar quarter in local time."""
+    if quarter not in (1, 2, 3, 4):
+        raise ValueError(f"quarter must be 1–4, not {quarter}")
+    start = datetime.combine(date(year, 3 * quarter - 2, 1), time(), timezone)
+    end_year, end_month = (year + 1, 1) if quarter == 4 else (year, 3 * quarter + 1)
+    return start, datetime.combine(date(end_year, end_month, 1), time(), timezone)
+
+
+def evaluate(technicians: Iterable[str], cases: Sequence[CaseFacts]) -> list[TechnicianScore]:
+    """One score per technician (those without cases too, so nobody silently drops out of the table)."""
+    names = list(dict.fromkeys([*technicians, *(t for case in cases for t in case.technicians)]))
+    scores = []
+    for name in names:
+        handled = [case for case in cases if name in case.technicians]
+        restored = [case for case in handled if case.restored_at is not None]
+        durations = [
+            case.restore_working_seconds / 3600
+            for case in restored
+            if case.restore_working_seconds is not None
+        ]
+        scores.append(
+            TechnicianScore(
+                technician=name,
+                cases=len(handled),
+                restored=len(restored),
+                within_target=sum(case.restored_at <= case.target_deadline for case in restored),
+                within_maximum=sum(case.restored_at <= case.maximum_deadline for case in restored),
+                median_restore_hours=round(median(durations), 2) if durations else None,
+                complaints=sum(case.complaints for case in handled),
+            )
+        )
+    return scores
