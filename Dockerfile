@@ -1,0 +1,31 @@
+# The Python services of the Batik.Net NOC stack: the exporter (batiknet-exporter) and the case tracker
+# (batiknet-cases). One image, two commands; see docker-compose.yml.
+FROM python:3.11.10-slim-bookworm
+
+# WeasyPrint (the case tracker's PDF reports) needs Pango and HarfBuzz from the distribution, plus a font.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /opt/batiknet
+COPY pyproject.toml README.md ./
+COPY batiknet ./batiknet
+COPY exporter ./exporter
+COPY alert_webhook ./alert_webhook
+RUN pip install . && rm -rf build
+
+COPY deploy/docker-entrypoint.sh /usr/local/bin/batiknet-entrypoint
+# The data directory exists in the image so that a fresh named volume mounted there belongs to the user.
+RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/batiknet --create-home batiknet \
+    && install -d -o batiknet -g batiknet -m 0750 /var/lib/batiknet/data
+
+USER batiknet
+WORKDIR /var/lib/batiknet
+ENTRYPOINT ["/usr/local/bin/batiknet-entrypoint"]
+CMD ["batiknet-cases", "serve", "--listen", "0.0.0.0:8088"]

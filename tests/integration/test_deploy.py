@@ -1,0 +1,250 @@
+"""The production deployment files, checked without a Docker engine or a booted systemd.
+
+docker-compose.yml is validated against the Compose specification's JSON schema (check-jsonschema ships
+it) and then against what this stack needs: pinned images, healthchecks, declared volumes and secrets,
+mounted paths that exist, nothing published that should stay private. If a Docker CLI with the compose
+plugin is present, ``docker compose config`` renders it as well. The systemd units go through
+``systemd-analyze verify``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support import require, require_binary
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO / "docker-compose.yml"
+UNITS_DIR = REPO / "deploy" / "systemd"
+INSTALL_PREFIX = "/opt/batiknet"  # where docs/deploy.md clones the repository on a server
+# A pinned tag names an exact release (v2.53.2, 3.11.10-slim-bookworm), never "latest" or a bare major.
+PINNED_TAG = re.compile(r"^v?\d+\.\d+\.\d+([-.][\w.-]+)?$")
+PUBLIC_PORTS = {"8088", "3000"}  # the case tracker and Grafana; everything else stays on loopback or private
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+
+
+def _without_defaults(text: str) -> str:
+    """``${NAME:-default}`` → ``default``; ``${NAME}`` → empty: the file as rendered with nothing set."""
+    return re.sub(r"\$\{[A-Z0-9_]+(?::?-([^}]*))?\}", lambda match: match.group(1) or "", text)
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    checker = Path(sys.executable).parent / "check-jsonschema"
+    result = subprocess.run(
+        [str(checker), "--builtin-schema", "vendor.compose-spec", str(COMPOSE_FILE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_docker_compose_renders_the_file_when_the_cli_is_there(tmp_path: Path) -> None:
+    docker = shutil.which("docker")
+    has_plugin = docker is not None and (
+        subprocess.run([docker, "compose", "version"], capture_output=True, check=False).returncode == 0
+    )
+    if not has_plugin:
+        pytest.skip("no docker compose plugin here; the schema test above covers the file")
+    result = subprocess.run(
+        [docker, "compose", "-f", str(COMPOSE_FILE), "config", "--quiet"],  # type: ignore[list-item]
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "BATIKNET_CONFIG_DIR": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_image_is_pinned_to_a_release(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        image = service.get("image")
+        assert image, f"service {name} names no image"
+        repository, _, tag = image.rpartition(":")
+        assert repository and PINNED_TAG.match(tag), f"service {name}: image {image!r} is not pinned"
+    dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    base = re.search(r"^FROM\s+(\S+)", dockerfile, re.MULTILINE).group(1)  # type: ignore[union-attr]
+    assert PINNED_TAG.match(base.rpartition(":")[2]), f"Dockerfile base image {base!r} is not pinned"
+
+
+def test_every_long_running_service_has_a_healthcheck_and_a_restart_policy(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        if service.get("restart") == "no":
+            # A one-shot job (the migration): other services wait for it to complete instead.
+            dependants = [
+                other
+                for other, spec in compose["services"].items()
+                if spec.get("depends_on", {}).get(name, {}).get("condition")
+                == "service_completed_successfully"
+            ]
+            assert dependants, f"one-shot service {name} is awaited by no one"
+            continue
+        assert service.get("restart") in ("always", "unless-stopped"), f"service {name}: restart policy"
+        test = service.get("healthcheck", {}).get("test")
+        assert test and test[0] in ("CMD", "CMD-SHELL"), f"service {name} has no healthcheck"
+
+
+def test_named_volumes_and_secrets_are_declared(compose: dict[str, Any]) -> None:
+    declared_volumes = set(compose.get("volumes", {}))
+    declared_secrets = compose.get("secrets", {})
+    used_volumes = set()
+    for name, service in compose["services"].items():
+        for mount in service.get("volumes", []):
+            source = _without_defaults(mount).split(":")[0]
+            if not source.startswith(("/", ".")):
+                used_volumes.add(source)
+        for secret in service.get("secrets", []):
+            secret_name = secret if isinstance(secret, str) else secret["source"]
+            assert secret_name in declared_secrets, f"service {name}: secret {secret_name} is not declared"
+    assert used_volumes == declared_volumes
+    for name, secret in declared_secrets.items():
+        path = PurePosixPath(secret["file"])
+        assert path.parent == PurePosixPath("deploy/secrets"), f"secret {name} lives outside deploy/secrets"
+        assert name in (REPO / "deploy" / "secrets" / "README.md").read_text(), f"secret {name} undocumented"
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", "deploy/secrets/batiknet_api_token"], cwd=REPO, check=False
+    )
+    assert ignored.returncode == 0, "secret files in deploy/secrets must be ignored by git"
+
+
+def test_mounted_repository_paths_exist(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        for mount in service.get("volumes", []):
+            source, _target, *mode = _without_defaults(mount).split(":")
+            if source.startswith("./"):
+                assert (REPO / source).exists(), (
+                    f"service {name} mounts {source}, which is not in the repository"
+                )
+                assert mode == ["ro"], f"service {name} mounts repository path {source} writable"
+
+
+def test_configuration_files_named_on_command_lines_come_from_the_repository(compose: dict[str, Any]) -> None:
+    """Every ``--config.file=/in/container`` resolves, through the service's bind mounts, to a repo file."""
+    for name, service in compose["services"].items():
+        mounts = [_without_defaults(mount).split(":")[:2] for mount in service.get("volumes", [])]
+        for argument in service.get("command", []):
+            if not argument.startswith("--config.file="):
+                continue
+            in_container = PurePosixPath(argument.partition("=")[2])
+            sources = [
+                (source, in_container.relative_to(target))
+                for source, target in mounts
+                if source.startswith("./") and in_container.is_relative_to(target)
+            ]
+            if not sources:
+                continue  # the operator's own inventory in BATIKNET_CONFIG_DIR
+            source, relative = sources[0]
+            assert (REPO / source / relative).is_file(), (
+                f"service {name}: {argument} is not in the repository"
+            )
+
+
+def test_only_the_pages_are_published(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            published = _without_defaults(port)
+            host_part, _, container_port = published.rpartition(":")
+            if container_port in PUBLIC_PORTS:
+                continue
+            assert host_part.startswith("127.0.0.1:"), f"service {name} publishes {port} beyond loopback"
+    assert "ports" not in compose["services"]["exporter"]
+
+
+def test_exporter_gets_raw_icmp_and_nothing_else(compose: dict[str, Any]) -> None:
+    exporter = compose["services"]["exporter"]
+    assert exporter["cap_drop"] == ["ALL"]
+    assert exporter["cap_add"] == ["NET_RAW"]
+    assert exporter["read_only"] is True
+    assert any(mount.endswith(":/etc/batiknet:ro") for mount in exporter["volumes"])
+
+
+def test_the_python_image_runs_as_a_user() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    users = re.findall(r"^USER\s+(\S+)", dockerfile, re.MULTILINE)
+    assert users and users[-1] not in ("root", "0"), "the image's last USER must not be root"
+    for source in re.findall(r"^COPY\s+(\S+)\s", dockerfile, re.MULTILINE):
+        assert (REPO / source).exists(), f"Dockerfile copies {source}, which is not in the repository"
+
+
+def test_entrypoint_turns_secret_files_into_environment(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("s3cret-token\n")
+    result = subprocess.run(
+        [
+            str(REPO / "deploy" / "docker-entrypoint.sh"),
+            "sh",
+            "-c",
+            'echo "$BATIKNET_API_TOKEN|${BATIKNET_API_TOKEN_FILE:-}"',
+        ],
+        env={"PATH": os.environ["PATH"], "BATIKNET_API_TOKEN_FILE": str(token_file)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout == "s3cret-token|\n"
+
+
+def _units_for_verification(tmp_path: Path) -> Path:
+    """Copies of the units and drop-ins with the install prefix pointing at this checkout (whose .venv
+    holds the console scripts), so that verify can check that every command exists."""
+    target = tmp_path / "units"
+    prefix = str(REPO)
+    for source in UNITS_DIR.rglob("*"):
+        if source.is_file():
+            copy = target / source.relative_to(UNITS_DIR)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_text(
+                source.read_text(encoding="utf-8").replace(INSTALL_PREFIX, prefix), encoding="utf-8"
+            )
+    for packaged in ("prometheus.service", "prometheus-alertmanager.service"):
+        shutil.copy(Path("/lib/systemd/system") / packaged, target / packaged)
+    return target
+
+
+def test_systemd_units_verify(tmp_path: Path) -> None:
+    systemd_analyze = require_binary("systemd-analyze")
+    for packaged in ("prometheus.service", "prometheus-alertmanager.service"):
+        require((Path("/lib/systemd/system") / packaged).exists(), f"Debian's {packaged} (make install)")
+    units = _units_for_verification(tmp_path)
+    result = subprocess.run(
+        [systemd_analyze, "verify", *(str(path) for path in sorted(units.glob("*.service")))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # verify only warns about unknown keys; any line about our files is a defect.
+    ours = [line for line in (result.stdout + result.stderr).splitlines() if str(units) in line]
+    assert result.returncode == 0 and not ours, result.stdout + result.stderr
+
+
+def test_units_run_the_documented_commands() -> None:
+    exporter = (UNITS_DIR / "batiknet-exporter.service").read_text(encoding="utf-8")
+    assert "AmbientCapabilities=CAP_NET_RAW" in exporter
+    assert "CapabilityBoundingSet=CAP_NET_RAW" in exporter
+    assert (
+        f"ExecStart={INSTALL_PREFIX}/.venv/bin/batiknet-exporter --config.file /etc/batiknet/inventory.yml"
+        in exporter
+    )
+    cases = (UNITS_DIR / "batiknet-cases.service").read_text(encoding="utf-8")
+    assert f"ExecStartPre={INSTALL_PREFIX}/.venv/bin/batiknet-cases db upgrade" in cases
+    assert f"ExecStart={INSTALL_PREFIX}/.venv/bin/batiknet-cases serve --listen" in cases
+    for drop_in, config in (
+        ("prometheus.service.d/batiknet.conf", "prometheus/prometheus.yml"),
+        ("prometheus-alertmanager.service.d/batiknet.conf", "alertmanager/alertmanager.yml"),
+    ):
+        text = (UNITS_DIR / drop_in).read_text(encoding="utf-8")
+        assert f"--config.file={INSTALL_PREFIX}/{config}" in text
+        assert (REPO / config).is_file()
