@@ -40,6 +40,16 @@ DEFAULTS: dict[str, Any] = {
     "BATIKNET_MAX_NOTIFICATION_BYTES": 1 << 20,
     "BATIKNET_MAX_LETTER_BYTES": 10 << 20,
     "BATIKNET_HEARTBEAT_STALE_SECONDS": 600,
+    # The letterhead of printed reports (agency details are public; people's names only from here).
+    "BATIKNET_LETTERHEAD_GOVERNMENT": "Pemerintah Kota Pekalongan",
+    "BATIKNET_LETTERHEAD_AGENCY": "Dinas Komunikasi dan Informatika",
+    "BATIKNET_LETTERHEAD_ADDRESS": "",
+    "BATIKNET_LETTERHEAD_PHONE": "",
+    "BATIKNET_LETTERHEAD_EMAIL": "",
+    "BATIKNET_LETTERHEAD_WEBSITE": "",
+    "BATIKNET_LETTERHEAD_CITY": "Pekalongan",
+    "BATIKNET_HEAD_NAME": "",  # Kepala Bidang Infrastruktur dan Statistik, signs the reports
+    "BATIKNET_HEAD_ID": "",  # the head's staff number (NIP), printed under the signature when set
 }
 BOOLEAN_TRUE = ("1", "true", "yes", "on")
 
