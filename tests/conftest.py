@@ -1,0 +1,38 @@
+"""Fixtures shared by the whole suite. Importable without root: the lab is only built when a test asks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from lab.network import Lab, exclusive_lock
+from tests.support import require_binary, require_root
+
+LAB_BINARIES = ("ip", "sysctl", "snmpd", "dnsmasq", "fping")
+LAB_LOCK_TIMEOUT = 1800.0  # others may be running their own suites against the one shared lab
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    """The simulated Batik.Net (lab/inventory.yml), up for the whole session under the machine-wide lab
+    lock, and always taken down at the end. A test that cuts or fails something restores it in a
+    ``finally``."""
+    require_root()
+    for binary in LAB_BINARIES:
+        require_binary(binary)
+    with exclusive_lock(timeout=LAB_LOCK_TIMEOUT):
+        the_lab = Lab()
+        the_lab.down()  # leftovers of a crashed run: holding the lock, nobody else is using the lab
+        the_lab.up()
+        try:
+            yield the_lab
+        finally:
+            the_lab.down()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that uses the lab carries the ``lab`` marker, so ``-m 'not lab'`` leaves them out."""
+    for item in items:
+        if "lab" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.lab)
