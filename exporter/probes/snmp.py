@@ -1,0 +1,382 @@
+"""SNMP walks of a device's interfaces, uptime, CPU and memory with pysnmp 7 (asyncio, GETBULK).
+
+Numeric OIDs only (pysnmp does not ship IF-MIB, and MIB lookups cost CPU). All wanted table columns go
+into each GETBULK together, with the scalars as non-repeaters of the first request, so a round is a few
+round trips. Interface names, aliases and descriptions barely change: they are walked once and again only
+when sysUpTime goes backwards (a reboot renumbers interfaces), when the set of interface indexes changes,
+or every ``NAME_REFRESH_CYCLES`` walks (an operator edited an alias).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pysnmp.error import PySnmpError
+from pysnmp.hlapi.v3arch.asyncio import (
+    CommunityData,
+    ContextData,
+    ObjectIdentity,
+    ObjectType,
+    SnmpEngine,
+    UdpTransportTarget,
+    UsmUserData,
+    bulk_cmd,
+)
+from pysnmp.hlapi.v3arch.asyncio import auth as usm
+from pysnmp.proto import errind
+from pysnmp.proto.rfc1905 import EndOfMibView
+
+from batiknet.inventory import Device
+
+__all__ = [
+    "REASONS",
+    "Interface",
+    "SNMPAuth",
+    "SNMPResult",
+    "SNMPWalker",
+    "interfaces_from_columns",
+    "usage_ratios",
+]
+
+REASONS = ("ok", "icmp_down", "timeout", "auth_error", "error")
+NAME_REFRESH_CYCLES = 30
+
+Oid = tuple[int, ...]
+
+
+def _oid(text: str) -> Oid:
+    return tuple(int(part) for part in text.split("."))
+
+
+SYS_OBJECT_ID = _oid("1.3.6.1.2.1.1.2")
+SYS_UPTIME = _oid("1.3.6.1.2.1.1.3")
+SYS_NAME = _oid("1.3.6.1.2.1.1.5")
+SCALARS = (SYS_OBJECT_ID, SYS_UPTIME, SYS_NAME)
+
+# IF-MIB columns (ifTable 1.3.6.1.2.1.2.2.1, ifXTable 1.3.6.1.2.1.31.1.1.1).
+IF_DESCR = _oid("1.3.6.1.2.1.2.2.1.2")
+IF_ADMIN_STATUS = _oid("1.3.6.1.2.1.2.2.1.7")
+IF_OPER_STATUS = _oid("1.3.6.1.2.1.2.2.1.8")
+IF_IN_ERRORS = _oid("1.3.6.1.2.1.2.2.1.14")
+IF_OUT_ERRORS = _oid("1.3.6.1.2.1.2.2.1.20")
+IF_NAME = _oid("1.3.6.1.2.1.31.1.1.1.1")
+IF_HC_IN_OCTETS = _oid("1.3.6.1.2.1.31.1.1.1.6")
+IF_HC_OUT_OCTETS = _oid("1.3.6.1.2.1.31.1.1.1.10")
+IF_HIGH_SPEED = _oid("1.3.6.1.2.1.31.1.1.1.15")
+IF_ALIAS = _oid("1.3.6.1.2.1.31.1.1.1.18")
+NAME_COLUMNS = (IF_NAME, IF_ALIAS, IF_DESCR)
+COUNTER_COLUMNS = (
+    IF_ADMIN_STATUS,
+    IF_OPER_STATUS,
+    IF_IN_ERRORS,
+    IF_OUT_ERRORS,
+    IF_HC_IN_OCTETS,
+    IF_HC_OUT_OCTETS,
+    IF_HIGH_SPEED,
+)
+
+# HOST-RESOURCES-MIB (Debian's snmpd, MikroTik RouterOS, most servers).
+HR_PROCESSOR_LOAD = _oid("1.3.6.1.2.1.25.3.3.1.2")
+HR_STORAGE_TYPE = _oid("1.3.6.1.2.1.25.2.3.1.2")
+HR_STORAGE_SIZE = _oid("1.3.6.1.2.1.25.2.3.1.5")
+HR_STORAGE_USED = _oid("1.3.6.1.2.1.25.2.3.1.6")
+HR_STORAGE_RAM = _oid("1.3.6.1.2.1.25.2.1.2")
+HOST_RESOURCES_COLUMNS = (HR_PROCESSOR_LOAD, HR_STORAGE_TYPE, HR_STORAGE_SIZE, HR_STORAGE_USED)
+# CISCO-PROCESS-MIB cpmCPUTotal5minRev, CISCO-MEMORY-POOL-MIB used and free: for Cisco IOS devices.
+CISCO_ENTERPRISE = _oid("1.3.6.1.4.1.9")
+CISCO_CPU_5MIN = _oid("1.3.6.1.4.1.9.9.109.1.1.1.1.8")
+CISCO_MEMORY_USED = _oid("1.3.6.1.4.1.9.9.48.1.1.1.5")
+CISCO_MEMORY_FREE = _oid("1.3.6.1.4.1.9.9.48.1.1.1.6")
+CISCO_COLUMNS = (CISCO_CPU_5MIN, CISCO_MEMORY_USED, CISCO_MEMORY_FREE)
+
+AUTH_PROTOCOLS = {
+    "MD5": usm.USM_AUTH_HMAC96_MD5,
+    "SHA": usm.USM_AUTH_HMAC96_SHA,
+    "SHA224": usm.USM_AUTH_HMAC128_SHA224,
+    "SHA256": usm.USM_AUTH_HMAC192_SHA256,
+    "SHA384": usm.USM_AUTH_HMAC256_SHA384,
+    "SHA512": usm.USM_AUTH_HMAC384_SHA512,
+}
+PRIV_PROTOCOLS = {
+    "DES": usm.USM_PRIV_CBC56_DES,
+    "AES": usm.USM_PRIV_CFB128_AES,
+    "AES192": usm.USM_PRIV_CFB192_AES,
+    "AES256": usm.USM_PRIV_CFB256_AES,
+}
+AUTH_FAILURES = (
+    errind.UnknownUserName,
+    errind.UnknownSecurityName,
+    errind.WrongDigest,
+    errind.AuthenticationError,
+    errind.AuthenticationFailure,
+    errind.DecryptionError,
+    errind.UnsupportedSecurityLevel,
+    errind.NotInTimeWindow,
+)
+
+
+@dataclass(frozen=True)
+class SNMPAuth:
+    """Resolved credentials of one device (secrets read from their references)."""
+
+    version: str  # "2c" or "3"
+    port: int = 161
+    community: str | None = None
+    username: str | None = None
+    auth_protocol: str | None = None
+    auth_password: str | None = None
+    priv_protocol: str | None = None
+    priv_password: str | None = None
+
+    def pysnmp_auth(self) -> CommunityData | UsmUserData:
+        if self.version == "2c":
+            return CommunityData(self.community, mpModel=1)
+        return UsmUserData(
+            self.username,
+            authKey=self.auth_password,
+            privKey=self.priv_password,
+            authProtocol=AUTH_PROTOCOLS[self.auth_protocol] if self.auth_protocol else usm.USM_AUTH_NONE,
+            privProtocol=PRIV_PROTOCOLS[self.priv_protocol] if self.priv_protocol else usm.USM_PRIV_NONE,
+        )
+
+
+@dataclass(frozen=True)
+class Interface:
+    index: int
+    name: str
+    alias: str
+    oper_up: bool
+    admin_up: bool
+    receive_bytes: int
+    transmit_bytes: int
+    receive_errors: int
+    transmit_errors: int
+    speed_bits_per_second: float
+
+
+@dataclass(frozen=True)
+class SNMPResult:
+    device: str
+    reason: str  # one of REASONS
+    duration: float = 0.0
+    uptime_seconds: float | None = None
+    interfaces: tuple[Interface, ...] = ()
+    cpu_ratio: float | None = None
+    memory_ratio: float | None = None
+    varbinds: int = 0  # OIDs received in this walk
+    detail: str = ""
+
+    @property
+    def up(self) -> bool:
+        return self.reason == "ok"
+
+
+class SNMPFailure(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+Columns = dict[Oid, dict[int, object]]
+
+
+def interfaces_from_columns(columns: Columns, names: Columns, device: Device) -> tuple[Interface, ...]:
+    """Rows of the IF-MIB columns as interfaces, only those the device's selection wants.
+
+    The interface label is ifName (ifDescr when ifName is empty); a name the agent repeats gets
+    ``#ifIndex`` appended, so every (device, interface) pair is unique.
+    """
+    indexes = sorted(columns.get(IF_OPER_STATUS, {}))
+    raw_names = {
+        index: str(names.get(IF_NAME, {}).get(index) or names.get(IF_DESCR, {}).get(index) or f"if{index}")
+        for index in indexes
+    }
+    seen = Counter(raw_names.values())
+    result = []
+    for index in indexes:
+        name = raw_names[index]
+        if not device.interfaces.selects(name):
+            continue
+        if seen[name] > 1:  # agents do repeat names; the label pair must stay unique
+            name = f"{name}#{index}"
+
+        def value(column: Oid, default: int = 0, index: int = index) -> int:
+            return int(columns.get(column, {}).get(index, default))
+
+        result.append(
+            Interface(
+                index=index,
+                name=name,
+                alias=str(names.get(IF_ALIAS, {}).get(index, "")),
+                oper_up=value(IF_OPER_STATUS) == 1,
+                admin_up=value(IF_ADMIN_STATUS) == 1,
+                receive_bytes=value(IF_HC_IN_OCTETS),
+                transmit_bytes=value(IF_HC_OUT_OCTETS),
+                receive_errors=value(IF_IN_ERRORS),
+                transmit_errors=value(IF_OUT_ERRORS),
+                speed_bits_per_second=value(IF_HIGH_SPEED) * 1e6,
+            )
+        )
+    return tuple(result)
+
+
+def usage_ratios(columns: Columns) -> tuple[float | None, float | None]:
+    """CPU and memory use (0..1) from HOST-RESOURCES-MIB, else from the Cisco MIBs, when present."""
+    cpu = memory = None
+    loads = [int(v) for v in columns.get(HR_PROCESSOR_LOAD, {}).values()]
+    if loads:
+        cpu = sum(loads) / len(loads) / 100
+    for index, kind in columns.get(HR_STORAGE_TYPE, {}).items():
+        size = int(columns.get(HR_STORAGE_SIZE, {}).get(index, 0))
+        if tuple(kind) == HR_STORAGE_RAM and size > 0:
+            memory = int(columns.get(HR_STORAGE_USED, {}).get(index, 0)) / size
+            break
+    cisco_cpu = [int(v) for v in columns.get(CISCO_CPU_5MIN, {}).values()]
+    if cpu is None and cisco_cpu:
+        cpu = sum(cisco_cpu) / len(cisco_cpu) / 100
+    used = sum(int(v) for v in columns.get(CISCO_MEMORY_USED, {}).values())
+    free = sum(int(v) for v in columns.get(CISCO_MEMORY_FREE, {}).values())
+    if memory is None and used + free > 0:
+        memory = used / (used + free)
+    return cpu, memory
+
+
+@dataclass
+class _DeviceCache:
+    uptime_ticks: int = -1
+    names: Columns = field(default_factory=dict)
+    walks_since_names: int = 0
+    cisco: bool = False
+
+
+class SNMPWalker:
+    """Walks devices through one SNMP engine; keeps each device's interface names between walks."""
+
+    def __init__(self, max_repetitions: int = 25) -> None:
+        self.engine = SnmpEngine()
+        self.max_repetitions = max_repetitions
+        self._cache: dict[str, _DeviceCache] = {}
+
+    def forget(self, keep: Sequence[str]) -> None:
+        """Drop cached names of devices no longer in the inventory."""
+        for device_id in set(self._cache) - set(keep):
+            del self._cache[device_id]
+
+    def close(self) -> None:
+        self.engine.close_dispatcher()
+
+    async def walk(self, device: Device, auth: SNMPAuth, timeout: float, retries: int) -> SNMPResult:
+        started = time.monotonic()
+        cache = self._cache.setdefault(device.id, _DeviceCache())
+        try:
+            session = _Session(self, device.address, auth, timeout, retries)
+            await session.connect()
+            columns = list(COUNTER_COLUMNS + HOST_RESOURCES_COLUMNS)
+            if cache.cisco:
+                columns += CISCO_COLUMNS
+            scalars, table = await session.walk(columns, SCALARS)
+            uptime = int(scalars.get(SYS_UPTIME, 0))
+            cache.cisco = tuple(scalars.get(SYS_OBJECT_ID, ()))[: len(CISCO_ENTERPRISE)] == CISCO_ENTERPRISE
+            indexes = set(table.get(IF_OPER_STATUS, {}))
+            if (
+                uptime < cache.uptime_ticks
+                or indexes != set(cache.names.get(IF_DESCR, {}))
+                or cache.walks_since_names >= NAME_REFRESH_CYCLES
+            ):
+                _, cache.names = await session.walk(list(NAME_COLUMNS), ())
+                cache.walks_since_names = 0
+            cache.uptime_ticks = uptime
+            cache.walks_since_names += 1
+        except SNMPFailure as failure:
+            return SNMPResult(device.id, failure.reason, time.monotonic() - started, detail=str(failure))
+        cpu, memory = usage_ratios(table)
+        return SNMPResult(
+            device=device.id,
+            reason="ok",
+            duration=time.monotonic() - started,
+            uptime_seconds=uptime / 100,
+            interfaces=interfaces_from_columns(table, cache.names, device),
+            cpu_ratio=cpu,
+            memory_ratio=memory,
+            varbinds=session.varbinds,
+        )
+
+
+class _Session:
+    """The requests of one walk of one device."""
+
+    def __init__(
+        self, walker: SNMPWalker, address: str, auth: SNMPAuth, timeout: float, retries: int
+    ) -> None:
+        self.walker = walker
+        self.address = address
+        self.auth = auth.pysnmp_auth()
+        self.port = auth.port
+        self.timeout = timeout
+        self.retries = retries
+        self.varbinds = 0
+
+    async def connect(self) -> None:
+        self.transport = await UdpTransportTarget.create(
+            (self.address, self.port), timeout=self.timeout, retries=self.retries
+        )
+
+    async def walk(self, columns: Sequence[Oid], scalars: Sequence[Oid]) -> tuple[dict[Oid, object], Columns]:
+        """GETBULK the scalars (as non-repeaters: their ``.0`` instance) and every column together."""
+        scalar_values: dict[Oid, object] = {}
+        table: Columns = {column: {} for column in columns}
+        cursor = {column: column for column in columns}
+        active = list(columns)
+        first = True
+        while active or (first and scalars):
+            request = [*(scalars if first else ()), *(cursor[c] for c in active)]
+            non_repeaters = len(scalars) if first else 0
+            varbinds = await self.request(non_repeaters, request)
+            self.varbinds += len(varbinds)
+            for (name, value), scalar in zip(varbinds[:non_repeaters], scalars, strict=False):
+                if name[: len(scalar)] == scalar:
+                    scalar_values[scalar] = value
+            repeated = varbinds[non_repeaters:]
+            finished: set[Oid] = set()
+            width = len(active)
+            for position, (name, value) in enumerate(repeated):
+                column = active[position % width]
+                if column in finished:
+                    continue
+                if isinstance(value, EndOfMibView) or name[: len(column)] != column or name <= cursor[column]:
+                    finished.add(column)
+                    continue
+                table[column][name[len(column)]] = value
+                cursor[column] = name
+            if not repeated:
+                finished.update(active)
+            active = [c for c in active if c not in finished]
+            first = False
+        return scalar_values, table
+
+    async def request(self, non_repeaters: int, oids: Sequence[Oid]) -> list[tuple[Oid, object]]:
+        try:
+            error_indication, error_status, error_index, varbinds = await bulk_cmd(
+                self.walker.engine,
+                self.auth,
+                self.transport,
+                ContextData(),
+                non_repeaters,
+                self.walker.max_repetitions,
+                *(ObjectType(ObjectIdentity(oid)) for oid in oids),
+                lookupMib=False,
+            )
+        except PySnmpError as error:  # raised, not indicated, e.g. for a privacy protocol it cannot run
+            raise SNMPFailure("error", str(error)) from error
+        if error_indication:
+            if isinstance(error_indication, errind.RequestTimedOut):
+                raise SNMPFailure("timeout", str(error_indication))
+            if isinstance(error_indication, AUTH_FAILURES):
+                raise SNMPFailure("auth_error", str(error_indication))
+            raise SNMPFailure("error", str(error_indication))
+        if error_status:
+            raise SNMPFailure("error", f"{error_status.prettyPrint()} at {error_index}")
+        return [(tuple(name), value) for name, value in varbinds]

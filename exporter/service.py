@@ -1,0 +1,116 @@
+"""The running exporter: configuration, probing engines, scheduler, metrics, and reload."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, generate_latest
+
+from exporter.collector import BatiknetCollector
+from exporter.config import ConfigError, ExporterConfig, ExporterSettings, load_config
+from exporter.probes.icmp import ICMPEngine
+from exporter.probes.snmp import SNMPWalker
+from exporter.scheduler import Probes, Scheduler
+from exporter.store import Store
+
+__all__ = ["ExporterService", "MetricsCache"]
+
+log = logging.getLogger("batiknet.exporter")
+
+
+class MetricsCache:
+    """The ``/metrics`` text, rendered at most once per change of the store, off the event loop.
+
+    Rendering thousands of targets takes a noticeable fraction of a second of Python; doing it once per
+    round instead of once per scrape keeps scrapes fast and the probing loop free.
+    """
+
+    def __init__(self, registry: CollectorRegistry, store: Store) -> None:
+        self.registry = registry
+        self.store = store
+        self._version = -1
+        self._body = b""
+        self._lock = asyncio.Lock()
+
+    async def body(self) -> bytes:
+        async with self._lock:
+            version = self.store.version
+            if version != self._version:
+                loop = asyncio.get_running_loop()
+                self._body = await loop.run_in_executor(None, generate_latest, self.registry)
+                self._version = version
+        return self._body
+
+
+class ExporterService:
+    def __init__(self, config_path: Path, settings: ExporterSettings, config: ExporterConfig) -> None:
+        self.config_path = config_path
+        self.settings = settings
+        self.config = config
+        self.store = Store(config.inventory)
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(BatiknetCollector(self.store))
+        self.metrics = MetricsCache(self.registry, self.store)
+        self.probes: Probes | None = None
+        self.scheduler: Scheduler | None = None
+        self._prerender: asyncio.Task[None] | None = None
+        self._reload_lock = asyncio.Lock()
+
+    def open_icmp(self) -> ICMPEngine:
+        """Open the ICMP sockets now, so a missing permission stops the program at start."""
+        engine = ICMPEngine(rate=self.settings.icmp_rate, mode=self.settings.icmp_mode)
+        mode = engine.open()
+        log.info("icmp socket open", extra={"mode": mode})
+        return engine
+
+    async def start(self, icmp: ICMPEngine) -> None:
+        self.probes = Probes(
+            icmp=icmp, snmp=SNMPWalker(), semaphore=asyncio.Semaphore(self.settings.concurrency)
+        )
+        self.scheduler = Scheduler(self.config, self.store, self.probes)
+        self.scheduler.start()
+        self._prerender = asyncio.create_task(self._keep_rendered())
+        log.info("probing started", extra={"targets": self.config.target_count})
+
+    async def stop(self) -> None:
+        if self._prerender is not None:
+            self._prerender.cancel()
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        if self.probes is not None:
+            self.probes.icmp.close()
+            self.probes.snmp.close()
+
+    async def _keep_rendered(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            await self.metrics.body()
+
+    async def reload(self) -> tuple[bool, str]:
+        """Load the configuration file again; on any error keep running the old one and say why."""
+        async with self._reload_lock:
+            loop = asyncio.get_running_loop()
+            try:
+                config = await loop.run_in_executor(None, load_config, self.config_path, self.settings)
+            except ConfigError as error:
+                self.store.record_reload(False, time.time())
+                log.error(
+                    "reload failed, keeping the running configuration",
+                    extra={"error": str(error), "kind": type(error).__name__},
+                )
+                return False, str(error)
+            self.config = config
+            if self.scheduler is not None:
+                await self.scheduler.reconfigure(config)
+            else:
+                self.store.use_inventory(config.inventory)
+            self.store.record_reload(True, time.time())
+            log.info("configuration reloaded", extra={"targets": config.target_count})
+            return True, f"reloaded: {config.target_count} targets"
+
+
+def create(config_path: Path, settings: ExporterSettings) -> ExporterService:
+    return ExporterService(config_path, settings, load_config(config_path, settings))
