@@ -65,6 +65,7 @@ __all__ = [
     "allowed_actions",
     "assign",
     "authenticate",
+    "case_chart",
     "case_json",
     "check_prefill",
     "close",
@@ -1039,6 +1040,35 @@ def check_prefill(case_id: int) -> dict[str, dict[str, Any]]:
 
     dns_ids = [d.id for d in tracker.inventory.dns_servers] if tracker.inventory is not None else []
     return check_evidence(tracker.prometheus, targets, dns_ids, tracker.now())
+
+
+def case_chart(case_id: int) -> dict[str, Any]:
+    """Reachability and RTT of the case's target from an hour before receipt to an hour after recovery."""
+    tracker = current_tracker()
+    now = tracker.now()
+    with tracker.db.read() as session:
+        case = _load(session, case_id)
+        target, received = case.target, case.received_at
+        recovered = case.restored_at or case.network_restored_at or now
+    start, end = received - timedelta(hours=1), min(recovered + timedelta(hours=1), now)
+    chart: dict[str, Any] = {
+        "target": target,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "up": [],
+        "rtt": [],
+        "error": None,
+    }
+    if tracker.prometheus is None:
+        chart["error"] = "no Prometheus configured (BATIKNET_PROMETHEUS_URL)"
+        return chart
+    from .promquery import PrometheusError, target_series
+
+    try:
+        chart.update(target_series(tracker.prometheus, target, start, end))
+    except PrometheusError as error:
+        chart["error"] = str(error)
+    return chart
 
 
 def start_checks(actor: Actor, case_id: int, note: str = "") -> dict[str, Any]:

@@ -1,0 +1,162 @@
+"""``batiknet-cases``: serve the tracker, migrate its database, manage its users.
+
+    batiknet-cases serve --listen 127.0.0.1:8088 [--workers N]
+    batiknet-cases db upgrade
+    batiknet-cases users add USERNAME --role technician [--name "..."] [--email E] [--password-file F]
+    batiknet-cases users reset-password USERNAME [--password-file F]
+    batiknet-cases users token USERNAME          (prints a new personal API token, once)
+    batiknet-cases users list
+
+Configuration comes from the ``BATIKNET_*`` environment variables. There is no default password: a
+password is read from a file or asked for twice on the terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from . import create_app
+
+
+class TrackerServer(BaseApplication):
+    """gunicorn serving the Flask application, configured from our own options only."""
+
+    def __init__(self, app: Any, options: dict[str, Any]) -> None:
+        self.application = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return self.application
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_file:
+        return Path(args.password_file).read_text(encoding="utf-8").strip()
+    if not sys.stdin.isatty():
+        raise SystemExit("no terminal to ask the password on: use --password-file")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Password (again): "):
+        raise SystemExit("the passwords differ")
+    return first
+
+
+def _serve(args: argparse.Namespace) -> int:
+    app = create_app()
+    host, _, port = args.listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise SystemExit(f"--listen {args.listen!r}: expected HOST:PORT")
+    TrackerServer(
+        app,
+        {
+            "bind": args.listen,
+            "workers": args.workers,
+            "threads": args.threads,
+            "worker_class": "gthread",
+            "timeout": 60,
+            "graceful_timeout": 10,
+            "accesslog": "-" if args.access_log else None,
+            "errorlog": "-",
+            "proc_name": "batiknet-cases",
+            # Forked workers each open their own database connections (the pool is empty at fork).
+            "preload_app": True,
+        },
+    ).run()
+    return 0
+
+
+def _db(args: argparse.Namespace) -> int:
+    from .migrate import upgrade
+
+    app = create_app()
+    upgrade(app.config["BATIKNET_DATABASE_URL"])
+    print(f"database at revision head: {_redacted(app.config['BATIKNET_DATABASE_URL'])}")
+    return 0
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _users(args: argparse.Namespace) -> int:
+    from . import services
+
+    app = create_app()
+    with app.app_context():
+        try:
+            if args.users_command == "add":
+                user = services.create_user(
+                    args.username, args.name or args.username, args.role, _read_password(args), args.email
+                )
+                print(f"added {user.username} ({user.role})")
+            elif args.users_command == "reset-password":
+                services.set_password(args.username, _read_password(args))
+                print(f"password of {args.username} changed")
+            elif args.users_command == "token":
+                print(services.issue_api_token(args.username))
+            elif args.users_command == "list":
+                for user in services.list_users():
+                    state = "active" if user.active else "disabled"
+                    print(f"{user.username}\t{user.role}\t{state}\t{user.display_name}\t{user.email or ''}")
+        except services.ServiceError as error:
+            print(f"batiknet-cases: {error.message}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="batiknet-cases", description="The Batik.Net case tracker.")
+    commands = top.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the tracker with gunicorn")
+    serve.add_argument("--listen", default="127.0.0.1:8088", help="HOST:PORT (default %(default)s)")
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("BATIKNET_WORKERS", "2")))
+    serve.add_argument("--threads", type=int, default=4)
+    serve.add_argument("--access-log", action="store_true", help="log every request to stdout")
+    serve.set_defaults(handler=_serve)
+
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply the migrations up to the newest").set_defaults(handler=_db)
+
+    users = commands.add_parser("users", help="user accounts")
+    user_commands = users.add_subparsers(dest="users_command", required=True)
+    add = user_commands.add_parser("add", help="add a user")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=("admin", "head", "technician", "viewer"))
+    add.add_argument("--name", help="display name")
+    add.add_argument("--email")
+    add.add_argument("--password-file", help="read the password from this file (else: ask)")
+    reset = user_commands.add_parser("reset-password", help="set a new password")
+    reset.add_argument("username")
+    reset.add_argument("--password-file")
+    token = user_commands.add_parser("token", help="issue a new personal API token (printed once)")
+    token.add_argument("username")
+    user_commands.add_parser("list", help="list the users")
+    for sub in (add, reset, token):
+        sub.set_defaults(handler=_users)
+    user_commands.choices["list"].set_defaults(handler=_users)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
