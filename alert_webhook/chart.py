@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 Sample = tuple[float, float]  # (unix seconds, value)
 
@@ -17,6 +18,7 @@ HEIGHT = 160
 PLOT_TOP = 8
 PLOT_BOTTOM = 140  # below it: the time axis labels
 BAND_HEIGHT = 14  # the up/down strip along the bottom of the plot
+DEFAULT_STEP = 15.0  # seconds; the exporter's default probe interval
 
 
 @dataclass(frozen=True)
@@ -55,15 +57,15 @@ def layout(
     rtt_seconds: Sequence[Sample],
     start: datetime,
     end: datetime,
-    step: float,
     markers: Sequence[tuple[datetime, str]] = (),
 ) -> Chart:
     """Place the samples of ``[start, end]`` on a WIDTH × HEIGHT canvas.
 
-    Each up sample covers one ``step`` after it; a missing sample leaves a gap rather than guessing.
-    RTT is drawn as a line scaled to its own maximum, broken where samples are missing (a host that does
-    not answer has no RTT).
+    Each up sample covers one step after it (the query's resolution, read off the samples); a missing
+    sample leaves a gap rather than guessing. RTT is drawn as a line scaled to its own maximum, broken
+    where samples are missing (a host that does not answer has no RTT).
     """
+    step = sample_step(up, rtt_seconds)
     t0, t1 = start.timestamp(), end.timestamp()
     span = max(t1 - t0, 1.0)
 
@@ -104,14 +106,17 @@ def layout(
     )
 
 
+def sample_step(*series: Sequence[Sample]) -> float:
+    """A range query's resolution: the smallest spacing of its samples (the probe interval if unknown)."""
+    gaps = [b[0] - a[0] for samples in series for a, b in pairwise(samples) if b[0] > a[0]]
+    return min(gaps, default=DEFAULT_STEP)
+
+
 def window_around(
     received_at: datetime, restored_at: datetime | None, now: datetime
-) -> tuple[datetime, datetime, float]:
-    """The time range to chart: an hour before the disruption to half an hour after its restoration
-    (or now), with a step giving about 120 points, never finer than 15 s (the probe interval)."""
+) -> tuple[datetime, datetime]:
+    """The time range to chart: an hour before the disruption to half an hour after its restoration, or
+    up to now while it lasts (a receipt stamped ahead of this clock still gets a short window)."""
     start = received_at - timedelta(hours=1)
     end = min((restored_at or now) + timedelta(minutes=30), now)
-    if end <= start:
-        end = start + timedelta(minutes=5)
-    step = max(15.0, (end - start).total_seconds() / 120)
-    return start, end, step
+    return start, max(end, start + timedelta(minutes=5))

@@ -1,0 +1,205 @@
+"""The printed documents (blueprint ``reports``): the resolution report of a case (laporan penyelesaian
+gangguan jaringan, SOP step 9) and the quarterly evaluation of the technicians (SOP section 14), each as a
+printable page and as a PDF rendered by WeasyPrint, under the agency's letterhead.
+
+The letterhead's names, address and contacts come from configuration (``BATIKNET_LETTERHEAD_*``), never
+from the code. The PDF is the official document and is always in Bahasa Indonesia; the page follows the
+reader's language.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import login_required
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from . import services
+from .auth import roles_required
+from .evaluation import CaseFacts, TechnicianScore, evaluate
+from .i18n import DEFAULT_LANGUAGE, gettext
+from .models import Case, CaseAssignment, Complaint, User
+from .pages import checklist, evaluation_context, requested_quarter, target_label
+
+bp = Blueprint("reports", __name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+@dataclass(frozen=True)
+class Letterhead:
+    government: str
+    agency: str
+    address: str
+    phone: str
+    email: str
+    website: str
+    city: str
+    head_name: str
+    head_id: str  # the head's staff number (NIP), printed under the signature when set
+
+
+def letterhead(config: dict[str, Any]) -> Letterhead:
+    return Letterhead(
+        government=config["BATIKNET_LETTERHEAD_GOVERNMENT"],
+        agency=config["BATIKNET_LETTERHEAD_AGENCY"],
+        address=config["BATIKNET_LETTERHEAD_ADDRESS"],
+        phone=config["BATIKNET_LETTERHEAD_PHONE"],
+        email=config["BATIKNET_LETTERHEAD_EMAIL"],
+        website=config["BATIKNET_LETTERHEAD_WEBSITE"],
+        city=config["BATIKNET_LETTERHEAD_CITY"],
+        head_name=config["BATIKNET_HEAD_NAME"],
+        head_id=config["BATIKNET_HEAD_ID"],
+    )
+
+
+# --- the quarterly evaluation's data ------------------------------------------------------------------
+
+
+def quarterly_scores(start: datetime, end: datetime) -> list[TechnicianScore]:
+    """Scores of every technician for the cases received in ``[start, end)``."""
+    tracker = services.current_tracker()
+    with tracker.db.read() as session:
+        cases = session.scalars(
+            select(Case)
+            .where(Case.received_at >= start, Case.received_at < end)
+            .options(selectinload(Case.assignments).selectinload(CaseAssignment.user))
+        ).all()
+        complaints = dict(
+            session.execute(
+                select(Complaint.case_id, func.count(Complaint.id))
+                .where(Complaint.case_id.in_([c.id for c in cases]))
+                .group_by(Complaint.case_id)
+            ).all()
+        )
+        technicians = session.scalars(
+            select(User.display_name)
+            .where(User.role == "technician", User.active)
+            .order_by(User.display_name)
+        ).all()
+        facts = [
+            CaseFacts(
+                case_id=case.id,
+                technicians=tuple(a.user.display_name for a in case.assignments),
+                received_at=case.received_at,
+                restored_at=case.restored_at,
+                target_deadline=case.target_deadline,
+                maximum_deadline=case.maximum_deadline,
+                restore_working_seconds=case.restore_working_seconds,
+                complaints=complaints.get(case.id, 0),
+            )
+            for case in cases
+        ]
+    return evaluate(technicians, facts)
+
+
+# --- rendering ----------------------------------------------------------------------------------------
+
+
+def _url_fetcher(url: str, timeout: int = 10, ssl_context=None) -> dict[str, Any]:
+    """WeasyPrint may read only this application's static files: a PDF never makes a network request."""
+    prefix = request.url_root + "static/"
+    if not url.startswith(prefix):
+        raise ValueError(f"the report may not load {url}")
+    path = (STATIC_DIR / url[len(prefix) :].split("?")[0]).resolve()
+    if STATIC_DIR.resolve() not in path.parents:
+        raise ValueError(f"the report may not load {url}")
+    return {"string": path.read_bytes(), "mime_type": "text/css" if path.suffix == ".css" else None}
+
+
+def render_pdf(html: str) -> bytes:
+    from weasyprint import HTML
+
+    return HTML(string=html, base_url=request.url_root, url_fetcher=_url_fetcher).write_pdf()
+
+
+def _pdf_response(html: str, filename: str) -> Response:
+    return Response(
+        render_pdf(html),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+    )
+
+
+def _official_language() -> None:
+    """The PDF is the official document: Bahasa Indonesia whatever the reader's page language."""
+    g.language = DEFAULT_LANGUAGE
+
+
+def _case_report(case_id: int, pdf: bool) -> Response | str:
+    try:
+        case = services.get_case(case_id)
+    except services.NotFound:
+        abort(404)
+    report = case["report"]
+    if report is None:
+        flash(gettext("report.not_written"), "error")
+        return redirect(url_for("cases.case_page", case_id=case_id))
+    users = {u.id: u.display_name for u in services.list_users()}
+    html = render_template(
+        "report.html",
+        pdf=pdf,
+        case=case,
+        report=report,
+        report_author=users.get(report["written_by_id"], ""),
+        target_name=case["target_name"],
+        affected=[target_label(t) for t in case["affected_targets"]],
+        technicians=[a["display_name"] for a in case["assignees"]],
+        checklist=checklist(case),
+        letterhead=letterhead(current_app.config),
+        now=services.current_tracker().now(),
+    )
+    return _pdf_response(html, f"laporan-gangguan-{case_id}.pdf") if pdf else html
+
+
+@bp.route("/cases/<int:case_id>/report")
+@login_required
+def case_report(case_id: int):
+    return _case_report(case_id, pdf=False)
+
+
+@bp.route("/cases/<int:case_id>/report.pdf")
+@login_required
+def case_report_pdf(case_id: int):
+    _official_language()
+    return _case_report(case_id, pdf=True)
+
+
+def _evaluation_html(pdf: bool) -> str:
+    year, quarter = requested_quarter()
+    return render_template(
+        "evaluation_report.html",
+        pdf=pdf,
+        letterhead=letterhead(current_app.config),
+        **evaluation_context(year, quarter),
+    )
+
+
+@bp.route("/evaluation/report")
+@roles_required("head")
+def evaluation_report():
+    return _evaluation_html(pdf=False)
+
+
+@bp.route("/evaluation/report.pdf")
+@roles_required("head")
+def evaluation_report_pdf():
+    _official_language()
+    year, quarter = requested_quarter()
+    return _pdf_response(_evaluation_html(pdf=True), f"evaluasi-teknisi-{year}-tw{quarter}.pdf")

@@ -1,0 +1,79 @@
+"""The message catalogue: both languages complete, placeholders consistent, every key used exists."""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+
+import pytest
+
+from alert_webhook import i18n
+from alert_webhook.models import CHECK_RESULTS, CHECKS, ROLES, SOURCES, STATES
+
+PACKAGE = Path(i18n.__file__).parent
+# Literal keys: _("key"), gettext("key"), LazyText("key") in templates and Python; dynamic families below.
+LITERAL_KEY = re.compile(r"""(?:\b_|gettext|LazyText|flash_text)\(\s*["']([a-z_]+(?:\.[a-z_0-9]+)+)["']""")
+DYNAMIC_FAMILIES = {
+    "state": STATES,
+    "source": SOURCES,
+    "check": (*CHECKS, *CHECK_RESULTS),
+    "role": ROLES,
+}
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def used_keys() -> set[str]:
+    keys = set()
+    for path in [*PACKAGE.glob("templates/*.html"), *PACKAGE.glob("*.py")]:
+        keys.update(LITERAL_KEY.findall(path.read_text(encoding="utf-8")))
+    return keys
+
+
+def test_both_languages_have_the_same_keys():
+    indonesian, english = set(i18n.MESSAGES["id"]), set(i18n.MESSAGES["en"])
+    assert sorted(indonesian - english) == [], "missing in English"
+    assert sorted(english - indonesian) == [], "missing in Bahasa Indonesia"
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_no_empty_texts(language):
+    assert [k for k, v in i18n.MESSAGES[language].items() if not v.strip()] == []
+
+
+def test_placeholders_match_between_languages():
+    mismatched = {
+        key: (placeholders(text), placeholders(i18n.MESSAGES["en"][key]))
+        for key, text in i18n.MESSAGES["id"].items()
+        if placeholders(text) != placeholders(i18n.MESSAGES["en"].get(key, ""))
+    }
+    assert mismatched == {}
+
+
+def test_every_key_used_in_code_and_templates_exists():
+    found = used_keys()
+    assert len(found) > 100, "the key scanner found suspiciously few keys"
+    assert sorted(found - set(i18n.MESSAGES["id"])) == []
+
+
+@pytest.mark.parametrize(("family", "members"), DYNAMIC_FAMILIES.items())
+def test_every_state_source_check_and_role_has_a_text(family, members):
+    for language in i18n.LANGUAGES:
+        assert [m for m in members if f"{family}.{m}" not in i18n.MESSAGES[language]] == []
+
+
+def test_language_choice_query_then_cookie_then_indonesian():
+    assert i18n.choose_language("en", "id") == "en"
+    assert i18n.choose_language(None, "en") == "en"
+    assert i18n.choose_language("xx", None) == "id"
+    assert i18n.choose_language(None, None) == "id"
+
+
+def test_translate_fills_placeholders_and_refuses_unknown_keys():
+    assert i18n.translate("case.title", "id", id=7, target="Bappeda") == "Kasus #7: Bappeda"
+    assert i18n.translate("case.title", "en", id=7, target="Bappeda") == "Case #7: Bappeda"
+    with pytest.raises(KeyError):
+        i18n.translate("no.such.key", "id")
