@@ -14,7 +14,8 @@ and not necessarily in order. :func:`plan_notification` turns that into exactly-
 * While a case for a core device or ISP uplink is ongoing, a new episode of a target behind it joins that
   case as an affected target.
 * A truncated notification marks the case incomplete. Resolution only ever comes from alerts listed as
-  resolved, so alerts a truncated notification left out are never resolved by it.
+  resolved, so alerts a truncated notification left out are never resolved by it; and such a
+  notification restores the case's network only when its group status says every alert resolved.
 
 The caller (``services.ingest_notification``) loads a :class:`World` snapshot, applies the effects in one
 transaction and writes the timeline.
@@ -283,7 +284,9 @@ def plan_notification(
             continue
         if notification.truncated_alerts > 0:
             effects.append(MarkIncomplete(draft.ref, notification.truncated_alerts))
-        if draft.ongoing and not draft.firing:
+        # A truncated notification may leave out alerts that still fire, unless the whole group resolved.
+        complete = notification.truncated_alerts == 0 or notification.status == "resolved"
+        if draft.ongoing and not draft.firing and complete:
             ends = [
                 end for k, end in resolved_ends.items() if _episode_case(episodes, k) == draft.ref and end
             ]
