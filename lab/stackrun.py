@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -191,6 +192,7 @@ class Stack:
         self.telegram_dir = self.run_dir / "telegram"
         self.secrets_dir = self.run_dir / "secrets"
         self.database_url = f"sqlite:///{self.run_dir / 'cases.sqlite3'}"
+        self.secret_key = secrets.token_urlsafe(32)
         self._services: list[_Service] = []
         self._smtp: Controller | None = None
         self._telegram: ThreadingHTTPServer | None = None
@@ -206,9 +208,13 @@ class Stack:
         return {
             **os.environ,
             "BATIKNET_API_TOKEN": self.api_token,
+            "BATIKNET_SECRET_KEY": self.secret_key,
             "BATIKNET_DATABASE_URL": self.database_url,
             "BATIKNET_INVENTORY": str(self.inventory),
             "BATIKNET_PROMETHEUS_URL": self.url("prometheus"),
+            "BATIKNET_PUBLIC_URL": self.url("cases"),
+            "BATIKNET_SMTP_HOST": LOOPBACK,
+            "BATIKNET_SMTP_PORT": str(self.ports.smtp),
         }
 
     def pids(self) -> dict[str, int]:
@@ -232,7 +238,7 @@ class Stack:
             self._start(
                 "cases",
                 [self._script("batiknet-cases"), "serve", "--listen", self.endpoints.cases],
-                ready_path="/api/v1/cases",
+                ready_path="/healthz",
                 env=self.cases_env,
             )
             self._start(

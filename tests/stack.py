@@ -8,9 +8,12 @@ gets a temporary data directory and its log under ``<run_dir>/logs``; everything
 Two ways to use it:
 
 - the ``stack`` fixture (module scope, needs the ``lab`` fixture, so the exporter only ever probes lab
-  namespaces behind the lab's blackhole route). Import it into the test module::
+  namespaces behind the lab's blackhole route). Register it by importing it into your directory's
+  ``conftest.py`` (as tests/integration/conftest.py does)::
 
-      from tests.stack import stack  # noqa: F401  (pytest fixture)
+      from tests.stack import stack  # noqa: F401  (a pytest fixture, registered by being imported here)
+
+  and use it in a test::
 
       def test_something(lab, stack):
           stack.wait_until(lambda: stack.query("batiknet_target_up == 1"), timeout=60, what="an OPD up")
