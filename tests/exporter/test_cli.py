@@ -1,0 +1,118 @@
+"""The command itself: flags, start-up errors, SIGHUP reload, structured log lines."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from exporter.cli import LogfmtFormatter, parse_args
+from tests.support import require_root
+
+from .test_http import write_inventory
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_flags_and_defaults():
+    args = parse_args(["--config.file", "inv.yml"])
+    assert args.listen_address == ":9817"
+    assert args.log_level == "info"
+    args = parse_args(
+        ["--config.file", "inv.yml", "--web.listen-address", "127.0.0.1:1", "--log.level", "debug"]
+    )
+    assert (args.listen_address, args.log_level) == ("127.0.0.1:1", "debug")
+
+
+def test_log_lines_are_logfmt_with_the_call_extras():
+    record = logging.LogRecord("batiknet.exporter", logging.INFO, __file__, 1, "reload failed", None, None)
+    record.error = 'inventory.yml: opds[0] "x"'
+    record.targets = 3
+    line = LogfmtFormatter().format(record)
+    assert "\n" not in line
+    assert 'level=info msg="reload failed"' in line
+    assert 'error="inventory.yml: opds[0] \\"x\\""' in line
+    assert "targets=3" in line
+
+
+def test_a_bad_inventory_stops_the_start_with_the_reason(tmp_path):
+    bad = tmp_path / "inventory.yml"
+    bad.write_text("opds: [{id: setda}]\n")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "exporter.cli",
+            "--config.file",
+            str(bad),
+            "--web.listen-address",
+            f"127.0.0.1:{free_port()}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "cannot start" in done.stderr and "kind=InventoryInvalid" in done.stderr
+    assert "opds[0] 'setda'" in done.stderr
+
+
+def test_sighup_reload_keeps_the_old_configuration_on_a_bad_file(tmp_path):
+    require_root()
+    config_file = tmp_path / "inventory.yml"
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    write_inventory(config_file, silent.getsockname()[1])
+    port = free_port()
+    log_path = tmp_path / "exporter.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "exporter.cli",
+                "--config.file",
+                str(config_file),
+                "--web.listen-address",
+                f"127.0.0.1:{port}",
+            ],
+            stderr=log,
+        )
+    try:
+
+        def metrics() -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                return response.read().decode()
+
+        def wait_for(needle: str) -> str:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                try:
+                    text = metrics()
+                    if needle in text:
+                        return text
+                except OSError:
+                    pass
+                time.sleep(0.2)
+            raise AssertionError(f"{needle!r} never appeared; log:\n{log_path.read_text()}")
+
+        wait_for('batiknet_target_up{target="setda"} 1.0')
+        config_file.write_text("version: 7\n")
+        os.kill(process.pid, signal.SIGHUP)
+        text = wait_for("batiknet_exporter_config_last_reload_successful 0.0")
+        assert 'batiknet_target_up{target="setda"}' in text
+        assert process.poll() is None
+        assert "keeping the running configuration" in log_path.read_text()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        silent.close()
