@@ -106,15 +106,18 @@ def logout():
 
 
 def _harden_session(app: Flask) -> None:
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    # Secure cookies need HTTPS; the deployment behind TLS sets BATIKNET_SECURE_COOKIES=1 (see config).
-    app.config.setdefault("SESSION_COOKIE_SECURE", False)
-    app.config.setdefault("SESSION_COOKIE_NAME", "batiknet_session")
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
-    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
-    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config["SESSION_COOKIE_SECURE"])
+    # Flask ships its own defaults for these, so they are set, not defaulted.
+    secure = bool(app.config.get("BATIKNET_SECURE_COOKIES"))  # behind TLS in production
+    app.config.update(
+        SESSION_COOKIE_NAME="batiknet_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure,
+    )
     # A field technician may leave a form open for a long while; the token lives as long as the session.
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
 

@@ -40,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "BATIKNET_MAX_NOTIFICATION_BYTES": 1 << 20,
     "BATIKNET_MAX_LETTER_BYTES": 10 << 20,
     "BATIKNET_HEARTBEAT_STALE_SECONDS": 600,
+    "BATIKNET_SECURE_COOKIES": False,  # set when the pages are served over HTTPS: cookies then need TLS
     # The letterhead of printed reports (agency details are public; people's names only from here).
     "BATIKNET_LETTERHEAD_GOVERNMENT": "Pemerintah Kota Pekalongan",
     "BATIKNET_LETTERHEAD_AGENCY": "Dinas Komunikasi dan Informatika",

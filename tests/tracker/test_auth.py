@@ -1,0 +1,172 @@
+"""Sign-in, roles, CSRF and cookie hardening of the pages."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+PAGES = [
+    "/",
+    "/cases",
+    "/cases/1",
+    "/noc",
+    "/letters/new",
+    "/complaints",
+    "/evaluation",
+    "/evaluation/report",
+    "/cases/1/report",
+    "/cases/1/report.pdf",
+]
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(client, path="/cases") -> str:
+    return CSRF.search(client.get(path).get_data(as_text=True)).group(1)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_needs_a_signed_in_user(client, path):
+    answer = client.get(path)
+    assert answer.status_code == 302
+    assert answer.location.startswith("/login?next=")
+
+
+def test_login_page_is_public_and_in_indonesian_first(client):
+    answer = client.get("/login")
+    assert answer.status_code == 200
+    page = answer.get_data(as_text=True)
+    assert '<html lang="id">' in page and "Nama pengguna" in page and "Kata sandi" in page
+
+
+def test_wrong_password_is_refused_with_a_message(client, make_user, login):
+    user = make_user("technician")
+    user = type(user)(user.id, user.username, "not-the-password", user.role, user.token)
+    answer = login(user)
+    assert answer.status_code == 401
+    assert "Nama pengguna atau kata sandi salah." in answer.get_data(as_text=True)
+    assert client.get("/cases").status_code == 302
+
+
+def test_login_then_logout(client, make_user, login):
+    user = make_user("head")
+    answer = login(user)
+    assert answer.status_code == 302 and answer.location == "/cases"
+    assert client.get("/cases").status_code == 200
+    answer = client.post("/logout", data={"csrf_token": csrf_token(client)})
+    assert answer.status_code == 302 and answer.location == "/login"
+    assert client.get("/cases").status_code == 302
+
+
+def test_next_is_followed_but_only_on_this_site(client, make_user):
+    user = make_user("viewer")
+    for target, expected in (
+        ("/noc", "/noc"),
+        ("//evil.example/x", "/cases"),
+        ("https://evil.example/", "/cases"),
+    ):
+        client.get("/login")
+        token = CSRF.search(client.get("/login").get_data(as_text=True)).group(1)
+        answer = client.post(
+            "/login?next=" + target,
+            data={"username": user.username, "password": user.password, "csrf_token": token},
+        )
+        assert answer.location == expected, target
+        client.post("/logout", data={"csrf_token": csrf_token(client)})
+
+
+def test_inactive_user_cannot_sign_in(app, client, make_user, login):
+    from alert_webhook import services
+
+    user = make_user("technician")
+    with app.app_context():
+        services.set_active(user.username, False)
+    assert login(user).status_code == 401
+
+
+def test_forms_without_csrf_token_are_refused(client, make_user, login):
+    user = make_user("head")
+    # The login form itself is protected.
+    answer = client.post("/login", data={"username": user.username, "password": user.password})
+    assert answer.status_code == 400
+    login(user)
+    answer = client.post("/logout")
+    assert answer.status_code == 400
+    assert "Formulir kedaluwarsa" in answer.get_data(as_text=True)
+    assert client.get("/cases").status_code == 200  # still signed in
+
+
+def test_json_api_is_exempt_from_csrf_and_uses_bearer_tokens(client, make_user):
+    user = make_user("technician")
+    answer = client.post(
+        "/api/v1/cases",
+        headers=user.headers,
+        json={
+            "opd": "setda",
+            "letter_number": "005/12/2026",
+            "letter_date": "2026-11-30",
+            "reporter": "Ibu Sari",
+            "description": "Internet mati",
+        },
+    )
+    assert answer.status_code in (200, 201), answer.get_data(as_text=True)
+    # Without a token the API answers 401 JSON, never the login page.
+    answer = client.get("/api/v1/cases")
+    assert answer.status_code == 401 and answer.is_json
+
+
+def test_session_cookie_is_hardened_and_headers_are_set(client, make_user, login):
+    answer = login(make_user("head"))
+    cookie = next(h for h in answer.headers.getlist("Set-Cookie") if h.startswith("batiknet_session="))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    page = client.get("/cases")
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    ("role", "path", "status"),
+    [
+        ("viewer", "/complaints", 403),
+        ("viewer", "/evaluation", 403),
+        ("viewer", "/letters/new", 403),
+        ("viewer", "/noc", 200),
+        ("technician", "/complaints", 403),
+        ("technician", "/evaluation", 403),
+        ("technician", "/letters/new", 200),
+        ("head", "/complaints", 200),
+        ("head", "/evaluation", 200),
+        ("head", "/evaluation/report", 200),
+        ("admin", "/complaints", 200),
+        ("admin", "/evaluation", 200),
+    ],
+)
+def test_pages_reserved_to_roles(client, make_user, login, role, path, status):
+    login(make_user(role))
+    answer = client.get(path)
+    assert answer.status_code == status
+    if status == 403:
+        assert "Anda tidak berwenang" in answer.get_data(as_text=True)
+
+
+def test_viewer_lands_on_the_noc_screen(client, make_user, login):
+    login(make_user("viewer"))
+    assert client.get("/").location == "/noc"
+
+
+def test_roles_required_rejects_unknown_roles():
+    from alert_webhook.auth import roles_required
+
+    with pytest.raises(ValueError):
+        roles_required("superuser")
+
+
+def test_secure_cookies_when_served_over_https(app_config, make_user):
+    from alert_webhook import create_app
+
+    app = create_app({**app_config, "BATIKNET_SECURE_COOKIES": True})
+    try:
+        assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
+    finally:
+        app.extensions["batiknet"].db.dispose()
