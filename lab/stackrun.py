@@ -42,6 +42,10 @@ __all__ = ["LAB_INVENTORY", "REPO", "Ports", "Stack", "StackError", "Timing"]
 REPO = Path(__file__).resolve().parent.parent
 LAB_INVENTORY = REPO / "lab" / "inventory.yml"
 LOOPBACK = "127.0.0.1"
+# Secret files the committed configuration names (by base name): the case tracker's API token, and
+# credentials the local sinks accept but never check.
+API_TOKEN_SECRET = "batiknet_api_token"
+SINK_SECRETS = {"smtp_password": "not-checked-by-the-local-sink"}
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 
@@ -423,7 +427,13 @@ class Stack:
             path.chmod(0o600)
 
     def _secret_value(self, name: str) -> str:
-        return self.api_token
+        if name == API_TOKEN_SECRET:
+            return self.api_token
+        if name in SINK_SECRETS:
+            return SINK_SECRETS[name]
+        raise StackError(
+            f"the committed configuration needs a secret file {name!r} the local stack does not know"
+        )
 
     @staticmethod
     def _script(name: str) -> str:

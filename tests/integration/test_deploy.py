@@ -131,25 +131,23 @@ def test_mounted_repository_paths_exist(compose: dict[str, Any]) -> None:
                 assert mode == ["ro"], f"service {name} mounts repository path {source} writable"
 
 
-def test_configuration_files_named_on_command_lines_come_from_the_repository(compose: dict[str, Any]) -> None:
-    """Every ``--config.file=/in/container`` resolves, through the service's bind mounts, to a repo file."""
+def test_repository_files_named_on_command_lines_exist(compose: dict[str, Any]) -> None:
+    """Every absolute path on a command line that lies under a read-only mount of a repository path (such
+    as ``--config.file=/etc/prometheus/prometheus.yml``) resolves to a file in the repository."""
+    checked = 0
     for name, service in compose["services"].items():
         mounts = [_without_defaults(mount).split(":")[:2] for mount in service.get("volumes", [])]
+        repository_mounts = [
+            (source, PurePosixPath(target)) for source, target in mounts if source.startswith("./")
+        ]
         for argument in service.get("command", []):
-            if not argument.startswith("--config.file="):
-                continue
-            in_container = PurePosixPath(argument.partition("=")[2])
-            sources = [
-                (source, in_container.relative_to(target))
-                for source, target in mounts
-                if source.startswith("./") and in_container.is_relative_to(target)
-            ]
-            if not sources:
-                continue  # the operator's own inventory in BATIKNET_CONFIG_DIR
-            source, relative = sources[0]
-            assert (REPO / source / relative).is_file(), (
-                f"service {name}: {argument} is not in the repository"
-            )
+            for path in map(PurePosixPath, re.findall(r"(?<![\w.])/[\w./-]+", argument)):
+                for source, target in repository_mounts:
+                    if path == target or path.is_relative_to(target):
+                        in_repository = REPO / source / path.relative_to(target)
+                        assert in_repository.exists(), f"service {name}: {path} is not in the repository"
+                        checked += 1
+    assert checked >= 3, "prometheus.yml, alertmanager.yml and the render script are named on command lines"
 
 
 def test_only_the_pages_are_published(compose: dict[str, Any]) -> None:
@@ -195,6 +193,44 @@ def test_entrypoint_turns_secret_files_into_environment(tmp_path: Path) -> None:
         check=True,
     )
     assert result.stdout == "s3cret-token|\n"
+
+
+def test_alertmanager_configuration_renders_with_the_telegram_token(tmp_path: Path) -> None:
+    amtool = require_binary("amtool")
+    token_file = tmp_path / "telegram_bot_token"
+    token_file.write_text("123456789:AAExample-token_value\n")
+    output = tmp_path / "alertmanager.yml"
+    script = REPO / "deploy" / "render-alertmanager-config.sh"
+    source = REPO / "alertmanager" / "alertmanager.yml"
+    subprocess.run([str(script), str(source), str(token_file), str(output)], check=True)
+    rendered = yaml.safe_load(output.read_text())
+    tokens = {
+        telegram["bot_token"]
+        for receiver in rendered["receivers"]
+        for telegram in receiver.get("telegram_configs", [])
+    }
+    assert tokens == {"123456789:AAExample-token_value"}
+    assert output.stat().st_mode & 0o077 == 0, "the rendered file holds a secret: owner only"
+    # Checked by amtool; the credentials files it names exist only on a server, so they are pointed here.
+    for secret in ("batiknet_api_token", "smtp_password"):
+        (tmp_path / secret).write_text("x\n")
+    output.write_text(output.read_text().replace("/run/secrets/", f"{tmp_path}/"))
+    check = subprocess.run([amtool, "check-config", str(output)], capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_render_refuses_what_is_not_a_telegram_token(tmp_path: Path) -> None:
+    token_file = tmp_path / "telegram_bot_token"
+    token_file.write_text("123|rm -rf /\n")
+    script = REPO / "deploy" / "render-alertmanager-config.sh"
+    source = REPO / "alertmanager" / "alertmanager.yml"
+    result = subprocess.run(
+        [str(script), str(source), str(token_file), str(tmp_path / "out.yml")],
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert not (tmp_path / "out.yml").exists()
 
 
 def _units_for_verification(tmp_path: Path) -> Path:
@@ -246,5 +282,5 @@ def test_units_run_the_documented_commands() -> None:
         ("prometheus-alertmanager.service.d/batiknet.conf", "alertmanager/alertmanager.yml"),
     ):
         text = (UNITS_DIR / drop_in).read_text(encoding="utf-8")
-        assert f"--config.file={INSTALL_PREFIX}/{config}" in text
+        assert f"{INSTALL_PREFIX}/{config}" in text
         assert (REPO / config).is_file()
