@@ -155,7 +155,8 @@ class _TelegramSink(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         path = self.directory / f"{time.time_ns()}.json"
         path.write_bytes(body)
-        answer = json.dumps({"ok": True, "result": {"message_id": 1}}).encode()
+        # Alertmanager 0.25 logs result.chat.id after sending: without "chat" it dereferences nil and crashes.
+        answer = json.dumps({"ok": True, "result": {"message_id": 1, "chat": {"id": 1}}}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
