@@ -21,9 +21,6 @@ def main(argv: list[str] | None = None) -> int:
     except (LabError, InventoryError, PlanError) as error:
         print(f"batiknet-lab: {error}", file=sys.stderr)
         return 1
-    except KeyError as error:
-        print(f"batiknet-lab: unknown target {error.args[0]!r}", file=sys.stderr)
-        return 1
 
 
 def _parser() -> argparse.ArgumentParser:

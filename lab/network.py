@@ -67,7 +67,7 @@ def check_root(euid: int | None = None) -> None:
     """Network namespaces, veth links and routes need root: say so plainly instead of failing midway."""
     if (os.geteuid() if euid is None else euid) != 0:
         raise NeedsRoot(
-            "batiknet-lab needs root (it creates network namespaces, links and routes); "
+            "needs root (it creates network namespaces, links and routes); "
             "run it as root, for example with sudo"
         )
 
@@ -170,17 +170,24 @@ class Lab:
 
     # --- queries ----------------------------------------------------------------------------------
 
+    def node(self, target_id: str) -> Node:
+        """The plan of one target's namespace (its links, interfaces and routes)."""
+        try:
+            return self.plan.node(target_id)
+        except KeyError:
+            raise LabError(f"{target_id!r} is not a target of {self.inventory_path.name}") from None
+
     def namespace(self, target_id: str) -> str:
-        return self.plan.node(target_id).namespace
+        return self.node(target_id).namespace
 
     def address(self, target_id: str) -> str:
-        return self.plan.node(target_id).address
+        return self.node(target_id).address
 
     def interfaces(self, target_id: str) -> tuple[str, ...]:
         """Interface names inside a target's namespace (loopback excluded): ``uplink`` first, then one
         ``dl-<child>`` per child, then a switch's ``access1``..``access4``. These are the ifName/ifDescr
         values its snmpd serves."""
-        return self.plan.node(target_id).interfaces
+        return self.node(target_id).interfaces
 
     @property
     def state_path(self) -> Path:
@@ -278,8 +285,8 @@ class Lab:
         """The target's link to its upstream goes down like a cut cable: the target's side is set down,
         so the upstream port stays administratively up but loses carrier. Everything behind the target
         is cut off with it."""
+        node = self.node(target_id)
         state = self._require_up()
-        node = self.plan.node(target_id)
         _run(["ip", "-n", node.namespace, "link", "set", node.uplink.target_ifname, "down"])
         if target_id not in state.cut:
             state.cut.append(target_id)
@@ -288,21 +295,22 @@ class Lab:
     def restore(self, target_id: str) -> None:
         """Mend a cut link and, unless something upstream is still cut, wait until the target and
         everything behind it answer again."""
+        node = self.node(target_id)
         state = self._require_up()
-        node = self.plan.node(target_id)
         self._raise_interface(node, node.uplink.target_ifname)
         if target_id in state.cut:
             state.cut.remove(target_id)
         self._save(state)
-        if not set(state.cut) & set(self.inventory.ancestors(target_id)):
+        if not self._cut_off(target_id, state):
             addresses = self.plan.addresses()
-            self._wait_reachable({i: addresses[i] for i in (target_id, *self.inventory.behind(target_id))})
+            back = [t for t in (target_id, *self.inventory.behind(target_id)) if not self._cut_off(t, state)]
+            self._wait_reachable({t: addresses[t] for t in back})
             self._wait_operstates([node.uplink])
 
     def interface_down(self, device_id: str, ifname: str) -> None:
         """Set one interface inside a device's namespace administratively down (ifAdminStatus down)."""
-        state = self._require_up()
         node = self._node_with_interface(device_id, ifname)
+        state = self._require_up()
         _run(["ip", "-n", node.namespace, "link", "set", ifname, "down"])
         down = state.interfaces_down.setdefault(device_id, [])
         if ifname not in down:
@@ -310,8 +318,8 @@ class Lab:
         self._save(state)
 
     def interface_up(self, device_id: str, ifname: str) -> None:
-        state = self._require_up()
         node = self._node_with_interface(device_id, ifname)
+        state = self._require_up()
         self._raise_interface(node, ifname)
         if ifname in state.interfaces_down.get(device_id, []):
             state.interfaces_down[device_id].remove(ifname)
@@ -321,8 +329,8 @@ class Lab:
 
     def dns_fail(self, server_id: str) -> None:
         """Stop the server's dnsmasq: queries to it time out or are refused."""
+        self._check_dns_server(server_id)
         state = self._require_up()
-        self.inventory_dns(server_id)
         record = state.processes.pop(server_id, None)
         if record is not None:
             _stop(record)
@@ -331,26 +339,39 @@ class Lab:
         self._save(state)
 
     def dns_restore(self, server_id: str) -> None:
+        self._check_dns_server(server_id)
         state = self._require_up()
-        self.inventory_dns(server_id)
         if server_id in state.dns_failed:
             state.dns_failed.remove(server_id)
         self._restart_dns(state, server_id)
 
     def dns_wrong(self, server_id: str) -> None:
         """Serve a wrong address (``lab.services.WRONG_ANSWER``) for every checked name."""
+        self._check_dns_server(server_id)
         state = self._require_up()
-        self.inventory_dns(server_id)
         if server_id not in state.dns_wrong:
             state.dns_wrong.append(server_id)
         self._restart_dns(state, server_id)
 
     def dns_right(self, server_id: str) -> None:
+        self._check_dns_server(server_id)
         state = self._require_up()
-        self.inventory_dns(server_id)
         if server_id in state.dns_wrong:
             state.dns_wrong.remove(server_id)
         self._restart_dns(state, server_id)
+
+    def reset(self) -> None:
+        """Undo every interface-down, cut and DNS fault the state records (upstream cuts first)."""
+        state = self._require_up()
+        for device_id, names in list(state.interfaces_down.items()):
+            for ifname in list(names):
+                self.interface_up(device_id, ifname)
+        for target_id in sorted(state.cut, key=lambda t: len(self.inventory.ancestors(t))):
+            self.restore(target_id)
+        for server_id in state.dns_failed:
+            self.dns_restore(server_id)
+        for server_id in state.dns_wrong:
+            self.dns_right(server_id)
 
     # --- status -----------------------------------------------------------------------------------
 
@@ -400,12 +421,16 @@ class Lab:
 
     # --- internals --------------------------------------------------------------------------------
 
-    def inventory_dns(self, server_id: str) -> None:
+    def _check_dns_server(self, server_id: str) -> None:
         if server_id not in {s.id for s in self.inventory.dns_servers}:
             raise LabError(f"{server_id!r} is not a DNS server of the inventory")
 
+    def _cut_off(self, target_id: str, state: LabState) -> bool:
+        """Whether a cut recorded in the state keeps the target from answering."""
+        return bool({target_id, *self.inventory.ancestors(target_id)} & set(state.cut))
+
     def _node_with_interface(self, device_id: str, ifname: str) -> Node:
-        node = self.plan.node(device_id)
+        node = self.node(device_id)
         if ifname not in node.interfaces:
             raise LabError(f"{device_id} has no interface {ifname!r} (it has {', '.join(node.interfaces)})")
         return node
@@ -430,7 +455,7 @@ class Lab:
         self._save(state)
 
     def _start(self, state: LabState, target_id: str, program: str) -> None:
-        node = self.plan.node(target_id)
+        node = self.node(target_id)
         directory = self.run_dir / "nodes" / target_id
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         config = directory / f"{program}.conf"

@@ -287,6 +287,29 @@ def test_dns_wrong_serves_a_wrong_answer_until_right(lab: Lab) -> None:
     assert dns_answer(server, "www.pekalongankota.go.id") == ["198.18.2.80"]
 
 
+def test_reset_undoes_every_fault(lab: Lab) -> None:
+    try:
+        lab.cut("isp-metro")
+        lab.cut("kec-barat")
+        lab.interface_down("dist-sw2", "dl-dindik")
+        lab.dns_wrong("dns2")
+        lab.dns_fail("dns2")
+        assert unreachable(lab) == {
+            "isp-metro",
+            "kec-barat",
+            "kec-timur",
+            "kec-utara",
+            "kec-selatan",
+            "dindik",
+        }
+    finally:
+        lab.reset()
+    assert unreachable(lab) == set()
+    status = lab.status(probe=False)
+    assert (status.cut, status.interfaces_down, status.dns_failed, status.dns_wrong) == ([], {}, [], [])
+    assert dns_answer(lab.address("dns2"), "pekalongankota.go.id") == ["198.18.2.80"]
+
+
 def leftovers(lab: Lab) -> list[str]:
     """Anything of the lab still on the machine: namespaces, host links, lab-range routes, processes."""
     found = []
