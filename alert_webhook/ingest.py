@@ -279,10 +279,13 @@ def plan_notification(
     resolved_ends = {
         (a.fingerprint, a.starts_at): a.ends_at for a in notification.alerts if a.status == "resolved"
     }
+    # A case is restored by the notification that lists its last firing episode as resolved, or by a
+    # later one (a truncated notification may have had to wait for the group's resolved status).
+    mentioned = {_episode_case(episodes, k) for k in resolved_ends}
     for draft in drafts.values():
-        if not draft.touched:
+        if not draft.touched and draft.ref not in mentioned:
             continue
-        if notification.truncated_alerts > 0:
+        if draft.touched and notification.truncated_alerts > 0:
             effects.append(MarkIncomplete(draft.ref, notification.truncated_alerts))
         # A truncated notification may leave out alerts that still fire, unless the whole group resolved.
         complete = notification.truncated_alerts == 0 or notification.status == "resolved"

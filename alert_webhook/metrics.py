@@ -94,27 +94,34 @@ class CaseCollector:
                 "batiknet_case_restore_working_seconds",
                 "Working seconds from receipt to restore, by ISP.",
                 Case.restore_working_seconds,
-                func.coalesce(Case.isp, "none"),
+                Case.isp,
             )
 
-            within = when(
-                (Case.restored_at <= Case.target_deadline, literal("target")),
-                (Case.restored_at <= Case.maximum_deadline, literal("maximum")),
-                else_=literal("late"),
+            rows = (
+                select(
+                    func.coalesce(User.username, "none").label("technician"),
+                    func.coalesce(Case.isp, "none").label("isp"),
+                    when(
+                        (Case.restored_at <= Case.target_deadline, literal("target")),
+                        (Case.restored_at <= Case.maximum_deadline, literal("maximum")),
+                        else_=literal("late"),
+                    ).label("within"),
+                )
+                .select_from(Case)
+                .outerjoin(CaseAssignment, CaseAssignment.case_id == Case.id)
+                .outerjoin(User, User.id == CaseAssignment.user_id)
+                .where(Case.restored_at.is_not(None))
+                .subquery()
             )
-            technician = func.coalesce(User.username, "none")
             restored = CounterMetricFamily(
                 "batiknet_cases_restored",
                 "Cases restored, by technician, ISP and whether within the target or the maximum.",
                 labels=["technician", "isp", "within"],
             )
             for name, isp, bucket, count in session.execute(
-                select(technician, func.coalesce(Case.isp, "none"), within, func.count())
-                .select_from(Case)
-                .outerjoin(CaseAssignment, CaseAssignment.case_id == Case.id)
-                .outerjoin(User, User.id == CaseAssignment.user_id)
-                .where(Case.restored_at.is_not(None))
-                .group_by(technician, func.coalesce(Case.isp, "none"), within)
+                select(rows.c.technician, rows.c.isp, rows.c.within, func.count()).group_by(
+                    rows.c.technician, rows.c.isp, rows.c.within
+                )
             ):
                 restored.add_metric([name, isp, bucket], count)
             yield restored
@@ -156,7 +163,7 @@ class CaseCollector:
             query = query.group_by(label)
         family = HistogramMetricFamily(name, documentation, labels=["isp"] if label is not None else None)
         for row in session.execute(query):
-            labels, values = (list(row[:1]), row[1:]) if label is not None else ([], row)
+            labels, values = ([row[0] or "none"], row[1:]) if label is not None else ([], row)
             if values[-2] == 0 and label is not None:
                 continue
             buckets = [

@@ -330,12 +330,13 @@ def _apply_plan(
                 case = case_of(effect.case)
                 case.flap_count += 1
                 case.network_restored_at = None
+                case.restored_at = None
+                case.restore_working_seconds = None
                 case.active_key = case.group_key
                 from_state = case.state
                 if case.state in ("restored", "report_written"):
                     case.state = "checking"
                     case.check_round += 1
-                    case.restored_at = None
                 _event(
                     session,
                     case,
@@ -411,6 +412,8 @@ def _apply_plan(
                 case = case_of(effect.case)
                 case.network_restored_at = effect.at
                 case.active_key = None
+                if case.restored_at is None:
+                    _record_recovery(case, effect.at, now)
                 _event(session, case, SYSTEM, "network_restored", now, data={"at": effect.at.isoformat()})
             case ingest.MarkIncomplete():
                 case = case_of(effect.case)
@@ -1107,7 +1110,7 @@ def record_check(
     return _act(actor, case_id, "record_check", {"check": check, "result": result}, apply, note)
 
 
-def _restore_now(case: Case, restored_at: datetime, now: datetime) -> None:
+def _record_recovery(case: Case, restored_at: datetime, now: datetime) -> None:
     tracker = current_tracker()
     case.restored_at = restored_at
     case.restore_working_seconds = tracker.working_seconds(case.received_at, restored_at)
@@ -1184,7 +1187,7 @@ def record_recheck(actor: Actor, case_id: int, connected: bool, note: str = "") 
             )
         )
         if connected:
-            _restore_now(case, case.network_restored_at or now, now)
+            _record_recovery(case, case.network_restored_at or now, now)
         return {"connected": connected}
 
     return _act(actor, case_id, "record_recheck", {"connected": connected}, apply, note)
@@ -1214,7 +1217,7 @@ def restore(
         at = restored_at or case.network_restored_at or now
         if at < case.received_at - timedelta(days=1) or at > now + timedelta(minutes=5):
             raise Invalid("restored_at must lie between the disruption and now", "restored_at")
-        _restore_now(case, at, now)
+        _record_recovery(case, at, now)
         return {"restored_at": at.isoformat()}
 
     return _act(actor, case_id, "restore", {}, apply, note)
