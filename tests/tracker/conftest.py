@@ -129,9 +129,8 @@ def postgres_server() -> Iterator[PostgresServer]:
                 break
             except psycopg.OperationalError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"PostgreSQL did not start: {(directory / 'postgres.log').read_text()}"
-                    )
+                    log_text = (directory / "postgres.log").read_text()
+                    raise RuntimeError(f"PostgreSQL did not start: {log_text}") from None
                 time.sleep(0.1)
         yield server
     finally:
