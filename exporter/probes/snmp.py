@@ -166,7 +166,7 @@ class SNMPResult:
     interfaces: tuple[Interface, ...] = ()
     cpu_ratio: float | None = None
     memory_ratio: float | None = None
-    varbinds: int = 0  # OIDs received in this walk
+    varbinds: int = 0  # values this walk kept (the agent's overshoot past a column's end not counted)
     detail: str = ""
 
     @property
@@ -335,10 +335,10 @@ class _Session:
             request = [*(scalars if first else ()), *(cursor[c] for c in active)]
             non_repeaters = len(scalars) if first else 0
             varbinds = await self.request(non_repeaters, request)
-            self.varbinds += len(varbinds)
             for (name, value), scalar in zip(varbinds[:non_repeaters], scalars, strict=False):
                 if name[: len(scalar)] == scalar:
                     scalar_values[scalar] = value
+                    self.varbinds += 1
             repeated = varbinds[non_repeaters:]
             finished: set[Oid] = set()
             width = len(active)
@@ -351,6 +351,7 @@ class _Session:
                     continue
                 table[column][name[len(column)]] = value
                 cursor[column] = name
+                self.varbinds += 1
             if not repeated:
                 finished.update(active)
             active = [c for c in active if c not in finished]

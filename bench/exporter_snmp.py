@@ -1,0 +1,308 @@
+"""SNMP benchmark: 20 devices, IF-MIB columns and scalars, ours vs snmp_exporter vs pysnmp used naively.
+
+One namespace (``bnb-snmp``) holds Debian's snmpd and 24 veth pairs (about 50 interfaces); the 20
+"devices" are 20 addresses of that namespace, so every tool walks the same agent the same way. A round
+walks all 20 devices at once. CPU is the client's only (our child process, or the snmp_exporter
+process). Needs root; holds the lab lock.
+
+    sudo .venv/bin/python bench/exporter_snmp.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import exporter_netns as netns  # noqa: E402
+
+NAMESPACE, HOST_IF = "bnb-snmp", "bnb-snmp0"
+HOST_ADDRESS, FAR_ADDRESS = "198.19.253.1", "198.19.253.2"
+DEVICES = [f"198.19.252.{i}" for i in range(1, 21)]
+VETH_PAIRS = 24
+COMMUNITY = "bench-community"
+ROUNDS = 5
+SNMP_EXPORTER_PORT = 19916
+IF_COLUMNS = {
+    "ifDescr": ("1.3.6.1.2.1.2.2.1.2", "DisplayString"),
+    "ifAdminStatus": ("1.3.6.1.2.1.2.2.1.7", "gauge"),
+    "ifOperStatus": ("1.3.6.1.2.1.2.2.1.8", "gauge"),
+    "ifInErrors": ("1.3.6.1.2.1.2.2.1.14", "counter"),
+    "ifOutErrors": ("1.3.6.1.2.1.2.2.1.20", "counter"),
+    "ifName": ("1.3.6.1.2.1.31.1.1.1.1", "DisplayString"),
+    "ifHCInOctets": ("1.3.6.1.2.1.31.1.1.1.6", "counter"),
+    "ifHCOutOctets": ("1.3.6.1.2.1.31.1.1.1.10", "counter"),
+    "ifHighSpeed": ("1.3.6.1.2.1.31.1.1.1.15", "gauge"),
+    "ifAlias": ("1.3.6.1.2.1.31.1.1.1.18", "DisplayString"),
+}
+SCALARS = {
+    "sysDescr": ("1.3.6.1.2.1.1.1", "DisplayString"),
+    "sysUpTime": ("1.3.6.1.2.1.1.3", "gauge"),
+    "sysName": ("1.3.6.1.2.1.1.5", "DisplayString"),
+}
+
+
+def snmp_exporter_config() -> str:
+    """A module walking the same 10 IF-MIB columns and 3 scalars (Debian's snmp.yml has no if_mib)."""
+    lines = [
+        "bench_if:",
+        "  version: 2",
+        "  auth:",
+        f"    community: {COMMUNITY}",
+        "  max_repetitions: 25",
+        "  retries: 0",
+        "  timeout: 5s",
+        "  walk:",
+    ]
+    lines += [f"  - {oid}" for oid, _ in IF_COLUMNS.values()]
+    lines += ["  get:"] + [f"  - {oid}.0" for oid, _ in SCALARS.values()]
+    lines += ["  metrics:"]
+    for name, (oid, kind) in IF_COLUMNS.items():
+        lines += [
+            f"  - name: {name}",
+            f"    oid: {oid}",
+            f"    type: {kind}",
+            "    help: bench",
+            "    indexes:",
+            "    - labelname: ifIndex",
+            "      type: gauge",
+        ]
+    for name, (oid, kind) in SCALARS.items():
+        lines += [f"  - name: {name}", f"    oid: {oid}", f"    type: {kind}", "    help: bench"]
+    return "\n".join(lines) + "\n"
+
+
+# --- children ------------------------------------------------------------------------------------------
+
+
+def child_ours() -> dict:
+    from batiknet.inventory import Device
+    from exporter.probes.snmp import SNMPAuth, SNMPWalker
+
+    auth = SNMPAuth("2c", community=COMMUNITY)
+    devices = [
+        Device(id=f"sw{i}", name=f"sw{i}", address=a, upstream=None, kind="switch", probes={})
+        for i, a in enumerate(DEVICES)
+    ]
+    walker = SNMPWalker()
+
+    async def one_round():
+        return await asyncio.gather(*(walker.walk(d, auth, 2.0, 0) for d in devices))
+
+    async def main():
+        rounds = []
+        for number in range(ROUNDS + 1):
+            cpu, started = time.process_time(), time.monotonic()
+            results = await one_round()
+            rounds.append(
+                {
+                    "cpu": time.process_time() - cpu,
+                    "wall": time.monotonic() - started,
+                    "oids": sum(r.varbinds for r in results),
+                    "ok": sum(r.up for r in results),
+                    "interfaces": sum(len(r.interfaces) for r in results),
+                    "first": number == 0,
+                }
+            )
+        return rounds
+
+    return {"rounds": asyncio.run(main())}
+
+
+def child_naive() -> dict:
+    """pysnmp 7 as its documentation shows it: bulk_walk_cmd per column and per scalar, lookupMib=False."""
+    from pysnmp.hlapi.v3arch.asyncio import (
+        CommunityData,
+        ContextData,
+        ObjectIdentity,
+        ObjectType,
+        SnmpEngine,
+        UdpTransportTarget,
+        bulk_walk_cmd,
+        get_cmd,
+    )
+
+    engine = SnmpEngine()
+
+    async def device(address: str) -> int:
+        transport = await UdpTransportTarget.create((address, 161), timeout=2, retries=0)
+        count = 0
+        _, _, _, values = await get_cmd(
+            engine,
+            CommunityData(COMMUNITY),
+            transport,
+            ContextData(),
+            *(ObjectType(ObjectIdentity(oid + ".0")) for oid, _ in SCALARS.values()),
+            lookupMib=False,
+        )
+        count += len(values)
+        for oid, _ in IF_COLUMNS.values():
+            async for _, _, _, rows in bulk_walk_cmd(
+                engine,
+                CommunityData(COMMUNITY),
+                transport,
+                ContextData(),
+                0,
+                25,
+                ObjectType(ObjectIdentity(oid)),
+                lookupMib=False,
+                lexicographicMode=False,
+            ):
+                count += len(rows)
+        return count
+
+    async def main():
+        rounds = []
+        for _ in range(ROUNDS):
+            cpu, started = time.process_time(), time.monotonic()
+            counts = await asyncio.gather(*(device(a) for a in DEVICES))
+            rounds.append(
+                {"cpu": time.process_time() - cpu, "wall": time.monotonic() - started, "oids": sum(counts)}
+            )
+        return rounds
+
+    return {"rounds": asyncio.run(main())}
+
+
+def run_child(kind: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind], check=True, capture_output=True, text=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_snmp_exporter(workdir: Path) -> dict:
+    import aiohttp
+
+    config = workdir / "snmp.yml"
+    config.write_text(snmp_exporter_config())
+    process = subprocess.Popen(
+        [
+            "prometheus-snmp-exporter",
+            f"--config.file={config}",
+            f"--web.listen-address=127.0.0.1:{SNMP_EXPORTER_PORT}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    pdus = re.compile(r"^snmp_scrape_pdus_returned (\S+)$", re.M)
+    try:
+        netns.wait_port("127.0.0.1", SNMP_EXPORTER_PORT)
+
+        async def one_round() -> int:
+            async with aiohttp.ClientSession(f"http://127.0.0.1:{SNMP_EXPORTER_PORT}") as client:
+
+                async def one(address: str) -> int:
+                    params = {"module": "bench_if", "target": address}
+                    async with client.get("/snmp", params=params) as response:
+                        text = await response.text()
+                    match = pdus.search(text)
+                    if not match:
+                        raise RuntimeError(f"snmp_exporter failed on {address}: {text[:300]}")
+                    return int(float(match.group(1)))
+
+                return sum(await asyncio.gather(*(one(a) for a in DEVICES)))
+
+        asyncio.run(one_round())  # warm-up
+        rounds = []
+        for _ in range(ROUNDS):
+            cpu, started = netns.process_cpu_seconds(process.pid), time.monotonic()
+            oids = asyncio.run(one_round())
+            rounds.append(
+                {
+                    "cpu": netns.process_cpu_seconds(process.pid) - cpu,
+                    "wall": time.monotonic() - started,
+                    "oids": oids,
+                }
+            )
+        return {"rounds": rounds}
+    finally:
+        netns.stop(process)
+
+
+def summary(rounds: list[dict]) -> dict:
+    cpu = sum(r["cpu"] for r in rounds) / len(rounds)
+    oids = sum(r["oids"] for r in rounds) / len(rounds)
+    wall = sum(r["wall"] for r in rounds) / len(rounds)
+    return {"cpu": cpu, "oids": oids, "wall": wall, "per_oid": cpu / oids if oids else float("nan")}
+
+
+def main() -> None:
+    if os.geteuid() != 0:
+        sys.exit("needs root (namespaces)")
+    print(f"# SNMP benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n# {netns.machine()}")
+    with (
+        netns.lab_lock(),
+        tempfile.TemporaryDirectory() as tmp,
+        netns.namespace(NAMESPACE, HOST_IF, HOST_ADDRESS, FAR_ADDRESS, ["198.19.252.0/24"]) as ns,
+    ):
+        workdir = Path(tmp)
+        lines = [f"addr add {a}/32 dev lo" for a in DEVICES]
+        for i in range(VETH_PAIRS):
+            lines += [
+                f"link add bv{i}a type veth peer name bv{i}b",
+                f"link set bv{i}a up",
+                f"link set bv{i}b up",
+                f"link set bv{i}a alias 'bench port {i}'",
+            ]
+        netns.ip_batch(lines, ns)
+        conf = workdir / "snmpd.conf"
+        conf.write_text(f"agentAddress udp:161\nrocommunity {COMMUNITY}\n")
+        env = {**os.environ, "MIBS": "", "SNMP_PERSISTENT_DIR": str(workdir / "persist")}
+        snmpd = subprocess.Popen(
+            netns.in_namespace(
+                ns,
+                "/usr/sbin/snmpd",
+                "-f",
+                "-Lf",
+                str(workdir / "snmpd.log"),
+                "-C",
+                "-c",
+                str(conf),
+                "-p",
+                str(workdir / "snmpd.pid"),
+            ),
+            env=env,
+        )
+        try:
+            time.sleep(1.0)
+            ours = run_child("ours")
+            naive = run_child("naive")
+            exporter = run_snmp_exporter(workdir)
+        finally:
+            netns.stop(snmpd)
+    steady = summary([r for r in ours["rounds"] if not r["first"]])
+    first = summary([r for r in ours["rounds"] if r["first"]])
+    rows = {
+        "ours, steady round (names cached)": steady,
+        "ours, first round (names too)": first,
+        "pysnmp 7 naive (bulk_walk_cmd per column)": summary(naive["rounds"]),
+        "snmp_exporter 0.21 (10 columns + 3 scalars)": summary(exporter["rounds"]),
+    }
+    interfaces = ours["rounds"][-1]["interfaces"] // len(DEVICES)
+    print(f"# {len(DEVICES)} devices x {interfaces} interfaces, {ROUNDS} rounds averaged\n")
+    print("| client | CPU s/round | OIDs/round | CPU µs/OID | wall s/round |")
+    print("|---|---|---|---|---|")
+    for name, r in rows.items():
+        print(f"| {name} | {r['cpu']:.3f} | {r['oids']:.0f} | {r['per_oid'] * 1e6:.0f} | {r['wall']:.3f} |")
+    reference = rows["snmp_exporter 0.21 (10 columns + 3 scalars)"]
+    print(
+        f"\nratios vs snmp_exporter: CPU per OID {steady['per_oid'] / reference['per_oid']:.1f}x (steady), "
+        f"{first['per_oid'] / reference['per_oid']:.1f}x (first); CPU per round {steady['cpu'] / reference['cpu']:.1f}x"
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--child":
+        print(json.dumps(child_ours() if sys.argv[2] == "ours" else child_naive()))
+    else:
+        main()
