@@ -687,6 +687,12 @@ def _complaint_form(step: str, complaint_id: int, formdata=None) -> FlaskForm:
     return form
 
 
+def _working_seconds_since(start: str, end: str | None) -> float | None:
+    if end is None:
+        return None
+    return services.current_tracker().working_seconds(parse_instant(start), parse_instant(end))
+
+
 def _new_complaint_form(formdata=None) -> ComplaintForm:
     form = ComplaintForm(formdata=formdata, prefix="new")
     form.channel.choices = [(c, gettext(f"complaints.channel.{c}")) for c in COMPLAINT_CHANNELS]
@@ -706,6 +712,7 @@ def _render_complaints(new_form: ComplaintForm | None = None, bound: dict | None
                 "complaint": c,
                 "forms": forms,
                 "response_hours": hours(c["response_working_seconds"]),
+                "escalation_hours": hours(_working_seconds_since(c["received_at"], c["escalated_at"])),
                 "resolution_hours": hours(c["resolution_working_seconds"]),
             }
         )

@@ -162,7 +162,7 @@ def test_roles_required_rejects_unknown_roles():
         roles_required("superuser")
 
 
-def test_secure_cookies_when_served_over_https(app_config, make_user):
+def test_secure_cookies_when_served_over_https(app_config):
     from alert_webhook import create_app
 
     app = create_app({**app_config, "BATIKNET_SECURE_COOKIES": True})

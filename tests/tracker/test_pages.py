@@ -1,0 +1,589 @@
+"""The case tracker's pages: list and filters, the case page and its action forms, letters, the Watchdog
+banner, the chart from Prometheus, complaints, the quarterly evaluation and the NOC screen.
+
+Pages are driven through the test client with CSRF on, as a browser would: every form carries the token
+of the session. Changes go through the services, so these tests check what a person sees and can do.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from alert_webhook import pages, services
+
+PAYLOADS = Path(__file__).parent / "payloads"
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+FLASH = re.compile(r'<p class="flash[^"]*" role="status">([^<]*)</p>')
+
+
+def token(client) -> str:
+    return CSRF.search(client.get("/cases").get_data(as_text=True)).group(1)
+
+
+def submit(client, path: str, data: dict, **kwargs):
+    return client.post(path, data={**data, "csrf_token": token(client)}, **kwargs)
+
+
+def flashes(answer) -> list[str]:
+    import html
+
+    return [html.unescape(m) for m in FLASH.findall(answer.get_data(as_text=True))]
+
+
+def letter_case(app, user, opd="setda", number="005/1/XI/2026") -> int:
+    with app.app_context():
+        actor = services.actor_of(services.load_user(user.id))
+        case = services.open_letter_case(
+            actor,
+            services.LetterInput(
+                opd=opd,
+                number=number,
+                letter_date=date(2026, 11, 30),
+                reporter="Ibu Sari",
+                description="Internet di kantor mati sejak pagi",
+            ),
+        )
+    return case["id"]
+
+
+def case_state(app, case_id) -> str:
+    with app.app_context():
+        return services.get_case(case_id)["state"]
+
+
+@pytest.fixture
+def staff(make_user):
+    return {
+        "head": make_user("head", "kabid"),
+        "tech": make_user("technician", "andi"),
+        "tech2": make_user("technician", "budi"),
+        "viewer": make_user("viewer", "noc"),
+    }
+
+
+# --- the case list ----------------------------------------------------------------------------------
+
+
+def test_case_list_shows_deadlines_and_filters(app, client, login, staff, clock):
+    first = letter_case(app, staff["head"], "setda")
+    second = letter_case(app, staff["head"], "kec-barat", "006/2")
+    login(staff["head"])
+    submit(client, f"/cases/{first}/actions/dispose", {"dispose-technician_ids": str(staff["tech"].id)})
+
+    page = client.get("/cases").get_data(as_text=True)
+    assert f'href="/cases/{first}"' in page and f'href="/cases/{second}"' in page
+    assert "Sekretariat Daerah" in page and "Kecamatan Pekalongan Barat" in page
+    # Received Monday 10:00 WIB: target end of Tuesday, maximum end of Friday (11:00).
+    assert "01-12-2026 15:45" in page and "04-12-2026 11:00" in page
+
+    def listed(query):
+        text = client.get("/cases?" + query).get_data(as_text=True)
+        return {int(i) for i in re.findall(r'<td data-label="No.">\s*<a href="/cases/(\d+)"', text)}
+
+    assert listed("state=dispositioned") == {first}
+    assert listed("state=received") == {second}
+    assert listed("state=open") == {first, second}
+    assert listed("opd=kec-barat") == {second}
+    assert listed(f"technician={staff['tech'].id}") == {first}
+    assert listed(f"technician={staff['tech2'].id}") == set()
+    assert listed("overdue=1") == set()
+    clock.advance(days=2)  # Wednesday 10:00: past the target (end of Tuesday), not the maximum
+    assert listed("overdue=1") == {first, second}
+    assert "lewat target" in client.get("/cases").get_data(as_text=True)
+    clock.advance(days=5)
+    assert "LEWAT BATAS" in client.get("/cases").get_data(as_text=True)
+
+
+def test_case_list_is_paginated(app, client, login, staff, monkeypatch):
+    monkeypatch.setattr(pages, "PAGE_SIZE", 2)
+    ids = [letter_case(app, staff["head"], opd) for opd in ("setda", "setwan", "bappeda")]
+    login(staff["viewer"])
+    first = client.get("/cases").get_data(as_text=True)
+    assert f'href="/cases/{ids[2]}"' in first and f'href="/cases/{ids[1]}"' in first
+    assert f'href="/cases/{ids[0]}"' not in first
+    assert 'rel="next" href="/cases?page=2"' in first
+    second = client.get("/cases?page=2").get_data(as_text=True)
+    assert f'href="/cases/{ids[0]}"' in second and 'rel="prev"' in second and 'rel="next"' not in second
+
+
+# --- the case page and its workflow -------------------------------------------------------------------
+
+
+def test_viewer_sees_the_case_but_no_action_forms(app, client, login, staff):
+    case_id = letter_case(app, staff["head"])
+    login(staff["viewer"])
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "Riwayat" in page and "Daftar pemeriksaan" in page and "Surat pemberitahuan" in page
+    assert "005/1/XI/2026" in page and "Ibu Sari" in page
+    assert '<form method="post" action="/cases/' not in page
+    assert "Tidak ada tindakan yang dapat Anda lakukan" in page
+    # Posting anyway is refused by the workflow, with its reason.
+    answer = submit(
+        client, f"/cases/{case_id}/actions/dispose", {"dispose-technician_ids": str(staff["tech"].id)}
+    )
+    assert answer.status_code in (403, 409)
+    assert any(m.startswith("Ditolak: ") for m in flashes(answer))
+    assert case_state(app, case_id) == "received"
+
+
+def test_only_the_head_is_offered_the_disposition(app, client, login, staff):
+    case_id = letter_case(app, staff["head"])
+    login(staff["tech"])
+    assert 'id="action-dispose"' not in client.get(f"/cases/{case_id}").get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": token(client)})
+    login(staff["head"])
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert 'id="action-dispose"' in page and "Andi" in page and "Budi" in page
+
+
+def test_the_whole_sop_through_the_pages(app, client, login, staff, clock):
+    case_id = letter_case(app, staff["head"])
+    login(staff["head"])
+    answer = submit(
+        client,
+        f"/cases/{case_id}/actions/dispose",
+        {"dispose-technician_ids": str(staff["tech"].id), "dispose-note": "Segera cek"},
+    )
+    assert answer.status_code == 302, flashes(client.get(f"/cases/{case_id}"))
+    assert case_state(app, case_id) == "dispositioned"
+    client.post("/logout", data={"csrf_token": token(client)})
+
+    login(staff["tech"])
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert 'id="action-start_checks"' in page and 'id="action-dispose"' not in page
+    # A refused transition says why: restoring before checking.
+    answer = submit(client, f"/cases/{case_id}/actions/start_checks", {})
+    assert case_state(app, case_id) == "checking"
+    answer = submit(client, f"/cases/{case_id}/actions/restore", {})
+    assert answer.status_code == 409
+    assert (
+        "Ditolak: the checks are not complete: physical, monitoring, dns, connectivity not recorded"
+        in flashes(answer)
+    )
+    # The checklist: four forms, evidence pre-filled (here: Prometheus is not configured, and it says so).
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    for check in ("physical", "monitoring", "dns", "connectivity"):
+        assert f'id="check-form-{check}"' in page
+    assert "no Prometheus configured" in page
+    for check, result in (("physical", "ok"), ("monitoring", "fault"), ("dns", "ok"), ("connectivity", "ok")):
+        answer = submit(
+            client,
+            f"/cases/{case_id}/checks/{check}",
+            {f"check-{check}-result": result, f"check-{check}-note": f"cek {check}"},
+        )
+        assert answer.status_code == 302
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert page.count('class="result-ok"') == 3 and page.count('class="result-fault"') == 1
+    assert "cek physical" in page
+
+    clock.advance(hours=1)
+    assert submit(client, f"/cases/{case_id}/actions/restore", {"restore-restored_at": ""}).status_code == 302
+    assert case_state(app, case_id) == "restored"
+    # A report without its cause is refused by the form, and nothing changes.
+    answer = submit(client, f"/cases/{case_id}/actions/write_report", {"write_report-actions": "x"})
+    assert answer.status_code == 400 and "Wajib diisi." in answer.get_data(as_text=True)
+    answer = submit(
+        client,
+        f"/cases/{case_id}/actions/write_report",
+        {
+            "write_report-cause": "Konektor patch cord rusak",
+            "write_report-actions": "Patch cord diganti",
+            "write_report-parts_replaced": "1 patch cord UTP",
+            "write_report-isp_part": "",
+        },
+    )
+    assert answer.status_code == 302 and case_state(app, case_id) == "report_written"
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert f'href="/cases/{case_id}/report"' in page and f'href="/cases/{case_id}/report.pdf"' in page
+    answer = submit(client, f"/cases/{case_id}/actions/close", {"close-reported_to": "Ibu Sari (Setda)"})
+    assert answer.status_code == 302 and case_state(app, case_id) == "closed"
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    timeline = page[page.index('id="timeline"') :]
+    for label in (
+        "Kasus ditutup",
+        "Laporan penyelesaian ditulis",
+        "Ditandai pulih",
+        "Hasil pemeriksaan dicatat",
+        "Pemeriksaan dimulai",
+        "Disposisi",
+        "Surat dicatat",
+        "Kasus dibuka",
+    ):
+        assert label in timeline
+    assert "Segera cek" in timeline and "oleh kabid" in timeline and "oleh andi" in timeline
+
+
+def test_isp_escalation_and_recheck(app, client, login, staff):
+    case_id = letter_case(app, staff["head"])
+    with app.app_context():
+        head = services.actor_of(services.load_user(staff["head"].id))
+        services.dispose(head, case_id, [staff["tech"].id])
+    login(staff["tech"])
+    submit(client, f"/cases/{case_id}/actions/start_checks", {})
+    for check, result in (
+        ("physical", "ok"),
+        ("monitoring", "fault"),
+        ("dns", "ok"),
+        ("connectivity", "fault"),
+    ):
+        submit(client, f"/cases/{case_id}/checks/{check}", {f"check-{check}-result": result})
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert 'id="action-escalate_isp"' in page and "PT Telkom Indonesia" in page
+    answer = submit(
+        client,
+        f"/cases/{case_id}/actions/escalate_isp",
+        {
+            "escalate_isp-isp": "isp-telkom",
+            "escalate_isp-ticket_number": "TLK-778899",
+            "escalate_isp-called_at": "2026-11-30T10:05",
+            "escalate_isp-estimate_at": "2026-11-30T14:00",
+        },
+    )
+    assert answer.status_code == 302, flashes(client.get(f"/cases/{case_id}"))
+    answer = submit(
+        client,
+        f"/cases/{case_id}/actions/record_recheck",
+        {"record_recheck-connected": "no", "record_recheck-note": "masih putus"},
+    )
+    assert answer.status_code == 302 and case_state(app, case_id) == "isp_escalated"
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    isp_log = page[page.index('id="isp-log"') : page.index('id="letters"')]
+    assert "TLK-778899" in isp_log and "30-11-2026 10:05" in isp_log and "30-11-2026 14:00" in isp_log
+    assert "+62 21 5550 0101" in isp_log and "Belum terhubung" in isp_log and "masih putus" in isp_log
+    submit(client, f"/cases/{case_id}/actions/record_recheck", {"record_recheck-connected": "yes"})
+    assert case_state(app, case_id) == "restored"
+
+
+# --- letters -------------------------------------------------------------------------------------------
+
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def letter_form(**overrides):
+    data = {
+        "number": "045/DINKES/XI/2026",
+        "letter_date": "2026-11-30",
+        "opd": "dinkes",
+        "reporter": "dr. Rina",
+        "description": "Jaringan puskesmas putus",
+        "received_at": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_letter_form_opens_a_case_with_its_scan(app, client, login, staff):
+    import io
+
+    login(staff["tech"])
+    page = client.get("/letters/new").get_data(as_text=True)
+    assert "Nomor surat" in page and 'enctype="multipart/form-data"' in page
+    answer = submit(
+        client, "/letters/new", {**letter_form(), "scan": (io.BytesIO(PDF), "surat.pdf", "application/pdf")}
+    )
+    assert answer.status_code == 302
+    case_id = int(answer.location.rsplit("/", 1)[1])
+    page = client.get(answer.location).get_data(as_text=True)
+    assert "045/DINKES/XI/2026" in page and "dr. Rina" in page and "30 November 2026" in page
+    letter_id = int(re.search(r'href="/letters/(\d+)/scan"', page).group(1))
+    scan = client.get(f"/letters/{letter_id}/scan")
+    assert scan.data == PDF and scan.mimetype == "application/pdf"
+    # A second letter of the same OPD joins the open case.
+    answer = submit(client, "/letters/new", letter_form(number="046/DINKES/XI/2026"))
+    assert answer.location == f"/cases/{case_id}"
+    assert f"Surat digabungkan ke kasus terbuka #{case_id}." in flashes(client.get(answer.location))
+
+
+def test_letter_scan_type_and_size_are_checked(app_config):
+    import io
+
+    from alert_webhook import create_app
+
+    app = create_app({**app_config, "BATIKNET_MAX_LETTER_BYTES": 1024})
+    try:
+        client = app.test_client()
+        with app.app_context():
+            services.create_user("andi", "Andi", "technician", "pw-andi-secret")
+        page = client.get("/login").get_data(as_text=True)
+        client.post(
+            "/login",
+            data={"username": "andi", "password": "pw-andi-secret", "csrf_token": CSRF.search(page).group(1)},
+        )
+        fake = submit(
+            client,
+            "/letters/new",
+            {**letter_form(), "scan": (io.BytesIO(b"MZ\x90\x00 not a pdf"), "surat.pdf", "application/pdf")},
+        )
+        assert fake.status_code == 400
+        assert "Berkas harus PDF, JPEG atau PNG." in fake.get_data(as_text=True)
+        big = submit(
+            client,
+            "/letters/new",
+            {**letter_form(), "scan": (io.BytesIO(PDF + b" " * 2000), "surat.pdf", "application/pdf")},
+        )
+        assert big.status_code == 400
+        assert "Berkas terlalu besar" in big.get_data(as_text=True)
+        with app.app_context():
+            assert services.list_cases().total == 0  # a rejected letter stores nothing
+    finally:
+        app.extensions["batiknet"].db.dispose()
+
+
+# --- the Watchdog banner ------------------------------------------------------------------------------
+
+
+def test_watchdog_banner_when_alertmanager_goes_silent(app, client, login, staff, clock, shared_headers):
+    login(staff["viewer"])
+    page = client.get("/cases").get_data(as_text=True)
+    assert 'id="watchdog-banner"' in page and "belum pernah ada sinyal Watchdog" in page
+    answer = client.post("/api/v1/heartbeat", headers=shared_headers, json={"receiver": "watchdog"})
+    assert answer.status_code < 300, answer.get_data(as_text=True)
+    for path in ("/cases", "/noc"):
+        assert 'id="watchdog-banner"' not in client.get(path).get_data(as_text=True)
+    clock.advance(minutes=11)
+    page = client.get("/noc").get_data(as_text=True)
+    assert 'id="watchdog-banner"' in page and "tidak diterima sejak 30-11-2026 10:00" in page
+
+
+# --- linked alerts and the chart ----------------------------------------------------------------------
+
+
+class FakePrometheus(BaseHTTPRequestHandler):
+    """Answers query_range with a target that went down for five minutes; records the queries."""
+
+    queries: ClassVar[list[str]] = []
+
+    def do_GET(self):
+        url = urlsplit(self.path)
+        params = {k: v[0] for k, v in parse_qs(url.query).items()}
+        FakePrometheus.queries.append(params.get("query", ""))
+        start, end, step = float(params["start"]), float(params["end"]), float(params["step"])
+        points, t = [], start
+        while t <= end:
+            points.append(t)
+            t += step
+        middle = (start + end) / 2
+        if "batiknet_target_up" in params["query"]:
+            values = [[p, "0" if middle <= p < middle + 300 else "1"] for p in points]
+        else:
+            values = [[p, "0.004"] for p in points if not middle <= p < middle + 300]
+        body = json.dumps(
+            {
+                "status": "success",
+                "data": {
+                    "resultType": "matrix",
+                    "result": [{"metric": {"target": "setda"}, "values": values}],
+                },
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def fake_prometheus():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakePrometheus)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def alert_case(client, shared_headers) -> int:
+    payload = json.loads((PAYLOADS / "firing.json").read_text())
+    answer = client.post("/api/v1/alerts", headers=shared_headers, json=payload)
+    return answer.get_json()["cases"][0]
+
+
+def make_app(app_config, **overrides):
+    from alert_webhook import create_app
+
+    return create_app({**app_config, **overrides})
+
+
+def test_linked_alerts_link_to_prometheus_and_grafana_and_the_chart_is_drawn(
+    app_config, fake_prometheus, shared_headers
+):
+    app = make_app(
+        app_config,
+        BATIKNET_PROMETHEUS_URL=fake_prometheus,
+        BATIKNET_GRAFANA_URL="http://grafana.example:3000",
+    )
+    try:
+        client = app.test_client()
+        with app.app_context():
+            services.create_user("noc", "NOC", "viewer", "pw-noc-secret")
+        case_id = alert_case(client, shared_headers)
+        page = client.get("/login").get_data(as_text=True)
+        client.post(
+            "/login",
+            data={"username": "noc", "password": "pw-noc-secret", "csrf_token": CSRF.search(page).group(1)},
+        )
+        page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+        alerts = page[page.index('id="alerts"') :]
+        assert "BatiknetOPDUnreachable" in alerts
+        assert 'href="http://prometheus.example:9090/graph?g0.expr=batiknet_target_up+%3D%3D+0"' in alerts
+        assert (
+            'href="http://grafana.example:3000/d/batiknet-overview/batiknet?var-target=setda&amp;from='
+            in alerts
+        )
+        chart = page[page.index('id="chart"') : page.index('id="alerts"')]
+        assert '<svg class="chart"' in chart
+        assert 'class="down"' in chart and 'class="up"' in chart and '<polyline class="rtt"' in chart
+        assert any('batiknet_target_up{target="setda"}' in q for q in FakePrometheus.queries)
+    finally:
+        app.extensions["batiknet"].db.dispose()
+
+
+def test_case_page_survives_prometheus_being_unreachable(app_config, shared_headers):
+    import socket
+
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = make_app(app_config, BATIKNET_PROMETHEUS_URL=f"http://127.0.0.1:{port}")
+    try:
+        client = app.test_client()
+        with app.app_context():
+            services.create_user("noc", "NOC", "viewer", "pw-noc-secret")
+        case_id = alert_case(client, shared_headers)
+        page = client.get("/login").get_data(as_text=True)
+        client.post(
+            "/login",
+            data={"username": "noc", "password": "pw-noc-secret", "csrf_token": CSRF.search(page).group(1)},
+        )
+        answer = client.get(f"/cases/{case_id}")
+        assert answer.status_code == 200
+        page = answer.get_data(as_text=True)
+        assert 'id="chart-unavailable"' in page and "Data Prometheus tidak tersedia" in page
+    finally:
+        app.extensions["batiknet"].db.dispose()
+
+
+# --- complaints (SOP 6) --------------------------------------------------------------------------------
+
+
+def test_complaint_is_recorded_answered_escalated_and_resolved_with_times(app, client, login, staff, clock):
+    case_id = letter_case(app, staff["head"])
+    login(staff["head"])
+    answer = submit(
+        client,
+        "/complaints",
+        {
+            "new-complainant": "Pak Joko",
+            "new-contact": "0812 0000 0000",
+            "new-channel": "direct",
+            "new-case_id": str(case_id),
+            "new-description": "Perbaikan terlalu lama",
+        },
+    )
+    assert answer.status_code == 302
+    page = client.get("/complaints").get_data(as_text=True)
+    complaint_id = int(re.search(r'id="complaint-(\d+)"', page).group(1))
+    assert "Pak Joko" in page and "Langsung (tatap muka)" in page and f'href="/cases/{case_id}"' in page
+    clock.advance(hours=1)
+    answer = submit(
+        client,
+        f"/complaints/{complaint_id}/respond",
+        {
+            f"c{complaint_id}-respond-response": "Teknisi sedang di lokasi",
+            f"c{complaint_id}-respond-solved": "no",
+        },
+    )
+    assert answer.status_code == 302
+    clock.advance(hours=2)
+    submit(
+        client,
+        f"/complaints/{complaint_id}/escalate",
+        {f"c{complaint_id}-escalate-official_name": "Sekretaris Dinas"},
+    )
+    clock.advance(hours=1)
+    submit(
+        client,
+        f"/complaints/{complaint_id}/resolve",
+        {f"c{complaint_id}-resolve-resolution": "Dijelaskan; jaringan sudah pulih"},
+    )
+    page = client.get("/complaints").get_data(as_text=True)
+    assert "Selesai" in page and "oleh pejabat" in page and "Sekretaris Dinas" in page
+    assert "1,0 jam kerja sejak diterima" in page  # responded after one working hour
+    assert "2,5 jam kerja sejak diterima" in page  # escalated at 13:00: three hours minus the lunch break
+    assert "3,5 jam kerja sejak diterima" in page  # resolved at 14:00
+    # A step out of order is refused with the reason.
+    answer = submit(
+        client, f"/complaints/{complaint_id}/escalate", {f"c{complaint_id}-escalate-official_name": "x"}
+    )
+    assert answer.status_code == 409 and any("is resolved" in m for m in flashes(answer))
+
+
+# --- the quarterly evaluation (SOP 14) and the NOC screen ---------------------------------------------
+
+
+def test_quarterly_evaluation_per_technician(app, client, login, staff, clock):
+    case_id = letter_case(app, staff["head"])
+    with app.app_context():
+        head = services.actor_of(services.load_user(staff["head"].id))
+        tech = services.actor_of(services.load_user(staff["tech"].id))
+        services.dispose(head, case_id, [staff["tech"].id])
+        services.start_checks(tech, case_id)
+        for check in ("physical", "monitoring", "dns", "connectivity"):
+            services.record_check(tech, case_id, check, "ok")
+        clock.advance(hours=3)
+        services.restore(tech, case_id)
+    login(staff["head"])
+    page = client.get("/evaluation").get_data(as_text=True)
+    assert "triwulan 4 tahun 2026" in page and "1 Oktober 2026" in page and "31 Desember 2026" in page
+    rows = dict(
+        re.findall(
+            r'<td data-label="Teknisi">([^<]+)</td>\s*<td data-label="Kasus ditangani">(\d+)</td>', page
+        )
+    )
+    assert rows == {"Andi": "1", "Budi": "0"}
+    andi = page[page.index(">Andi<") : page.index(">Budi<")]
+    assert "1 (100%)" in andi and ">2,5<" in andi  # 10:00 → 13:00 less the lunch break
+    assert "Tidak ada kasus" in client.get("/evaluation?year=2026&quarter=1").get_data(as_text=True)
+    assert client.get("/evaluation?year=2026&quarter=7").status_code == 404
+
+
+def test_noc_screen_lists_open_cases_and_refreshes(app, client, login, staff):
+    open_case = letter_case(app, staff["head"], "setda")
+    login(staff["viewer"])
+    page = client.get("/noc").get_data(as_text=True)
+    assert '<meta http-equiv="refresh" content="30">' in page and 'class="noc"' in page
+    assert f'href="/cases/{open_case}"' in page and re.search(r'id="noc-open">1<', page)
+
+
+def test_noc_screen_all_clear(client, login, staff):
+    login(staff["viewer"])
+    assert "Tidak ada gangguan terbuka." in client.get("/noc").get_data(as_text=True)
+
+
+# --- language ------------------------------------------------------------------------------------------
+
+
+def test_language_switch_by_query_and_cookie(app, client, login, staff):
+    case_id = letter_case(app, staff["head"])
+    login(staff["head"])
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "Riwayat" in page and 'href="/cases/1?lang=en"'.replace("1", str(case_id)) in page
+    page = client.get(f"/cases/{case_id}?lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in page and "Timeline" in page and "Checklist" in page and "Riwayat" not in page
+    # The choice sticks (cookie) until switched back.
+    assert "Disruption cases" in client.get("/cases").get_data(as_text=True)
+    assert "Daftar kasus gangguan" in client.get("/cases?lang=id").get_data(as_text=True)
+    assert "Daftar kasus gangguan" in client.get("/cases").get_data(as_text=True)
