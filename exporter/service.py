@@ -22,27 +22,41 @@ log = logging.getLogger("batiknet.exporter")
 
 
 class MetricsCache:
-    """The ``/metrics`` text, rendered at most once per change of the store, off the event loop.
+    """The ``/metrics`` text, rendered off the event loop at most once a second and only after a change.
 
-    Rendering thousands of targets takes a noticeable fraction of a second of Python; doing it once per
-    round instead of once per scrape keeps scrapes fast and the probing loop free.
+    Rendering 2,000 targets takes Python about half a second; doing it once per change of the results
+    (not once per scrape) keeps scrapes fast, lets several Prometheus servers share one rendering, and
+    keeps the probing loop free. A scrape sees results at most ``RENDER_EVERY`` seconds older than the
+    store's.
     """
+
+    RENDER_EVERY = 1.0
 
     def __init__(self, registry: CollectorRegistry, store: Store) -> None:
         self.registry = registry
         self.store = store
         self._version = -1
-        self._body = b""
+        self._body: bytes | None = None
         self._lock = asyncio.Lock()
 
-    async def body(self) -> bytes:
+    async def refresh(self) -> None:
         async with self._lock:
             version = self.store.version
             if version != self._version:
                 loop = asyncio.get_running_loop()
                 self._body = await loop.run_in_executor(None, generate_latest, self.registry)
                 self._version = version
+
+    async def body(self) -> bytes:
+        if self._body is None:
+            await self.refresh()
+        assert self._body is not None
         return self._body
+
+    async def keep_fresh(self) -> None:
+        while True:
+            await self.refresh()
+            await asyncio.sleep(self.RENDER_EVERY)
 
 
 class ExporterService:
@@ -72,7 +86,7 @@ class ExporterService:
         )
         self.scheduler = Scheduler(self.config, self.store, self.probes)
         self.scheduler.start()
-        self._prerender = asyncio.create_task(self._keep_rendered())
+        self._prerender = asyncio.create_task(self.metrics.keep_fresh())
         log.info("probing started", extra={"targets": self.config.target_count})
 
     async def stop(self) -> None:
@@ -83,11 +97,6 @@ class ExporterService:
         if self.probes is not None:
             self.probes.icmp.close()
             self.probes.snmp.close()
-
-    async def _keep_rendered(self) -> None:
-        while True:
-            await asyncio.sleep(0.5)
-            await self.metrics.body()
 
     async def reload(self) -> tuple[bool, str]:
         """Load the configuration file again; on any error keep running the old one and say why."""
