@@ -111,12 +111,16 @@ def quarterly_scores(start: datetime, end: datetime) -> list[TechnicianScore]:
 # --- rendering ----------------------------------------------------------------------------------------
 
 
-def render_pdf(html: str) -> bytes:
-    """The PDF of a printed page. Its stylesheet is read from disk and the HTML references nothing else
-    (no images, fonts or styles by URL), so rendering never makes a network request."""
+def render_document(html: str):
+    """Lay out a printed page with WeasyPrint. Its stylesheet is read from disk and the HTML references
+    nothing else (no images, fonts or styles by URL), so rendering never makes a network request."""
     from weasyprint import CSS, HTML
 
-    return HTML(string=html).write_pdf(stylesheets=[CSS(filename=str(STATIC_DIR / "report.css"))])
+    return HTML(string=html).render(stylesheets=[CSS(filename=str(STATIC_DIR / "report.css"))])
+
+
+def render_pdf(html: str) -> bytes:
+    return render_document(html).write_pdf()
 
 
 def _pdf_response(html: str, filename: str) -> Response:
