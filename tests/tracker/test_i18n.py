@@ -77,3 +77,42 @@ def test_translate_fills_placeholders_and_refuses_unknown_keys():
     assert i18n.translate("case.title", "en", id=7, target="Bappeda") == "Case #7: Bappeda"
     with pytest.raises(KeyError):
         i18n.translate("no.such.key", "id")
+
+
+def test_every_form_field_action_event_month_and_complaint_step_has_a_text():
+    """Keys the pages build at run time (``"field." ~ name`` and the like) exist in both languages."""
+    from wtforms.fields.core import UnboundField
+
+    from alert_webhook import pages, services
+
+    def field_names(form_class) -> set[str]:
+        return {n for n in dir(form_class) if isinstance(getattr(form_class, n), UnboundField)}
+
+    keys = {f"month.{m}" for m in range(1, 13)}
+    for action, form_class in pages.ACTION_FORMS.items():
+        keys |= {f"action.{action}", f"action.{action}.submit"}
+        keys |= {f"field.{name}" for name in field_names(form_class)}
+    for form_class in (
+        pages.CheckForm,
+        pages.CommentForm,
+        pages.ComplaintForm,
+        pages.RespondForm,
+        pages.EscalateComplaintForm,
+        pages.ResolveComplaintForm,
+    ):
+        keys |= {f"field.{name}" for name in field_names(form_class) - {"check"}}
+    keys |= {f"field.{name}" for name in field_names(pages.LetterForm) - {"scan"}}
+    keys |= {f"complaints.channel.{c}" for c in pages.COMPLAINT_CHANNELS}
+    keys |= {f"complaints.{step}" for step in pages.COMPLAINT_STEPS}
+    keys |= {f"complaints.state.{s}" for s in ("received", "responded", "escalated", "resolved")}
+    keys |= {f"complaints.resolved_by.{who}" for who in ("officer", "official")}
+    # Every kind of timeline event the services write has a label.
+    source = Path(services.__file__).read_text(encoding="utf-8")
+    written = set(re.findall(r'_event\(\s*session,[^,]+,[^,]+,\s*"([a-z_]+)",', source))
+    written |= set(re.findall(r'_act\(actor, case_id, "([a-z_]+)"', source))
+    written |= {"alert_firing", "alert_resolved", "email_sent", "email_failed"}
+    assert {"dispose", "close", "opened", "letter_added"} <= written, "the scan of services.py broke"
+    assert {f"event.{kind}" for kind in written} <= pages.EVENT_KINDS
+    keys |= pages.EVENT_KINDS
+    for language in i18n.LANGUAGES:
+        assert sorted(keys - set(i18n.MESSAGES[language])) == [], language
