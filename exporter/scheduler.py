@@ -156,6 +156,16 @@ class Scheduler:
             extra={"targets": len(targets), "silent": down, "seconds": round(result.duration, 3)},
         )
 
+    async def _first_icmp_round(self, devices: list[Device]) -> None:
+        """At start, wait (a round at most) for the devices' first ICMP results, so that a dead device is
+        skipped from the very first SNMP cycle instead of costing a timeout."""
+        rounds = [d.probes["icmp"] for d in devices if "icmp" in d.probes]
+        limit = max(((s.count - 1) * echo_spacing(s) + s.timeout for s in rounds), default=0.0) + 1.0
+        loop = asyncio.get_running_loop()
+        end = loop.time() + limit
+        while any(d.id not in self.store.icmp for d in devices) and loop.time() < end:
+            await asyncio.sleep(0.05)
+
     async def _dns(self, settings: ProbeSettings, servers: list[DNSServer]) -> None:
         batches = await asyncio.gather(*(dns_lookups(self.probes, s, settings.timeout) for s in servers))
         results = [r for batch in batches for r in batch]
@@ -168,6 +178,7 @@ class Scheduler:
                 )
 
     async def _snmp(self, settings: ProbeSettings, devices: list[Device]) -> None:
+        await self._first_icmp_round(devices)
         answering = self.store.answering()
         deadline = settings.interval * 0.9
         results = await asyncio.gather(
