@@ -1,0 +1,78 @@
+"""The scheduler with fake probing engines: grouping, first cycles, skipping devices that fail ICMP."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+from exporter.config import ExporterConfig, ExporterSettings
+from exporter.probes.icmp import RoundResult
+from exporter.probes.snmp import SNMPAuth, SNMPResult
+from exporter.scheduler import Probes, Scheduler, echo_spacing, groups
+from exporter.store import Store
+
+from .fakes import echo, inventory
+
+
+class FakeICMP:
+    def __init__(self, inventory, silent: set[str]) -> None:
+        self.inventory = inventory
+        self.silent = silent
+        self.rounds: list[list[str]] = []
+
+    async def round(self, targets, count, timeout, spacing):
+        self.rounds.append([t for t, _ in targets])
+        inv = self.inventory
+        results = tuple(
+            echo(inv, t, *(() if t in self.silent else (0.001,) * count), sent=count) for t, _ in targets
+        )
+        return RoundResult(results=results, duration=0.01, receive_lag=0.0)
+
+
+class FakeWalker:
+    def __init__(self) -> None:
+        self.walked: list[str] = []
+
+    async def walk(self, device, auth, timeout, retries):
+        self.walked.append(device.id)
+        return SNMPResult(device.id, "ok", uptime_seconds=1.0)
+
+    def forget(self, keep):
+        pass
+
+
+def test_targets_are_grouped_by_their_settings():
+    inv = inventory()
+    icmp_groups = groups(list(inv.targets()), "icmp")
+    assert len(icmp_groups) == 2  # the distribution switch overrides interval, timeout and count
+    assert [t.id for t in icmp_groups[inv.target("dist").probes["icmp"]]] == ["dist"]
+
+
+def test_echo_spacing_fits_the_interval():
+    settings = inventory().target("setda").probes["icmp"]
+    assert echo_spacing(settings) == 0.25
+    assert echo_spacing(type(settings)(interval=1.0, timeout=0.5, count=3)) == 0.1
+
+
+def test_first_cycles_probe_everything_and_skip_a_silent_device():
+    # No DNS servers: DNS lookups are real network traffic, and these addresses must never be probed.
+    inv = dataclasses.replace(inventory(), dns_servers=())
+    store = Store(inv)
+    icmp, walker = FakeICMP(inv, silent={"core"}), FakeWalker()
+    config = ExporterConfig(inv, ExporterSettings(), {"core": SNMPAuth("2c", community="x")})
+
+    async def scenario():
+        scheduler = Scheduler(config, store, Probes(icmp=icmp, snmp=walker, semaphore=asyncio.Semaphore(4)))
+        scheduler.start()
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if "core" in store.snmp:
+                break
+        await scheduler.stop()
+
+    asyncio.run(scenario())
+    probed = sorted(t for r in icmp.rounds for t in r)
+    assert probed == sorted(t.id for t in inv.targets())
+    assert walker.walked == []  # core did not answer ICMP: not walked
+    assert store.snmp["core"].reason == "icmp_down"
+    assert set(store.cycles) >= {"icmp", "snmp"}
