@@ -10,6 +10,7 @@ The API and the pages call the same functions, so a rule holds whichever way a p
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import secrets
@@ -294,7 +295,7 @@ def _apply_plan(
     def case_of(ref: ingest.CaseRef) -> Case:
         if isinstance(ref, ingest.NewCase):
             return new_cases[ref]
-        case = session.get(Case, ref)
+        case = session.get(Case, ref, with_for_update=True)
         assert case is not None
         return case
 
@@ -1342,14 +1343,16 @@ def authenticate(username: str, password: str) -> User | None:
         user = session.scalar(select(User).where(User.username == username))
     if user is None:
         # Spend the same hashing time as a real check, so usernames cannot be probed by timing.
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     if not check_password_hash(user.password_hash, password) or not user.active:
         return None
     return user
 
 
-_DUMMY_HASH = generate_password_hash("not a real password")
+@functools.cache
+def _dummy_hash() -> str:
+    return generate_password_hash("not a real password")
 
 
 def load_user(user_id: str | int) -> User | None:

@@ -1,0 +1,133 @@
+"""``batiknet-cases``: migrations, users (no default password) and the real gunicorn server on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.tracker.conftest import API_TOKEN, LAB_INVENTORY
+
+PAYLOADS = Path(__file__).with_name("payloads")
+
+
+def run(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "alert_webhook.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        input=stdin,
+    )
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "BATIKNET_DATABASE_URL": database_url,
+        "BATIKNET_API_TOKEN": API_TOKEN,
+        "BATIKNET_INVENTORY": str(LAB_INVENTORY),
+        "BATIKNET_SECRET_KEY": "cli-test",
+    }
+
+
+def test_db_upgrade_is_idempotent(env: dict[str, str]) -> None:
+    first = run(env, "db", "upgrade")
+    assert first.returncode == 0, first.stderr
+    assert "revision head" in first.stdout
+    assert run(env, "db", "upgrade").returncode == 0
+
+
+def test_users_from_password_files_never_a_default(env: dict[str, str], tmp_path: Path) -> None:
+    password = tmp_path / "password"
+    password.write_text("rahasia-kepala-bidang\n")
+    added = run(
+        env,
+        "users",
+        "add",
+        "kabid",
+        "--role",
+        "head",
+        "--name",
+        "Kepala Bidang",
+        "--password-file",
+        str(password),
+    )
+    assert added.returncode == 0, added.stderr
+    no_terminal = run(env, "users", "add", "budi", "--role", "technician", stdin="")
+    assert no_terminal.returncode != 0
+    assert "--password-file" in no_terminal.stderr
+    short = tmp_path / "short"
+    short.write_text("abc")
+    refused = run(env, "users", "add", "sari", "--role", "technician", "--password-file", str(short))
+    assert refused.returncode == 1 and "at least 8" in refused.stderr
+    duplicate = run(env, "users", "add", "kabid", "--role", "head", "--password-file", str(password))
+    assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
+    listed = run(env, "users", "list").stdout.splitlines()
+    assert listed == ["kabid\thead\tactive\tKepala Bidang\t"]
+    password.write_text("kata-sandi-baru-2026")
+    assert run(env, "users", "reset-password", "kabid", "--password-file", str(password)).returncode == 0
+    assert run(env, "users", "reset-password", "nobody", "--password-file", str(password)).returncode == 1
+    token = run(env, "users", "token", "kabid").stdout.strip()
+    assert len(token) >= 40
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_runs_gunicorn_on_loopback(env: dict[str, str]) -> None:
+    assert run(env, "db", "upgrade").returncode == 0
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "alert_webhook.cli",
+            "serve",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{base}/healthz", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "the server did not come up"
+            time.sleep(0.2)
+        headers = {"Authorization": f"Bearer {API_TOKEN}"}
+        body = json.loads((PAYLOADS / "firing.json").read_text())
+        answers = [
+            requests.post(f"{base}/api/v1/alerts", json=body, headers=headers, timeout=10) for _ in range(4)
+        ]
+        assert [a.status_code for a in answers] == [200] * 4
+        listed = requests.get(f"{base}/api/v1/cases", headers=headers, timeout=10).json()
+        assert listed["total"] == 1 and listed["cases"][0]["target"] == "setda"
+        assert "batiknet_cases" in requests.get(f"{base}/metrics", timeout=10).text
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    assert "gunicorn" in output.lower() or "Booting worker" in output
