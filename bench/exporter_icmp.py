@@ -309,10 +309,11 @@ def main() -> None:
     echoes = len(addresses) * COUNT
     alive = alive_set()
     print(f"# ICMP benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n# {netns.machine()}")
+    dead = len(addresses) - len(alive)
     print(
-        f"# {len(addresses)} targets ({len(alive)} alive, {len(addresses) - len(alive)} dead), {COUNT} echoes, "
-        f"timeout {TIMEOUT}s: {echoes} echoes, {len(alive) * COUNT} answerable"
+        f"# {len(addresses)} targets ({len(alive)} alive, {dead} dead), {COUNT} echoes, timeout {TIMEOUT}s:"
     )
+    print(f"# {echoes} echoes, {len(alive) * COUNT} answerable")
     with (
         netns.lab_lock(),
         tempfile.TemporaryDirectory() as tmp,
@@ -337,24 +338,31 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for name, r in results.items():
         median = statistics.median(r["rtts"]) if r["rtts"] else float("nan")
+        cpu = r["cpu"] / echoes * 1e6
         print(
-            f"| {name} | {r['wall']:.2f} | {r['cpu'] / echoes * 1e6:.0f} | {r['replies']} of {len(alive) * COUNT} "
+            f"| {name} | {r['wall']:.2f} | {cpu:.0f} | {r['replies']} of {len(alive) * COUNT} "
             f"| {median * 1000:.3f} | {(median - fping_median) * 1000:+.3f} | {r['rss']:.0f} |"
         )
     ours, fping, blackbox = (
         results[k] for k in ("ours (engine, 1 round)", "fping -C 3 -i 0.1", "blackbox_exporter")
     )
     print(
-        f"\nratios, ours / fping: wall {ours['wall'] / fping['wall']:.2f}, CPU {ours['cpu'] / fping['cpu']:.2f}; "
-        f"ours / blackbox_exporter: wall {ours['wall'] / blackbox['wall']:.2f}, CPU {ours['cpu'] / blackbox['cpu']:.2f}"
+        f"\nratios, ours / fping: wall {ours['wall'] / fping['wall']:.2f}, CPU {ours['cpu'] / fping['cpu']:.2f}"
+    )
+    print(
+        f"ratios, ours / blackbox_exporter: wall {ours['wall'] / blackbox['wall']:.2f}, "
+        f"CPU {ours['cpu'] / blackbox['cpu']:.2f}"
     )
     print(f"echo spacing used by the engine: {ours['spacing']:.2f}s")
+    print("\nwhole batiknet-exporter, steady state over 4 rounds (probing, bookkeeping, /metrics rendering):")
+    print(f"- CPU {exporter['cpu_per_echo'] * 1e6:.0f} µs/echo")
+    print(f"- replies {exporter['responses']:.0f} of {exporter['requests']:.0f} echoes sent")
+    print(f"- ICMP cycle {exporter['cycle']:.2f}s, peak RSS {exporter['rss']:.0f} MB")
     print(
-        f"\nwhole batiknet-exporter, steady state over 4 rounds: CPU {exporter['cpu_per_echo'] * 1e6:.0f} µs/echo "
-        f"(probing, bookkeeping and one /metrics rendering per round), replies {exporter['responses']:.0f} of "
-        f"{exporter['requests']:.0f} echoes sent, ICMP cycle {exporter['cycle']:.2f}s, peak RSS "
-        f"{exporter['rss']:.0f} MB, /metrics scrape {exporter['scrape'] * 1000:.1f} ms (median of 5, "
-        f"{exporter['bytes'] / 1e6:.1f} MB), cold rendering {render * 1000:.0f} ms (once per round, worker thread)"
+        f"- /metrics scrape {exporter['scrape'] * 1000:.1f} ms (median of 5, {exporter['bytes'] / 1e6:.1f} MB)"
+    )
+    print(
+        f"- one cold rendering of /metrics {render * 1000:.0f} ms (done once per change, in a worker thread)"
     )
 
 

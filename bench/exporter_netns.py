@@ -120,7 +120,8 @@ def machine() -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    return f"{platform.node()}: {os.cpu_count()} cores, {cpu}, Linux {platform.release()}, Python {platform.python_version()}"
+    python = platform.python_version()
+    return f"{platform.node()}: {os.cpu_count()} cores, {cpu}, Linux {platform.release()}, Python {python}"
 
 
 def wait_port(host: str, port: int, deadline: float = 10.0) -> None:

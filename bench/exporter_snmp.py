@@ -297,7 +297,8 @@ def main() -> None:
     reference = rows["snmp_exporter 0.21 (10 columns + 3 scalars)"]
     print(
         f"\nratios vs snmp_exporter: CPU per OID {steady['per_oid'] / reference['per_oid']:.1f}x (steady), "
-        f"{first['per_oid'] / reference['per_oid']:.1f}x (first); CPU per round {steady['cpu'] / reference['cpu']:.1f}x"
+        f"{first['per_oid'] / reference['per_oid']:.1f}x (first); "
+        f"CPU per round {steady['cpu'] / reference['cpu']:.1f}x"
     )
 
 
