@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import exporter_netns as netns  # noqa: E402
+from bench import exporter_netns as netns
 
 NAMESPACE, HOST_IF = "bnb-dns", "bnb-dns0"
 HOST_ADDRESS, SERVER = "198.19.254.5", "198.19.254.6"

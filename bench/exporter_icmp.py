@@ -347,7 +347,8 @@ def main() -> None:
         results[k] for k in ("ours (engine, 1 round)", "fping -C 3 -i 0.1", "blackbox_exporter")
     )
     print(
-        f"\nratios, ours / fping: wall {ours['wall'] / fping['wall']:.2f}, CPU {ours['cpu'] / fping['cpu']:.2f}"
+        f"\nratios, ours / fping: wall {ours['wall'] / fping['wall']:.2f}, "
+        f"CPU {ours['cpu'] / fping['cpu']:.2f}"
     )
     print(
         f"ratios, ours / blackbox_exporter: wall {ours['wall'] / blackbox['wall']:.2f}, "
@@ -359,7 +360,8 @@ def main() -> None:
     print(f"- replies {exporter['responses']:.0f} of {exporter['requests']:.0f} echoes sent")
     print(f"- ICMP cycle {exporter['cycle']:.2f}s, peak RSS {exporter['rss']:.0f} MB")
     print(
-        f"- /metrics scrape {exporter['scrape'] * 1000:.1f} ms (median of 5, {exporter['bytes'] / 1e6:.1f} MB)"
+        f"- /metrics scrape {exporter['scrape'] * 1000:.1f} ms "
+        f"(median of 5, {exporter['bytes'] / 1e6:.1f} MB)"
     )
     print(
         f"- one cold rendering of /metrics {render * 1000:.0f} ms (done once per change, in a worker thread)"

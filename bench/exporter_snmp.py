@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import exporter_netns as netns  # noqa: E402
+from bench import exporter_netns as netns
 
 NAMESPACE, HOST_IF = "bnb-snmp", "bnb-snmp0"
 HOST_ADDRESS, FAR_ADDRESS = "198.19.253.1", "198.19.253.2"
