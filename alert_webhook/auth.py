@@ -72,13 +72,14 @@ def has_role(*roles: str) -> bool:
     return current_user.is_authenticated and (current_user.role == "admin" or current_user.role in roles)
 
 
-def _safe_next(target: str | None) -> str:
-    """Only redirect to a path on this site after sign-in (no open redirect)."""
+def _safe_next(target: str | None, role: str) -> str:
+    """Where to go after sign-in: the page asked for if it is on this site (no open redirect), else the
+    NOC screen for a viewer and the case list for everyone else."""
     if target:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
             return target
-    return url_for("cases.case_list")
+    return url_for("cases.noc_screen" if role == "viewer" else "cases.case_list")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -91,7 +92,7 @@ def login():
         user = authenticate(form.username.data, form.password.data)
         if user is not None:
             login_user(user)
-            return redirect(_safe_next(next_url))
+            return redirect(_safe_next(next_url, user.role))
         flash(i18n.gettext("login.failed"), "error")
         return render_template("login.html", form=form, next_url=next_url), 401
     return render_template("login.html", form=form, next_url=next_url)

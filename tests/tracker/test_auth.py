@@ -59,7 +59,7 @@ def test_login_then_logout(client, make_user, login):
 
 
 def test_next_is_followed_but_only_on_this_site(client, make_user):
-    user = make_user("viewer")
+    user = make_user("technician")
     for target, expected in (
         ("/noc", "/noc"),
         ("//evil.example/x", "/cases"),
@@ -151,7 +151,7 @@ def test_pages_reserved_to_roles(client, make_user, login, role, path, status):
 
 
 def test_viewer_lands_on_the_noc_screen(client, make_user, login):
-    login(make_user("viewer"))
+    assert login(make_user("viewer")).location == "/noc"
     assert client.get("/").location == "/noc"
 
 
