@@ -7,10 +7,9 @@ import logging
 import time
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, generate_latest
-
 from exporter.collector import BatiknetCollector
 from exporter.config import ConfigError, ExporterConfig, ExporterSettings, load_config
+from exporter.exposition import render
 from exporter.probes.icmp import ICMPEngine
 from exporter.probes.snmp import SNMPWalker
 from exporter.scheduler import Probes, Scheduler
@@ -24,7 +23,7 @@ log = logging.getLogger("batiknet.exporter")
 class MetricsCache:
     """The ``/metrics`` text, rendered off the event loop at most once a second and only after a change.
 
-    Rendering 2,000 targets takes Python about half a second; doing it once per change of the results
+    Rendering 2,000 targets takes Python a few hundred milliseconds; doing it once per change of the results
     (not once per scrape) keeps scrapes fast, lets several Prometheus servers share one rendering, and
     keeps the probing loop free. A scrape sees results at most ``RENDER_EVERY`` seconds older than the
     store's.
@@ -32,8 +31,8 @@ class MetricsCache:
 
     RENDER_EVERY = 1.0
 
-    def __init__(self, registry: CollectorRegistry, store: Store) -> None:
-        self.registry = registry
+    def __init__(self, collector: BatiknetCollector, store: Store) -> None:
+        self.collector = collector
         self.store = store
         self._version = -1
         self._body: bytes | None = None
@@ -44,8 +43,11 @@ class MetricsCache:
             version = self.store.version
             if version != self._version:
                 loop = asyncio.get_running_loop()
-                self._body = await loop.run_in_executor(None, generate_latest, self.registry)
+                self._body = await loop.run_in_executor(None, self._render)
                 self._version = version
+
+    def _render(self) -> bytes:
+        return render(self.collector.collect())
 
     async def body(self) -> bytes:
         if self._body is None:
@@ -65,9 +67,7 @@ class ExporterService:
         self.settings = settings
         self.config = config
         self.store = Store(config.inventory)
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(BatiknetCollector(self.store))
-        self.metrics = MetricsCache(self.registry, self.store)
+        self.metrics = MetricsCache(BatiknetCollector(self.store), self.store)
         self.probes: Probes | None = None
         self.scheduler: Scheduler | None = None
         self._prerender: asyncio.Task[None] | None = None
