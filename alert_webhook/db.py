@@ -8,9 +8,10 @@ transaction-scoped advisory lock (:func:`serialize_writers`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -51,6 +52,9 @@ class Database:
     engine: Engine
     reader: sessionmaker[Session]
     writer: sessionmaker[Session]
+    # SQLite has one writer at a time; threads of one process queue here, in order, rather than in
+    # SQLite's busy handler, whose growing sleeps would turn a short queue into long tail latencies.
+    write_lock: threading.Lock | None = field(default=None)
 
     @classmethod
     def connect(cls, url: str, **kwargs: Any) -> Database:
@@ -60,6 +64,7 @@ class Database:
             engine=engine,
             reader=sessionmaker(engine, expire_on_commit=False),
             writer=sessionmaker(write_engine, expire_on_commit=False),
+            write_lock=threading.Lock() if engine.dialect.name == "sqlite" else None,
         )
 
     @property
@@ -74,7 +79,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction: committed when the block ends, rolled back on any exception."""
-        with self.writer() as session, session.begin():
+        with self.write_lock or nullcontext(), self.writer() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

@@ -23,6 +23,8 @@ transaction and writes the timeline.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +48,7 @@ __all__ = [
     "World",
     "case_key",
     "choose_letter_case",
+    "content_digest",
     "plan_notification",
 ]
 
@@ -151,6 +154,22 @@ class Plan:
     @property
     def duplicate(self) -> bool:
         return not self.effects
+
+
+def content_digest(notification: Notification) -> str:
+    """What a notification says about its alerts, without who sent it or when (HA peers agree on it).
+
+    Applying a notification makes every episode it lists known with at least its status, so the same
+    content arriving again can change nothing: :func:`plan_notification` would return no effect.
+    """
+    alerts = sorted(
+        (a.fingerprint, a.starts_at.isoformat(), a.status, a.ends_at.isoformat() if a.ends_at else "")
+        for a in notification.alerts
+    )
+    canonical = json.dumps(
+        [case_key(notification), notification.status, notification.truncated_alerts, alerts]
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def case_key(notification: Notification) -> str:

@@ -200,7 +200,9 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     received_at: Mapped[datetime] = mapped_column(index=True)
     body: Mapped[str] = mapped_column(Text)
-    body_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    # ingest.content_digest: equal for repeats and for the HA peer's copy, which then skip planning.
+    content_sha256: Mapped[str] = mapped_column(String(64), index=True)
     receiver: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16))
     group_key: Mapped[str] = mapped_column(Text)

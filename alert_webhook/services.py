@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -261,19 +261,25 @@ def ingest_notification(body: str, notification: ParsedNotification) -> IngestRe
     tracker = current_tracker()
     now = tracker.now()
     key = ingest.case_key(notification)
+    digest = ingest.content_digest(notification)
     with tracker.db.write() as session:
         serialize_writers(session)
+        seen = session.scalar(select(Notification.id).where(Notification.content_sha256 == digest).limit(1))
         stored = Notification(
             received_at=now,
             body=body,
             body_sha256=hashlib.sha256(body.encode()).hexdigest(),
+            content_sha256=digest,
             receiver=notification.receiver,
             status=notification.status,
             group_key=notification.group_key,
             truncated_alerts=notification.truncated_alerts,
+            effects=0,
         )
         session.add(stored)
         session.flush()
+        if seen is not None:  # a repeat or the HA peer's copy: nothing left to apply
+            return IngestResult(stored.id, True, ())
         plan = ingest.plan_notification(
             notification,
             _world(session, tracker, notification, key),
@@ -289,8 +295,37 @@ def ingest_notification(body: str, notification: ParsedNotification) -> IngestRe
 def _apply_plan(
     session: Session, tracker: Tracker, plan: ingest.Plan, stored: Notification, now: datetime
 ) -> set[int]:
+    """Write a plan's effects. Alerts go in bulk, with one timeline event per case and kind."""
     new_cases: dict[ingest.NewCase, Case] = {}
-    touched: set[int] = set()
+    for effect in plan.effects:
+        if isinstance(effect, ingest.OpenCase):
+            case = _new_case(
+                session,
+                tracker,
+                source="alert",
+                target=effect.target,
+                title=effect.title,
+                received_at=now,
+                group_key=effect.group_key,
+            )
+            case.previous_case_id = effect.previous_case_id
+            new_cases[effect.case] = case
+            _event(
+                session,
+                case,
+                SYSTEM,
+                "opened",
+                now,
+                to_state="received",
+                data={
+                    "notification_id": stored.id,
+                    "group_key": effect.group_key,
+                    "alert_starts_at": effect.received_at.isoformat(),
+                    "previous_case_id": effect.previous_case_id,
+                },
+            )
+    if new_cases:
+        session.flush()  # the new cases' ids, for the episodes inserted in bulk below
 
     def case_of(ref: ingest.CaseRef) -> Case:
         if isinstance(ref, ingest.NewCase):
@@ -299,116 +334,62 @@ def _apply_plan(
         assert case is not None
         return case
 
+    touched: dict[int, Case] = {}
+    new_episodes: list[dict[str, Any]] = []
+    alert_events: dict[tuple[int, str], list[dict[str, Any]]] = {}
     for effect in plan.effects:
+        owner = case_of(effect.case) if getattr(effect, "case", None) is not None else None
+        if owner is not None:
+            touched[owner.id] = owner
         match effect:
-            case ingest.OpenCase():
-                case = _new_case(
-                    session,
-                    tracker,
-                    source="alert",
-                    target=effect.target,
-                    title=effect.title,
-                    received_at=now,
-                    group_key=effect.group_key,
-                )
-                case.previous_case_id = effect.previous_case_id
-                new_cases[effect.case] = case
-                _event(
-                    session,
-                    case,
-                    SYSTEM,
-                    "opened",
-                    now,
-                    to_state="received",
-                    data={
-                        "notification_id": stored.id,
-                        "group_key": effect.group_key,
-                        "alert_starts_at": effect.received_at.isoformat(),
-                        "previous_case_id": effect.previous_case_id,
-                    },
-                )
             case ingest.Reopen():
-                case = case_of(effect.case)
-                case.flap_count += 1
-                case.network_restored_at = None
-                case.restored_at = None
-                case.restore_working_seconds = None
-                case.active_key = case.group_key
-                from_state = case.state
-                if case.state in ("restored", "report_written"):
-                    case.state = "checking"
-                    case.check_round += 1
-                _event(
-                    session,
-                    case,
-                    SYSTEM,
-                    "reopened",
-                    now,
-                    from_state=from_state,
-                    to_state=case.state,
-                    data={"flap_count": case.flap_count, "alert_starts_at": effect.at.isoformat()},
-                )
+                assert owner is not None
+                _reopen(session, owner, effect, now)
             case ingest.AddEpisode():
                 alert = effect.alert
-                case_id = None if effect.case is None else case_of(effect.case).id
-                session.add(
-                    AlertEpisode(
-                        case_id=case_id,
-                        fingerprint=alert.fingerprint,
-                        starts_at=alert.starts_at,
-                        ends_at=alert.ends_at if alert.status == "resolved" else None,
-                        status=alert.status,
-                        alertname=alert.name,
-                        target=alert.target,
-                        labels=dict(alert.labels),
-                        annotations=dict(alert.annotations),
-                        generator_url=alert.generator_url,
-                        first_notification_id=stored.id,
-                        last_seen_at=now,
-                    )
+                new_episodes.append(
+                    {
+                        "case_id": owner.id if owner is not None else None,
+                        "fingerprint": alert.fingerprint,
+                        "starts_at": alert.starts_at,
+                        "ends_at": alert.ends_at if alert.status == "resolved" else None,
+                        "status": alert.status,
+                        "alertname": alert.name,
+                        "target": alert.target,
+                        "labels": dict(alert.labels),
+                        "annotations": dict(alert.annotations),
+                        "generator_url": alert.generator_url,
+                        "first_notification_id": stored.id,
+                        "last_seen_at": now,
+                    }
                 )
-                if case_id is not None:
-                    _event(
-                        session,
-                        case_of(effect.case),
-                        SYSTEM,
-                        "alert_" + alert.status,
-                        now,
-                        data={
-                            "alertname": alert.name,
-                            "target": alert.target,
-                            "fingerprint": alert.fingerprint,
-                            "starts_at": alert.starts_at.isoformat(),
-                        },
-                    )
+                if owner is not None:
+                    alert_events.setdefault((owner.id, "alert_" + alert.status), []).append(_alert_ref(alert))
             case ingest.ResolveEpisode():
-                episode = session.scalar(
-                    select(AlertEpisode).where(
-                        AlertEpisode.fingerprint == effect.key[0], AlertEpisode.starts_at == effect.key[1]
-                    )
+                fingerprint, starts_at = effect.key
+                session.execute(
+                    update(AlertEpisode)
+                    .where(AlertEpisode.fingerprint == fingerprint, AlertEpisode.starts_at == starts_at)
+                    .values(status="resolved", ends_at=effect.ends_at, last_seen_at=now)
                 )
-                assert episode is not None
-                episode.status = "resolved"
-                episode.ends_at = effect.ends_at
-                episode.last_seen_at = now
-                if episode.case is not None:
-                    _event(
-                        session,
-                        episode.case,
-                        SYSTEM,
-                        "alert_resolved",
-                        now,
-                        data={
-                            "alertname": episode.alertname,
-                            "target": episode.target,
-                            "fingerprint": episode.fingerprint,
+                if owner is not None:
+                    alert_events.setdefault((owner.id, "alert_resolved"), []).append(
+                        {
+                            "fingerprint": fingerprint,
+                            "starts_at": starts_at.isoformat(),
                             "ends_at": effect.ends_at.isoformat(),
-                        },
+                        }
                     )
             case ingest.JoinTarget():
-                case = case_of(effect.case)
-                session.add(CaseTarget(case=case, target=effect.target, added_at=now))
-                _event(session, case, SYSTEM, "target_joined", now, data={"target": effect.target})
+                assert owner is not None
+                session.add(CaseTarget(**_link(owner), target=effect.target, added_at=now))
+                _event(session, owner, SYSTEM, "target_joined", now, data={"target": effect.target})
+    if new_episodes:
+        session.execute(insert(AlertEpisode), new_episodes)
+    for (case_id, kind), alerts in alert_events.items():
+        _event(session, touched[case_id], SYSTEM, kind, now, data={"alerts": alerts})
+    for effect in plan.effects:
+        match effect:
             case ingest.NetworkRestored():
                 case = case_of(effect.case)
                 case.network_restored_at = effect.at
@@ -428,11 +409,39 @@ def _apply_plan(
                         now,
                         data={"truncated_alerts": effect.truncated_alerts, "notification_id": stored.id},
                     )
-        ref = getattr(effect, "case", None)
-        if ref is not None:
-            session.flush()
-            touched.add(case_of(ref).id)
-    return touched
+    return set(touched)
+
+
+def _alert_ref(alert: Any) -> dict[str, Any]:
+    return {
+        "alertname": alert.name,
+        "target": alert.target,
+        "fingerprint": alert.fingerprint,
+        "starts_at": alert.starts_at.isoformat(),
+    }
+
+
+def _reopen(session: Session, case: Case, effect: ingest.Reopen, now: datetime) -> None:
+    """A new episode within the reopen window after the network was restored: a flap, not a new case."""
+    case.flap_count += 1
+    case.network_restored_at = None
+    case.restored_at = None
+    case.restore_working_seconds = None
+    case.active_key = case.group_key
+    from_state = case.state
+    if case.state in ("restored", "report_written"):
+        case.state = "checking"  # the technicians have to look again
+        case.check_round += 1
+    _event(
+        session,
+        case,
+        SYSTEM,
+        "reopened",
+        now,
+        from_state=from_state,
+        to_state=case.state,
+        data={"flap_count": case.flap_count, "alert_starts_at": effect.at.isoformat()},
+    )
 
 
 def record_rejection(reason: str) -> None:
@@ -506,7 +515,6 @@ def _new_case(
         isp=_isp_of(tracker, target),
     )
     session.add(case)
-    session.flush()
     session.add(CaseTarget(case=case, target=target, added_at=received_at))
     return case
 
@@ -526,6 +534,11 @@ def _isp_of(tracker: Tracker, target: str) -> str | None:
     return next((a for a in tracker.ancestors(target) if tracker.inventory.target(a).kind == "isp"), None)
 
 
+def _link(case: Case) -> dict[str, Any]:
+    """Refer to a case by id once it has one: assigning the relationship would load its collections."""
+    return {"case_id": case.id} if case.id is not None else {"case": case}
+
+
 def _event(
     session: Session,
     case: Case,
@@ -540,7 +553,7 @@ def _event(
 ) -> None:
     session.add(
         CaseEvent(
-            case=case,
+            **_link(case),
             at=at,
             actor_id=actor.user_id,
             actor_name=actor.username,
@@ -592,7 +605,7 @@ def open_letter_case(actor: Actor, letter: LetterInput) -> dict[str, Any]:
             case = session.get(Case, joined)
             assert case is not None
             if letter.opd not in {t.target for t in case.targets}:
-                session.add(CaseTarget(case=case, target=letter.opd, added_at=now))
+                session.add(CaseTarget(**_link(case), target=letter.opd, added_at=now))
         else:
             case = _new_case(
                 session,

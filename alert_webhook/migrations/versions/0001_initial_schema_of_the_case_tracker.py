@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 00:50:20.605354
+Create Date: 2026-11-30 01:03:39.524574
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("received_at", sa.DateTime(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("body_sha256", sa.String(length=64), nullable=False),
+        sa.Column("content_sha256", sa.String(length=64), nullable=False),
         sa.Column("receiver", sa.String(length=200), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("group_key", sa.Text(), nullable=False),
@@ -74,7 +75,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
     )
     with op.batch_alter_table("notifications", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_notifications_body_sha256"), ["body_sha256"], unique=False)
+        batch_op.create_index(batch_op.f("ix_notifications_content_sha256"), ["content_sha256"], unique=False)
         batch_op.create_index(batch_op.f("ix_notifications_received_at"), ["received_at"], unique=False)
 
     op.create_table(
@@ -349,7 +350,7 @@ def downgrade() -> None:
     op.drop_table("rejection_counts")
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_notifications_received_at"))
-        batch_op.drop_index(batch_op.f("ix_notifications_body_sha256"))
+        batch_op.drop_index(batch_op.f("ix_notifications_content_sha256"))
 
     op.drop_table("notifications")
     op.drop_table("heartbeats")

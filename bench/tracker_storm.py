@@ -1,0 +1,208 @@
+"""Benchmark: an alert storm delivered twice (an Alertmanager HA pair) to the real tracker server.
+
+2,000 alerts in 200 notifications (10 alerts per group), each notification sent by both Alertmanagers,
+400 POSTs in all, through ``batiknet-cases serve`` (gunicorn) on loopback with a fresh SQLite database.
+Checks: exactly one case per group (no duplicate), every alert stored as one episode (none lost), half of
+the deliveries counted as deduplicated. Reports notifications per second and latency percentiles.
+
+    .venv/bin/python bench/tracker_storm.py [--concurrency 8] [--database-url URL]
+
+Traffic goes to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import requests
+from sqlalchemy import create_engine, func, select
+
+from alert_webhook.models import AlertEpisode, Case, Notification
+
+REPO = Path(__file__).resolve().parents[1]
+GROUPS = 200
+ALERTS_PER_GROUP = 10
+TOKEN = "storm-benchmark-token"
+
+
+def notification(group: int, peer: int) -> dict:
+    starts = datetime(2026, 11, 30, 2, 0, tzinfo=UTC) + timedelta(seconds=group)
+    target = f"storm-{group:03d}"
+    alerts = [
+        {
+            "status": "firing",
+            "labels": {
+                "alertname": "BatiknetOPDUnreachable",
+                "target": target,
+                "probe": str(i),
+                "severity": "critical",
+            },
+            "annotations": {"summary": f"storm {target}/{i}"},
+            "startsAt": starts.isoformat().replace("+00:00", "Z"),
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://127.0.0.1:9090/graph",
+            "fingerprint": f"{group:08x}{i:08x}",
+        }
+        for i in range(ALERTS_PER_GROUP)
+    ]
+    return {
+        "version": "4",
+        "status": "firing",
+        "receiver": "case-tracker",
+        "truncatedAlerts": 0,
+        "groupKey": f'{{}}:{{alertname="BatiknetOPDUnreachable", target="{target}"}}',
+        "groupLabels": {"alertname": "BatiknetOPDUnreachable", "target": target},
+        "commonLabels": {"alertname": "BatiknetOPDUnreachable", "target": target},
+        "commonAnnotations": {},
+        "externalURL": f"http://127.0.0.1:{9093 + peer}",
+        "alerts": alerts,
+    }
+
+
+async def deliver_all(
+    base: str, bodies: list[str], concurrency: int
+) -> tuple[list[tuple[float, int]], float]:
+    """POST every body with at most ``concurrency`` in flight, like Alertmanager's parallel groups."""
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    limit = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+
+        async def deliver(body: str) -> tuple[float, int]:
+            async with limit:
+                started = time.perf_counter()
+                async with session.post(f"{base}/api/v1/alerts", data=body, headers=headers) as answer:
+                    await answer.read()
+                    return time.perf_counter() - started, answer.status
+
+        started = time.perf_counter()
+        results = await asyncio.gather(*(deliver(body) for body in bodies))
+        return list(results), time.perf_counter() - started
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--concurrency", type=int, default=8, help="deliveries in flight (default 8)")
+    parser.add_argument("--workers", type=int, default=1, help="gunicorn workers (default 1)")
+    parser.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
+    parser.add_argument("--database-url", help="default: a fresh SQLite file in a temporary directory")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="batiknet-storm-"))
+    url = args.database_url or f"sqlite:///{workdir / 'cases.db'}"
+    env = {
+        **os.environ,
+        "BATIKNET_DATABASE_URL": url,
+        "BATIKNET_API_TOKEN": TOKEN,
+        "BATIKNET_INVENTORY": str(REPO / "lab" / "inventory.yml"),
+        "BATIKNET_SECRET_KEY": "storm",
+    }
+    cli = [sys.executable, "-m", "alert_webhook.cli"]
+    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            *cli,
+            "serve",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{base}/healthz", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+            if time.monotonic() > deadline:
+                raise SystemExit("the tracker did not start")
+
+        # Both peers send every group; the second copy follows the first closely, as in an HA pair.
+        bodies = [json.dumps(notification(g, peer)) for g in range(GROUPS) for peer in (0, 1)]
+        results, elapsed = asyncio.run(deliver_all(base, bodies, args.concurrency))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        cases = connection.scalar(select(func.count(Case.id)))
+        distinct_keys = connection.scalar(select(func.count(func.distinct(Case.group_key))))
+        episodes = connection.scalar(select(func.count(AlertEpisode.id)))
+        stored = connection.scalar(select(func.count(Notification.id)))
+        duplicates = connection.scalar(select(func.count(Notification.id)).where(Notification.effects == 0))
+    engine.dispose()
+
+    latencies = [r[0] * 1000 for r in results]
+    statuses = sorted({r[1] for r in results})
+    report = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "database": url.split(":", 1)[0],
+        "deliveries": len(bodies),
+        "alerts": GROUPS * ALERTS_PER_GROUP,
+        "concurrency": args.concurrency,
+        "gunicorn_workers": args.workers,
+        "gunicorn_threads": args.threads,
+        "statuses": statuses,
+        "seconds": round(elapsed, 3),
+        "notifications_per_second": round(len(bodies) / elapsed, 1),
+        "latency_ms": {
+            "p50": round(statistics.median(latencies), 1),
+            "p95": round(percentile(latencies, 0.95), 1),
+            "p99": round(percentile(latencies, 0.99), 1),
+            "max": round(max(latencies), 1),
+        },
+        "cases": cases,
+        "duplicate_cases": cases - distinct_keys,
+        "episodes": episodes,
+        "lost_alerts": GROUPS * ALERTS_PER_GROUP - episodes,
+        "notifications_stored": stored,
+        "deduplicated": duplicates,
+        "cpus": os.cpu_count(),
+    }
+    print(json.dumps(report, indent=2))
+    ok = (
+        statuses == [200]
+        and cases == GROUPS
+        and report["duplicate_cases"] == 0
+        and report["lost_alerts"] == 0
+        and duplicates == GROUPS
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
