@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -385,7 +385,8 @@ def _apply_plan(
                 session.add(CaseTarget(**_link(owner), target=effect.target, added_at=now))
                 _event(session, owner, SYSTEM, "target_joined", now, data={"target": effect.target})
     if new_episodes:
-        session.execute(insert(AlertEpisode), new_episodes)
+        # Core executemany: the ORM would track ten objects per notification for nothing.
+        session.connection().execute(AlertEpisode.__table__.insert(), new_episodes)
     for (case_id, kind), alerts in alert_events.items():
         _event(session, touched[case_id], SYSTEM, kind, now, data={"alerts": alerts})
     for effect in plan.effects:
