@@ -7,6 +7,7 @@ permissions hold however a person acts. A refused action comes back as a flash m
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -32,7 +33,7 @@ from . import chart as chart_layout
 from . import services
 from .auth import LazyText, roles_required
 from .evaluation import quarter_bounds, quarter_of
-from .i18n import current_language, gettext
+from .i18n import MESSAGES, current_language, gettext
 from .models import CHECK_RESULTS, CHECKS, STATES
 
 bp = Blueprint("cases", __name__)
@@ -105,6 +106,26 @@ def event_label(event: dict[str, Any]) -> str:
     return gettext(key) if key in EVENT_KINDS else event["kind"]
 
 
+def event_detail(event: dict[str, Any]) -> str:
+    """The gist of an event's data, for the timeline: which check and its result, who was assigned..."""
+    data, kind = event.get("data") or {}, event["kind"]
+    if kind == "record_check" and data.get("check") in CHECKS and data.get("result") in CHECK_RESULTS:
+        return f"{gettext('check.' + data['check'])}: {gettext('check.' + data['result'])}"
+    if kind in ("dispose", "assign") and data.get("technicians"):
+        return ", ".join(data["technicians"])
+    if kind == "escalate_isp" and data.get("ticket_number"):
+        return f"{gettext('case.isp.ticket')} {data['ticket_number']}"
+    if kind == "record_recheck" and isinstance(data.get("connected"), bool):
+        return gettext("case.isp.connected" if data["connected"] else "case.isp.not_connected")
+    if kind == "target_joined" and data.get("target"):
+        return target_label(data["target"])
+    if kind == "letter_added" and data.get("number"):
+        return data["number"]
+    if kind == "close" and data.get("reported_to"):
+        return data["reported_to"]
+    return ""
+
+
 EVENT_KINDS = {
     f"event.{kind}"
     for kind in (
@@ -171,8 +192,60 @@ def _local_input(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=services.current_tracker().calendar.timezone)
 
 
+# The workflow words its refusals in English for the API; the pages say the same in the reader's language.
+# A reason not listed here is shown as it is.
+REFUSALS = tuple(
+    (re.compile(pattern), key)
+    for pattern, key in (
+        (
+            r"cannot (?P<action>\w+) a case in state '(?P<state>\w+)' \(only from: (?P<states>[\w, ]+)\)",
+            "refused.state",
+        ),
+        (r"role '(?P<role>\w+)' may not (?P<action>\w+): viewers only read", "refused.viewer"),
+        (r"only the head \(kepala bidang\) or an admin may (?P<action>\w+)", "refused.head_only"),
+        (r"(?P<user>\S+) is not assigned to this case", "refused.not_assigned"),
+        (r"the checks are not complete: (?P<checks>[\w, ]+) not recorded", "refused.checks_incomplete"),
+        (r"connectivity was checked as fault: .*", "refused.connectivity_fault"),
+        (r"the ISP is contacted only when connectivity is checked as fault", "refused.isp_only_on_fault"),
+        (r"restored_at must lie between the disruption and now", "refused.restored_at_range"),
+        (r"complaint \d+ is (?P<complaint_state>\w+)", "refused.complaint_state"),
+    )
+)
+
+
+def _localised(name: str, value: str) -> str:
+    def text(key: str, fallback: str) -> str:
+        return gettext(key) if key in MESSAGES[current_language()] else fallback
+
+    match name:
+        case "action":
+            return text(f"action.{value}", value)
+        case "state":
+            return text(f"state.{value}", value)
+        case "states":
+            return ", ".join(text(f"state.{s}", s) for s in value.split(", "))
+        case "checks":
+            return ", ".join(text(f"check.{c}", c) for c in value.split(", "))
+        case "role":
+            return text(f"role.{value}", value)
+        case "complaint_state":
+            return text(f"complaints.state.{value}", value)
+    return value
+
+
+def refusal_text(reason: str) -> str:
+    """A refusal of the services in the page's language."""
+    for pattern, key in REFUSALS:
+        found = pattern.fullmatch(reason)
+        if found:
+            return gettext(
+                key, **{name: _localised(name, value) for name, value in found.groupdict().items()}
+            )
+    return reason
+
+
 def _refused(error: services.ServiceError) -> None:
-    flash(gettext("action.refused", reason=error.message), "error")
+    flash(gettext("action.refused", reason=refusal_text(error.message)), "error")
 
 
 # --- the case list ------------------------------------------------------------------------------------
@@ -343,11 +416,14 @@ def _make_form(action: str, case: dict[str, Any], formdata=None) -> FlaskForm:
     return form
 
 
-def _check_form(check: str, formdata=None) -> CheckForm:
+def _check_form(check: str, formdata=None, suggested: str | None = None) -> CheckForm:
+    """A check's form; the result the monitoring evidence suggests is pre-selected, the technician decides."""
     form = CheckForm(formdata=formdata, prefix=f"check-{check}")
     form.result.choices = [(r, gettext(f"check.{r}")) for r in CHECK_RESULTS]
     if formdata is None:
         form.check.data = check
+        if suggested in CHECK_RESULTS:
+            form.result.data = suggested
     return form
 
 
@@ -464,8 +540,11 @@ def _render_case(case_id: int, bound: dict[str, FlaskForm] | None = None, status
     forms = {name: bound.get(name) or _make_form(name, case) for name in ACTION_FORMS if name in allowed}
     check_forms, prefill = {}, {}
     if "record_check" in allowed:
-        check_forms = {c: bound.get(f"check-{c}") or _check_form(c) for c in CHECKS}
         prefill = services.check_prefill(case_id)
+        check_forms = {
+            c: bound.get(f"check-{c}") or _check_form(c, suggested=prefill.get(c, {}).get("suggested"))
+            for c in CHECKS
+        }
     comment_form = (
         bound.get("comment") or CommentForm(prefix="comment") if current_user.role != "viewer" else None
     )
@@ -487,6 +566,7 @@ def _render_case(case_id: int, bound: dict[str, FlaskForm] | None = None, status
         grafana_url=grafana_url,
         target_label=target_label,
         event_label=event_label,
+        event_detail=event_detail,
     ), status
 
 

@@ -125,13 +125,15 @@ def test_viewer_sees_the_case_but_no_action_forms(app, client, login, staff):
     assert "Riwayat" in page and "Daftar pemeriksaan" in page and "Surat pemberitahuan" in page
     assert "005/1/XI/2026" in page and "Ibu Sari" in page
     assert '<form method="post" action="/cases/' not in page
-    assert "Tidak ada tindakan yang dapat Anda lakukan" in page
+    assert "Tidak ada langkah SOP yang dapat Anda ambil" in page
     # Posting anyway is refused by the workflow, with its reason.
     answer = submit(
         client, f"/cases/{case_id}/actions/dispose", {"dispose-technician_ids": str(staff["tech"].id)}
     )
     assert answer.status_code in (403, 409)
-    assert any(m.startswith("Ditolak: ") for m in flashes(answer))
+    assert "Ditolak: Peran Pemantau tidak boleh melakukan Disposisi: pemantau hanya membaca." in flashes(
+        answer
+    )
     assert case_state(app, case_id) == "received"
 
 
@@ -166,8 +168,9 @@ def test_the_whole_sop_through_the_pages(app, client, login, staff, clock):
     answer = submit(client, f"/cases/{case_id}/actions/restore", {})
     assert answer.status_code == 409
     assert (
-        "Ditolak: the checks are not complete: physical, monitoring, dns, connectivity not recorded"
-        in flashes(answer)
+        "Ditolak: Pemeriksaan belum lengkap: Pemeriksaan fisik perangkat aktif jaringan inti, "
+        "Pemantauan pada sistem monitoring, Pemeriksaan server DNS, "
+        "Konektivitas di pengguna dan di server belum dicatat." in flashes(answer)
     )
     # The checklist: four forms, evidence pre-filled (here: Prometheus is not configured, and it says so).
     page = client.get(f"/cases/{case_id}").get_data(as_text=True)
@@ -367,6 +370,13 @@ class FakePrometheus(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         params = {k: v[0] for k, v in parse_qs(url.query).items()}
         FakePrometheus.queries.append(params.get("query", ""))
+        if url.path == "/api/v1/query":  # an instant query: setda is down and its alert fires
+            query, at = params["query"], float(params["time"])
+            result = []
+            if query.startswith(("batiknet_target_up", "ALERTS")):
+                labels = {"target": "setda", "alertname": "BatiknetOPDUnreachable"}
+                result = [{"metric": labels, "value": [at, "0" if "up" in query[:20] else "1"]}]
+            return self.answer({"resultType": "vector", "result": result})
         start, end, step = float(params["start"]), float(params["end"]), float(params["step"])
         points, t = [], start
         while t <= end:
@@ -377,15 +387,10 @@ class FakePrometheus(BaseHTTPRequestHandler):
             values = [[p, "0" if middle <= p < middle + 300 else "1"] for p in points]
         else:
             values = [[p, "0.004"] for p in points if not middle <= p < middle + 300]
-        body = json.dumps(
-            {
-                "status": "success",
-                "data": {
-                    "resultType": "matrix",
-                    "result": [{"metric": {"target": "setda"}, "values": values}],
-                },
-            }
-        ).encode()
+        self.answer({"resultType": "matrix", "result": [{"metric": {"target": "setda"}, "values": values}]})
+
+    def answer(self, data):
+        body = json.dumps({"status": "success", "data": data}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
@@ -447,6 +452,45 @@ def test_linked_alerts_link_to_prometheus_and_grafana_and_the_chart_is_drawn(
         assert '<svg class="chart"' in chart
         assert 'class="down"' in chart and 'class="up"' in chart and '<polyline class="rtt"' in chart
         assert any('batiknet_target_up{target="setda"}' in q for q in FakePrometheus.queries)
+    finally:
+        app.extensions["batiknet"].db.dispose()
+
+
+def test_checks_are_prefilled_from_prometheus_and_the_timeline_tells_the_details(
+    app_config, fake_prometheus, shared_headers
+):
+    app = make_app(app_config, BATIKNET_PROMETHEUS_URL=fake_prometheus)
+    try:
+        client = app.test_client()
+        with app.app_context():
+            head = services.create_user("kabid", "Kabid", "head", "pw-kabid-secret")
+            tech = services.create_user("andi", "Andi", "technician", "pw-andi-secret")
+        case_id = alert_case(client, shared_headers)
+        with app.app_context():
+            services.dispose(services.actor_of(head), case_id, [tech.id])
+            services.start_checks(services.actor_of(tech), case_id)
+        page = client.get("/login").get_data(as_text=True)
+        client.post(
+            "/login",
+            data={"username": "andi", "password": "pw-andi-secret", "csrf_token": CSRF.search(page).group(1)},
+        )
+        page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+        connectivity = page[page.index('id="check-connectivity"') :]
+        assert re.search(r'<input checked[^>]*value="fault"', connectivity[: connectivity.index("</form>")])
+        assert "down: setda" in connectivity and "firing_alerts: BatiknetOPDUnreachable" in page
+        physical = page[page.index('id="check-physical"') : page.index('id="check-monitoring"')]
+        assert "<input checked" not in physical  # nothing to suggest: the technician goes and looks
+        submit(client, f"/cases/{case_id}/checks/connectivity", {"check-connectivity-result": "fault"})
+        submit(client, f"/cases/{case_id}/checks/physical", {"check-physical-result": "ok"})
+        timeline = client.get(f"/cases/{case_id}").get_data(as_text=True).split('id="timeline"')[1]
+        assert (
+            "Hasil pemeriksaan dicatat</strong>: Konektivitas di pengguna dan di server: Gangguan" in timeline
+        )
+        assert (
+            "Hasil pemeriksaan dicatat</strong>: Pemeriksaan fisik perangkat aktif jaringan inti: Baik"
+            in timeline
+        )
+        assert "Disposisi</strong>: andi" in timeline
     finally:
         app.extensions["batiknet"].db.dispose()
 
@@ -528,7 +572,8 @@ def test_complaint_is_recorded_answered_escalated_and_resolved_with_times(app, c
     answer = submit(
         client, f"/complaints/{complaint_id}/escalate", {f"c{complaint_id}-escalate-official_name": "x"}
     )
-    assert answer.status_code == 409 and any("is resolved" in m for m in flashes(answer))
+    assert answer.status_code == 409
+    assert "Ditolak: Pengaduan ini sudah berstatus «Selesai»." in flashes(answer)
 
 
 # --- the quarterly evaluation (SOP 14) and the NOC screen ---------------------------------------------
@@ -587,3 +632,77 @@ def test_language_switch_by_query_and_cookie(app, client, login, staff):
     assert "Disruption cases" in client.get("/cases").get_data(as_text=True)
     assert "Daftar kasus gangguan" in client.get("/cases?lang=id").get_data(as_text=True)
     assert "Daftar kasus gangguan" in client.get("/cases").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("state", "role", "assigned", "action", "data", "indonesian"),
+    [
+        (
+            "received",
+            "head",
+            False,
+            "restore",
+            {},
+            "Tandai pulih tidak dapat dilakukan pada status «Laporan diterima» "
+            "(hanya dari: Pemeriksaan, Eskalasi ke ISP).",
+        ),
+        (
+            "received",
+            "viewer",
+            False,
+            "dispose",
+            {"technician_ids": [1]},
+            "Peran Pemantau tidak boleh melakukan Disposisi: pemantau hanya membaca.",
+        ),
+        (
+            "received",
+            "technician",
+            True,
+            "dispose",
+            {"technician_ids": [1]},
+            "Disposisi hanya boleh dilakukan Kepala Bidang atau admin.",
+        ),
+        ("dispositioned", "technician", False, "start_checks", {}, "andi tidak ditugaskan pada kasus ini."),
+        (
+            "checking",
+            "technician",
+            True,
+            "escalate_isp",
+            {"ticket_number": "T1"},
+            "Pemeriksaan belum lengkap: Pemeriksaan server DNS belum dicatat.",
+        ),
+        (
+            "checking",
+            "technician",
+            True,
+            "restore",
+            {},
+            "Konektivitas tercatat gangguan: hubungi ISP atau periksa ulang.",
+        ),
+    ],
+)
+def test_workflow_refusals_read_in_indonesian(app, state, role, assigned, action, data, indonesian):
+    """Each refusal the pages can meet, produced by the real workflow, has its Indonesian wording."""
+    from alert_webhook import workflow
+
+    checks = {"physical": "ok", "monitoring": "ok", "connectivity": "fault"}
+    if action == "restore" and state == "checking":
+        checks["dns"] = "ok"
+    snapshot = workflow.CaseSnapshot(
+        state=state, assignee_ids=frozenset({7} if assigned else ()), round_checks=checks
+    )
+    decision = workflow.decide(snapshot, action, workflow.Actor(7 if assigned else 8, "andi", role), data)
+    assert not decision.allowed
+    with app.test_request_context("/cases"):
+        from flask import g
+
+        g.language = "id"
+        assert pages.refusal_text(decision.reason) == indonesian
+        g.language = "en"
+        english = pages.refusal_text(decision.reason)
+        assert english not in (indonesian, decision.reason) and "{" not in english
+
+
+def test_an_unknown_refusal_is_shown_as_it_is(app):
+    with app.test_request_context("/cases"):
+        assert pages.refusal_text("something new went wrong") == "something new went wrong"
