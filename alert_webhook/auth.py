@@ -30,22 +30,17 @@ csrf = CSRFProtect()
 View = TypeVar("View", bound=Callable)
 
 
-class LazyText:
-    """A catalogue key rendered in the language of the request that shows it (for WTForms messages)."""
+class Form(FlaskForm):
+    """Every form of the pages: Flask-WTF's CSRF token, and WTForms' own messages in the page's language."""
 
-    def __init__(self, key: str) -> None:
-        self.key = key
-
-    def __str__(self) -> str:
-        return i18n.gettext(self.key)
-
-    def __html__(self) -> str:
-        return str(self)
+    class Meta:
+        def get_translations(self, form):
+            return i18n.FormTranslations()
 
 
-class LoginForm(FlaskForm):
-    username = StringField(validators=[DataRequired(message=LazyText("form.required"))])
-    password = PasswordField(validators=[DataRequired(message=LazyText("form.required"))])
+class LoginForm(Form):
+    username = StringField(validators=[DataRequired()])
+    password = PasswordField(validators=[DataRequired()])
 
 
 def roles_required(*roles: str) -> Callable[[View], View]:

@@ -364,6 +364,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "refused.isp_only_on_fault": "ISP dihubungi hanya bila konektivitas tercatat gangguan.",
         "refused.restored_at_range": "Waktu pulih harus di antara awal gangguan dan sekarang.",
         "refused.complaint_state": "Pengaduan ini sudah berstatus «{complaint_state}».",
+        "form.invalid_date": "Tanggal tidak sah.",
+        "form.invalid_datetime": "Tanggal dan jam tidak sah.",
+        "form.invalid_choice": "Pilihan tidak sah.",
     },
     "en": {
         "app.title": "Batik.Net Disruption Tracker",
@@ -698,8 +701,35 @@ MESSAGES: dict[str, dict[str, str]] = {
         "refused.isp_only_on_fault": "The ISP is contacted only when connectivity is checked as fault.",
         "refused.restored_at_range": "The recovery time must lie between the disruption and now.",
         "refused.complaint_state": "This complaint is already «{complaint_state}».",
+        "form.invalid_date": "Not a valid date.",
+        "form.invalid_datetime": "Not a valid date and time.",
+        "form.invalid_choice": "Not a valid choice.",
     },
 }
+
+
+# WTForms' own messages (it ships no Indonesian), mapped onto the catalogue.
+WTFORMS_MESSAGES = {
+    "This field is required.": "form.required",
+    "Not a valid date value.": "form.invalid_date",
+    "Not a valid datetime value.": "form.invalid_datetime",
+    "Not a valid choice.": "form.invalid_choice",
+    "Invalid Choice: could not coerce.": "form.invalid_choice",
+    "Invalid choice(s): one or more data inputs could not be coerced.": "form.invalid_choice",
+    "'%(value)s' is not a valid choice for this field.": "form.invalid_choice",
+    "'%(value)s' are not valid choices for this field.": "form.invalid_choice",
+}
+
+
+class FormTranslations:
+    """The translations object WTForms asks its forms for (see ``auth.Form``)."""
+
+    def gettext(self, string: str) -> str:
+        key = WTFORMS_MESSAGES.get(string)
+        return gettext(key) if key else string
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self.gettext(singular if n == 1 else plural)
 
 
 def translate(key: str, language: str, **params: object) -> str:

@@ -14,7 +14,6 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     DateField,
@@ -31,7 +30,7 @@ from wtforms.validators import DataRequired, InputRequired, Optional, Validation
 
 from . import chart as chart_layout
 from . import services
-from .auth import LazyText, roles_required
+from .auth import Form, roles_required
 from .evaluation import quarter_bounds, quarter_of
 from .i18n import MESSAGES, current_language, gettext
 from .models import CHECK_RESULTS, CHECKS, STATES
@@ -42,7 +41,6 @@ PAGE_SIZE = 50
 NOC_LIMIT = 200
 LETTER_TYPES = {"application/pdf": b"%PDF-", "image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
 COMPLAINT_CHANNELS = ("direct", "telephone", "email", "website", "social")
-REQUIRED = LazyText("form.required")
 
 
 # --- presentation helpers (also used by the report pages) --------------------------------------------
@@ -330,62 +328,62 @@ def noc_screen():
 # --- the case page ------------------------------------------------------------------------------------
 
 
-class NoteForm(FlaskForm):
+class NoteForm(Form):
     note = TextAreaField(validators=[Optional()])
 
 
-class DisposeForm(FlaskForm):
+class DisposeForm(Form):
     technician_ids = SelectMultipleField(
         coerce=int,
         widget=widgets.ListWidget(prefix_label=False),
         option_widget=widgets.CheckboxInput(),
-        validators=[DataRequired(message=REQUIRED)],
+        validators=[DataRequired()],
     )
     note = TextAreaField(validators=[Optional()])
 
 
-class CheckForm(FlaskForm):
+class CheckForm(Form):
     check = HiddenField()
-    result = RadioField(validators=[InputRequired(message=REQUIRED)])
+    result = RadioField(validators=[InputRequired()])
     note = TextAreaField(validators=[Optional()])
 
 
-class RestoreForm(FlaskForm):
+class RestoreForm(Form):
     restored_at = DateTimeLocalField(validators=[Optional()])
     note = TextAreaField(validators=[Optional()])
 
 
-class EscalateForm(FlaskForm):
+class EscalateForm(Form):
     isp = SelectField(validators=[Optional()])
     contact = StringField(validators=[Optional()])
-    ticket_number = StringField(validators=[DataRequired(message=REQUIRED)])
+    ticket_number = StringField(validators=[DataRequired()])
     called_at = DateTimeLocalField(validators=[Optional()])
     estimate_at = DateTimeLocalField(validators=[Optional()])
     note = TextAreaField(validators=[Optional()])
 
 
-class RecheckForm(FlaskForm):
-    connected = RadioField(validators=[InputRequired(message=REQUIRED)])
+class RecheckForm(Form):
+    connected = RadioField(validators=[InputRequired()])
     note = TextAreaField(validators=[Optional()])
 
 
-class ReportForm(FlaskForm):
-    cause = TextAreaField(validators=[DataRequired(message=REQUIRED)])
-    actions = TextAreaField(validators=[DataRequired(message=REQUIRED)])
+class ReportForm(Form):
+    cause = TextAreaField(validators=[DataRequired()])
+    actions = TextAreaField(validators=[DataRequired()])
     parts_replaced = TextAreaField(validators=[Optional()])
     isp_part = TextAreaField(validators=[Optional()])
 
 
-class CloseForm(FlaskForm):
-    reported_to = StringField(validators=[DataRequired(message=REQUIRED)])
+class CloseForm(Form):
+    reported_to = StringField(validators=[DataRequired()])
     note = TextAreaField(validators=[Optional()])
 
 
-class CommentForm(FlaskForm):
-    note = TextAreaField(validators=[DataRequired(message=REQUIRED)])
+class CommentForm(Form):
+    note = TextAreaField(validators=[DataRequired()])
 
 
-ACTION_FORMS: dict[str, type[FlaskForm]] = {
+ACTION_FORMS: dict[str, type[Form]] = {
     "dispose": DisposeForm,
     "assign": DisposeForm,
     "start_checks": NoteForm,
@@ -400,7 +398,7 @@ ACTION_FORMS: dict[str, type[FlaskForm]] = {
 HINTED_FIELDS = ("restored_at", "called_at")
 
 
-def _make_form(action: str, case: dict[str, Any], formdata=None) -> FlaskForm:
+def _make_form(action: str, case: dict[str, Any], formdata=None) -> Form:
     form = ACTION_FORMS[action](formdata=formdata, prefix=action)
     if isinstance(form, DisposeForm):
         assigned = {a["id"] for a in case["assignees"]}
@@ -427,7 +425,7 @@ def _check_form(check: str, formdata=None, suggested: str | None = None) -> Chec
     return form
 
 
-def _apply(action: str, case_id: int, form: FlaskForm) -> None:
+def _apply(action: str, case_id: int, form: Form) -> None:
     """Call the service function behind ``action`` with the form's data."""
     actor, data = _actor(), form.data
     note = data.get("note") or ""
@@ -533,7 +531,7 @@ def grafana_url(episode: dict[str, Any]) -> str | None:
     )
 
 
-def _render_case(case_id: int, bound: dict[str, FlaskForm] | None = None, status: int = 200):
+def _render_case(case_id: int, bound: dict[str, Form] | None = None, status: int = 200):
     bound = bound or {}
     case = services.get_case(case_id)
     allowed = services.allowed_actions(case_id, _actor())
@@ -641,12 +639,12 @@ def case_comment(case_id: int):
 # --- letters ------------------------------------------------------------------------------------------
 
 
-class LetterForm(FlaskForm):
-    number = StringField(validators=[DataRequired(message=REQUIRED)])
-    letter_date = DateField(validators=[DataRequired(message=REQUIRED)])
-    opd = SelectField(validators=[DataRequired(message=REQUIRED)])
-    reporter = StringField(validators=[DataRequired(message=REQUIRED)])
-    description = TextAreaField(validators=[DataRequired(message=REQUIRED)])
+class LetterForm(Form):
+    number = StringField(validators=[DataRequired()])
+    letter_date = DateField(validators=[InputRequired()])  # so a malformed date says so
+    opd = SelectField(validators=[DataRequired()])
+    reporter = StringField(validators=[DataRequired()])
+    description = TextAreaField(validators=[DataRequired()])
     received_at = DateTimeLocalField(validators=[Optional()])
     scan = FileField()
 
@@ -659,7 +657,7 @@ class LetterForm(FlaskForm):
         magic = LETTER_TYPES.get(upload.mimetype)
         # The browser's type is only a claim; the first bytes must agree with it.
         if magic is None or not head.startswith(magic):
-            raise ValidationError(LazyText("letter.scan_type"))
+            raise ValidationError(gettext("letter.scan_type"))
         upload.stream.seek(0, 2)
         size = upload.stream.tell()
         upload.stream.seek(0)
@@ -729,25 +727,25 @@ def letter_scan(letter_id: int):
 # --- complaints (SOP section 6) ----------------------------------------------------------------------
 
 
-class ComplaintForm(FlaskForm):
-    complainant = StringField(validators=[DataRequired(message=REQUIRED)])
+class ComplaintForm(Form):
+    complainant = StringField(validators=[DataRequired()])
     contact = StringField(validators=[Optional()])
     channel = SelectField()
     case_id = StringField(validators=[Optional()])
-    description = TextAreaField(validators=[DataRequired(message=REQUIRED)])
+    description = TextAreaField(validators=[DataRequired()])
 
 
-class RespondForm(FlaskForm):
-    response = TextAreaField(validators=[DataRequired(message=REQUIRED)])
-    solved = RadioField(validators=[InputRequired(message=REQUIRED)])
+class RespondForm(Form):
+    response = TextAreaField(validators=[DataRequired()])
+    solved = RadioField(validators=[InputRequired()])
 
 
-class EscalateComplaintForm(FlaskForm):
-    official_name = StringField(validators=[DataRequired(message=REQUIRED)])
+class EscalateComplaintForm(Form):
+    official_name = StringField(validators=[DataRequired()])
 
 
-class ResolveComplaintForm(FlaskForm):
-    resolution = TextAreaField(validators=[DataRequired(message=REQUIRED)])
+class ResolveComplaintForm(Form):
+    resolution = TextAreaField(validators=[DataRequired()])
 
 
 COMPLAINT_STEPS = {
@@ -757,7 +755,7 @@ COMPLAINT_STEPS = {
 }
 
 
-def _complaint_form(step: str, complaint_id: int, formdata=None) -> FlaskForm:
+def _complaint_form(step: str, complaint_id: int, formdata=None) -> Form:
     form = COMPLAINT_STEPS[step][1](formdata=formdata, prefix=f"c{complaint_id}-{step}")
     if isinstance(form, RespondForm):
         form.solved.choices = [

@@ -12,8 +12,8 @@ from alert_webhook import i18n
 from alert_webhook.models import CHECK_RESULTS, CHECKS, ROLES, SOURCES, STATES
 
 PACKAGE = Path(i18n.__file__).parent
-# Literal keys: _("key"), gettext("key"), LazyText("key") in templates and Python; dynamic families below.
-LITERAL_KEY = re.compile(r"""(?:\b_|gettext|LazyText|flash_text)\(\s*["']([a-z_]+(?:\.[a-z_0-9]+)+)["']""")
+# Literal keys: _("key") and gettext("key") in templates and Python; dynamic families are tested below.
+LITERAL_KEY = re.compile(r"""(?:\b_|gettext)\(\s*["']([a-z_]+(?:\.[a-z_0-9]+)+)["']""")
 DYNAMIC_FAMILIES = {
     "state": STATES,
     "source": SOURCES,
@@ -116,3 +116,10 @@ def test_every_form_field_action_event_month_and_complaint_step_has_a_text():
     keys |= pages.EVENT_KINDS
     for language in i18n.LANGUAGES:
         assert sorted(keys - set(i18n.MESSAGES[language])) == [], language
+
+
+def test_wtforms_own_messages_map_onto_existing_keys():
+    from wtforms.validators import DataRequired
+
+    assert set(i18n.WTFORMS_MESSAGES.values()) <= set(i18n.MESSAGES["id"])
+    assert DataRequired().message is None  # so WTForms asks the translations for "This field is required."

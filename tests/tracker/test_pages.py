@@ -307,6 +307,16 @@ def test_letter_form_opens_a_case_with_its_scan(app, client, login, staff):
     assert f"Surat digabungkan ke kasus terbuka #{case_id}." in flashes(client.get(answer.location))
 
 
+def test_letter_form_errors_are_in_the_page_language(app, client, login, staff):
+    login(staff["tech"])
+    answer = submit(client, "/letters/new", letter_form(letter_date="2026-13-45", opd="nowhere", reporter=""))
+    assert answer.status_code == 400
+    page = answer.get_data(as_text=True)
+    assert "Tanggal tidak sah." in page and "Pilihan tidak sah." in page and "Wajib diisi." in page
+    answer = submit(client, "/letters/new?lang=en", letter_form(letter_date="2026-13-45"))
+    assert "Not a valid date." in answer.get_data(as_text=True)
+
+
 def test_letter_scan_type_and_size_are_checked(app_config):
     import io
 
