@@ -86,16 +86,27 @@ def percent(share: float) -> str:
     return f"{round(share * 100)}%"
 
 
+EVIDENCE_KEYS = ("queried_at", "firing_alerts", "suggested", "lookups", "up", "rtt_seconds", "down", "error")
+
+
 def evidence_text(evidence: dict[str, Any]) -> str:
-    """A check's Prometheus snapshot as ``key: value`` lines."""
+    """A check's Prometheus snapshot as ``label: value`` lines in the page's language."""
+
+    def label(key: str) -> str:
+        return gettext(f"evidence.{key}") if key in EVIDENCE_KEYS else key
+
     lines = []
     for key, value in evidence.items():
+        if key == "queried_at":
+            value = local_time(value)
+        elif key == "suggested":
+            value = gettext(f"check.{value}") if value in CHECK_RESULTS else "—"
         if isinstance(value, dict):
-            lines.extend(f"{key}.{k}: {v}" for k, v in value.items())
+            lines.extend(f"{label(key)} {k}: {v}" for k, v in value.items())
         elif isinstance(value, list):
-            lines.append(f"{key}: " + ", ".join(str(v) for v in value))
+            lines.append(f"{label(key)}: " + (", ".join(str(v) for v in value) or "—"))
         else:
-            lines.append(f"{key}: {value}")
+            lines.append(f"{label(key)}: {value}")
     return "\n".join(lines)
 
 

@@ -103,6 +103,7 @@ def test_every_form_field_action_event_month_and_complaint_step_has_a_text():
         keys |= {f"field.{name}" for name in field_names(form_class) - {"check"}}
     keys |= {f"field.{name}" for name in field_names(pages.LetterForm) - {"scan"}}
     keys |= {f"complaints.channel.{c}" for c in pages.COMPLAINT_CHANNELS}
+    keys |= {f"evidence.{key}" for key in pages.EVIDENCE_KEYS}
     keys |= {f"complaints.{step}" for step in pages.COMPLAINT_STEPS}
     keys |= {f"complaints.state.{s}" for s in ("received", "responded", "escalated", "resolved")}
     keys |= {f"complaints.resolved_by.{who}" for who in ("officer", "official")}

@@ -176,7 +176,7 @@ def test_the_whole_sop_through_the_pages(app, client, login, staff, clock):
     page = client.get(f"/cases/{case_id}").get_data(as_text=True)
     for check in ("physical", "monitoring", "dns", "connectivity"):
         assert f'id="check-form-{check}"' in page
-    assert "no Prometheus configured" in page
+    assert "Kesalahan: no Prometheus configured" in page
     for check, result in (("physical", "ok"), ("monitoring", "fault"), ("dns", "ok"), ("connectivity", "ok")):
         answer = submit(
             client,
@@ -487,7 +487,8 @@ def test_checks_are_prefilled_from_prometheus_and_the_timeline_tells_the_details
         page = client.get(f"/cases/{case_id}").get_data(as_text=True)
         connectivity = page[page.index('id="check-connectivity"') :]
         assert re.search(r'<input checked[^>]*value="fault"', connectivity[: connectivity.index("</form>")])
-        assert "down: setda" in connectivity and "firing_alerts: BatiknetOPDUnreachable" in page
+        assert "Putus: setda" in connectivity and "Alarm menyala: BatiknetOPDUnreachable" in page
+        assert "Saran hasil: Gangguan" in connectivity and "Diambil: 30-11-2026 10:00" in connectivity
         physical = page[page.index('id="check-physical"') : page.index('id="check-monitoring"')]
         assert "<input checked" not in physical  # nothing to suggest: the technician goes and looks
         submit(client, f"/cases/{case_id}/checks/connectivity", {"check-connectivity-result": "fault"})
