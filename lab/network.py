@@ -52,6 +52,8 @@ DEFAULT_RUN_DIR = Path("/run/batiknet-lab")
 LOCK_PATH = Path("/run/batiknet-lab.lock")
 PROGRAMS = ("snmpd", "dnsmasq")
 READY_TIMEOUT = 10.0
+# Marks the host blackhole as the lab's (`ip route ... proto 201`; unassigned in iproute2's rt_protos).
+ROUTE_PROTOCOL = "201"
 MISSING = "MISSING"  # the operstate shown for an interface that does not exist
 
 
@@ -215,7 +217,7 @@ class Lab:
         self._save(state)  # before anything exists, so that down() knows what to remove after a crash
         try:
             # the blackhole goes first: from then on no lab-range packet can leave the machine
-            _run(["ip", "route", "replace", "blackhole", self.plan.blackhole])
+            self._install_blackhole()
             _ip_batch(host_setup_batch(self.plan))
             for node in self.plan.nodes:
                 _sysctl(node_sysctls(node), node.namespace)
@@ -265,7 +267,9 @@ class Lab:
             if Path(f"/sys/class/net/{ifname}").exists():
                 _run(["ip", "link", "delete", ifname], check=False)
         blackhole = state.blackhole if state else self.plan.blackhole
-        while _run(["ip", "route", "del", "blackhole", blackhole], check=False).returncode == 0:
+        # only the lab's own (marked) blackhole: one another program set up for the same range stays
+        delete = ["ip", "route", "del", "blackhole", blackhole, "proto", ROUTE_PROTOCOL]
+        while _run(delete, check=False).returncode == 0:
             pass
         for namespace in set(namespaces) & _existing_namespaces():
             warnings.append(f"namespace {namespace} could not be deleted")
@@ -424,6 +428,15 @@ class Lab:
     def _check_dns_server(self, server_id: str) -> None:
         if server_id not in {s.id for s in self.inventory.dns_servers}:
             raise LabError(f"{server_id!r} is not a DNS server of the inventory")
+
+    def _install_blackhole(self) -> None:
+        """Add the host's blackhole for the lab range, marked with the lab's route protocol number so
+        that ``down`` removes exactly it. A blackhole someone else installed for the range protects just
+        as well and is left as it is."""
+        existing = _run(["ip", "-j", "route", "show", "exact", self.plan.blackhole, "type", "blackhole"])
+        if json.loads(existing.stdout or "[]"):
+            return
+        _run(["ip", "route", "add", "blackhole", self.plan.blackhole, "proto", ROUTE_PROTOCOL])
 
     def _cut_off(self, target_id: str, state: LabState) -> bool:
         """Whether a cut recorded in the state keeps the target from answering."""

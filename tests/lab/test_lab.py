@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import dns.query
 import dns.rcode
 import pytest
 
-from lab.network import Lab
+from lab.network import ROUTE_PROTOCOL, Lab
 from lab.plan import LAB_RANGE
 from lab.services import WRONG_ANSWER
 from tests.support import require_binary
@@ -320,18 +319,14 @@ def leftovers(lab: Lab) -> list[str]:
     )
     host_links = {link.upstream_ifname for link in lab.plan.host_links}
     found += [f"link {entry['ifname']}" for entry in links if entry["ifname"] in host_links]
-    for table in ("main", "local"):
-        routes = json.loads(
-            subprocess.run(
-                ["ip", "-j", "route", "show", "table", table], capture_output=True, text=True, check=True
-            ).stdout
-        )
-        for route in routes:
-            destination = route["dst"]
-            if destination == "default":
-                continue
-            if ipaddress.ip_network(destination, strict=False).overlaps(LAB_RANGE):
-                found.append(f"route {route.get('type', '')} {destination}".replace("  ", " "))
+    routes = json.loads(
+        subprocess.run(
+            ["ip", "-j", "route", "show", "table", "all"], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    for route in routes:
+        if route.get("protocol") == ROUTE_PROTOCOL or route.get("dev") in host_links:
+            found.append(f"route {route}")
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -343,6 +338,19 @@ def leftovers(lab: Lab) -> list[str]:
         if str(lab.run_dir) in cmdline and state != "Z":
             found.append(f"process {proc.name}: {cmdline}")
     return found
+
+
+def host_blackholes() -> list[dict]:
+    result = subprocess.run(
+        ["ip", "-j", "route", "show", "exact", str(LAB_RANGE), "type", "blackhole"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(result.stdout or "[]")
+
+
+def test_a_blackhole_covers_the_lab_range_while_up(lab: Lab) -> None:
+    # the lab's own (marked ROUTE_PROTOCOL), or one another program (the exporter benchmark) left in place
+    assert len(host_blackholes()) == 1
 
 
 def test_down_leaves_nothing_even_after_a_crash(lab: Lab) -> None:
@@ -360,3 +368,26 @@ def test_down_leaves_nothing_even_after_a_crash(lab: Lab) -> None:
         lab.down()
         lab.up()
     assert unreachable(lab) == set()
+
+
+def test_a_blackhole_set_up_by_someone_else_is_left_alone(lab: Lab) -> None:
+    lab.down()
+    foreign = host_blackholes()
+    added = not foreign
+    try:
+        if added:
+            subprocess.run(["ip", "route", "add", "blackhole", str(LAB_RANGE), "proto", "static"], check=True)
+            foreign = host_blackholes()
+        lab.up()
+        assert unreachable(lab) == set()
+        assert host_blackholes() == foreign
+        assert lab.down() == []
+        assert host_blackholes() == foreign
+    finally:
+        if added:
+            subprocess.run(
+                ["ip", "route", "del", "blackhole", str(LAB_RANGE), "proto", "static"], check=False
+            )
+        lab.down()
+        lab.up()
+    assert len(host_blackholes()) == 1
