@@ -67,7 +67,7 @@ demo: install
 	$(VENV_PYTHON) -m lab.demo
 
 dashboards: install
-	$(VENV_PYTHON) -m grafana.generate
+	$(VENV_PYTHON) grafana/generate.py
 
 bench: install
 	$(VENV_PYTHON) -m bench

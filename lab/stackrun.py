@@ -155,8 +155,18 @@ class _TelegramSink(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         path = self.directory / f"{time.time_ns()}.json"
         path.write_bytes(body)
-        # Alertmanager 0.25 logs result.chat.id after sending: without "chat" it dereferences nil and crashes.
-        answer = json.dumps({"ok": True, "result": {"message_id": 1, "chat": {"id": 1}}}).encode()
+        try:
+            request = json.loads(body)
+        except ValueError:
+            request = {}
+        # Alertmanager 0.25 reads result.chat from the answer and crashes without it.
+        message = {
+            "message_id": 1,
+            "date": int(time.time()),
+            "chat": {"id": request.get("chat_id", 0), "type": "supergroup"},
+            "text": request.get("text", ""),
+        }
+        answer = json.dumps({"ok": True, "result": message}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
