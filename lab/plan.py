@@ -11,8 +11,9 @@ Prometheus and the rest run.
 Routing: the host sends everything lab-bound to the root's address; each forwarding namespace (device or
 ISP gateway) has a route per /30 behind each child, via that child; every namespace sends the rest of
 198.18.0.0/15 up its uplink and has no default route, so no lab packet can reach anything outside the lab.
-A blackhole for the whole range in the host and a blackhole per downstream /30 in every forwarding
-namespace catch traffic when a link is down, instead of letting it loop or leave.
+Blackholes catch traffic when a link is down, instead of letting it loop or leave: one for the whole range
+in the host and in every namespace (behind its uplink route), one per downstream /30 in every forwarding
+namespace (behind the route to the child).
 """
 
 from __future__ import annotations
@@ -238,7 +239,11 @@ def _subtree_networks(inventory: Inventory, target_id: str, links: dict[str, Lin
 def _node_routes(
     link: Link, downlinks: tuple[Link, ...], subtree_networks: dict[str, tuple[str, ...]]
 ) -> tuple[Route, ...]:
-    routes = [Route(str(LAB_RANGE), via=link.upstream_address, device=link.target_ifname)]
+    # up the uplink, or (when it is down) nowhere: there is no default route, so nothing leaves the range
+    routes = [
+        Route(str(LAB_RANGE), via=link.upstream_address, device=link.target_ifname),
+        Route(str(LAB_RANGE), metric=FALLBACK_METRIC),
+    ]
     for child in downlinks:
         behind_child = subtree_networks[child.target_id]
         # the child's own /30 is connected; the ones further down go via the child

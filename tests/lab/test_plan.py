@@ -12,10 +12,12 @@ import pytest
 from batiknet.inventory import Inventory, load_inventory, parse_inventory
 from lab.network import DEFAULT_INVENTORY, NeedsRoot, check_root
 from lab.plan import (
+    FALLBACK_METRIC,
     IFNAME_MAX,
     LAB_RANGE,
     LabPlan,
     PlanError,
+    Route,
     build_plan,
     host_setup_batch,
     namespace_batch,
@@ -190,9 +192,18 @@ def test_no_default_route_and_every_route_inside_the_lab(plan: LabPlan) -> None:
     for route in (*plan.host_routes, *(r for node in plan.nodes for r in node.routes)):
         assert ipaddress.IPv4Network(route.destination).subnet_of(LAB_RANGE), route
     for node in plan.nodes:
-        uplink_routes = [r for r in node.routes if r.destination == str(LAB_RANGE)]
-        assert uplink_routes == [r for r in node.routes if r.via == node.uplink.upstream_address]
-        assert len(uplink_routes) == 1
+        whole_range = [r for r in node.routes if r.destination == str(LAB_RANGE)]
+        assert whole_range == [
+            Route(str(LAB_RANGE), via=node.uplink.upstream_address, device="uplink"),
+            Route(str(LAB_RANGE), metric=FALLBACK_METRIC),  # when the uplink is down
+        ]
+        assert [r for r in node.routes if r.via == node.uplink.upstream_address] == whole_range[:1]
+
+
+def test_a_cut_uplink_leaves_the_namespace_nothing_but_blackholes(plan: LabPlan) -> None:
+    # `cut setda` sets setda's uplink down: the kernel flushes its routes, the fallback blackhole remains
+    assert walk(plan, "bnl-setda", "198.18.0.1", down={("bnl-setda", "uplink")}) == ["bnl-setda", "blackhole"]
+    assert walk(plan, "bnl-setda", "192.0.2.1", down=set()) == ["bnl-setda", "no route"]
 
 
 def test_only_routers_switches_and_isp_gateways_forward(plan: LabPlan) -> None:
