@@ -153,11 +153,15 @@ class CaseTarget(Base):
     """A target a case covers: its own, and the OPDs that joined it from behind a failed upstream."""
 
     __tablename__ = "case_targets"
-    __table_args__ = (UniqueConstraint("case_id", "target"),)
+    # (target, case_id) answers "the cases of this OPD" from the index alone, for the case list filter.
+    __table_args__ = (
+        UniqueConstraint("case_id", "target"),
+        Index("ix_case_targets_target_case", "target", "case_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    target: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(64))
     added_at: Mapped[datetime]
     case: Mapped[Case] = relationship(back_populates="targets")
 

@@ -716,7 +716,7 @@ def list_cases(
         )
         conditions.append(late if overdue else ~late)
     with tracker.db.read() as session:
-        total = session.scalar(select(func.count(Case.id)).where(*conditions)) or 0
+        total = session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0
         cases = session.scalars(
             select(Case)
             .where(*conditions)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 01:03:39.524574
+Create Date: 2026-11-30 01:11:57.699568
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("case_targets", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_case_targets_case_id"), ["case_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_case_targets_target"), ["target"], unique=False)
+        batch_op.create_index("ix_case_targets_target_case", ["target", "case_id"], unique=False)
 
     op.create_table(
         "check_results",
@@ -329,7 +329,7 @@ def downgrade() -> None:
 
     op.drop_table("check_results")
     with op.batch_alter_table("case_targets", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_case_targets_target"))
+        batch_op.drop_index("ix_case_targets_target_case")
         batch_op.drop_index(batch_op.f("ix_case_targets_case_id"))
 
     op.drop_table("case_targets")
