@@ -140,6 +140,7 @@ def _create_users(stack: Stack) -> dict[str, str]:
 def _print_banner(stack: Stack, passwords: dict[str, str], token: str) -> None:
     width = max(len(name) for name in passwords)
     logins = "\n".join(f"    {name:<{width}}  {password}" for name, password in passwords.items())
+    lab_cli = Path(sys.executable).parent / "batiknet-lab"
     print(
         f"""
 Batik.Net NOC demo is running over the simulated network (lab/inventory.yml).
@@ -157,9 +158,9 @@ Batik.Net NOC demo is running over the simulated network (lab/inventory.yml).
   API token (Authorization: Bearer ...): {token}
 
 Try a disruption from another terminal, as root:
-    batiknet-lab cut dinkes        # within about a minute and a half a case for Dinas Kesehatan appears
-    batiknet-lab restore dinkes    # the case is marked network restored
-    batiknet-lab cut dist-sw1      # one critical alert for the switch, none for the OPDs behind it
+    {lab_cli} cut dinkes      # about a minute later: a case for Dinas Kesehatan
+    {lab_cli} restore dinkes  # about two minutes later: the case is marked network restored
+    {lab_cli} cut dist-sw1    # one critical alert for the switch, none for the OPDs behind it
 
 Press Ctrl-C to stop everything and take the lab down.
 """,
