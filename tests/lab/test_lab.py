@@ -24,6 +24,7 @@ SYS_NAME = "1.3.6.1.2.1.1.5.0"
 IF_NAME = "1.3.6.1.2.1.31.1.1.1.1"
 IF_ADMIN_STATUS = "1.3.6.1.2.1.2.2.1.7"
 IF_OPER_STATUS = "1.3.6.1.2.1.2.2.1.8"
+IF_HC_OUT_OCTETS = "1.3.6.1.2.1.31.1.1.1.10"
 SNMP_CACHE_SECONDS = 8.0
 
 
@@ -225,6 +226,20 @@ def test_snmp_serves_the_namespace_interfaces(lab: Lab) -> None:
     names = set(snmp(lab, "snmpwalk", "dist-sw1", IF_NAME).values())
     assert names == {"lo", *lab.interfaces("dist-sw1")}
     assert {"uplink", "dl-setda", "access1", "access4"} <= names
+
+
+def test_interface_counters_count_real_traffic(lab: Lab) -> None:
+    index = interface_index(lab, "core-router", "dl-dist-sw1")
+    out_octets = f"{IF_HC_OUT_OCTETS}.{index}"
+    before = int(snmp(lab, "snmpget", "core-router", out_octets)[out_octets])
+    fping = require_binary("fping")
+    subprocess.run([fping, "-q", "-c", "20", "-p", "20", "-b", "1000", lab.address("setda")], check=True)
+    deadline = time.monotonic() + SNMP_CACHE_SECONDS
+    after = before
+    while after - before < 20 * 1000 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        after = int(snmp(lab, "snmpget", "core-router", out_octets)[out_octets])
+    assert after - before >= 20 * 1000  # 20 echoes of 1000 bytes went out of that port
 
 
 def test_interface_down_and_up_show_in_snmp(lab: Lab) -> None:
