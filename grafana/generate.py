@@ -8,8 +8,8 @@ Conventions every dashboard follows (checked by tests/rules/test_dashboards.py):
 - a stable ``uid`` per dashboard and stable panel ids (assigned in order of appearance);
 - a ``datasource`` variable whose default is the provisioned datasource (uid ``batiknet-prometheus``);
   every panel queries ``${datasource}``;
-- time series panels take rates over ``$__rate_interval``; stat and table panels that sum up the whole
-  chosen period use ``$__range``;
+- every range selector is ``[$__rate_interval]`` (rates and increases in time series); figures for the
+  whole chosen period are differences over ``offset $__range`` (see :func:`in_period`);
 - titles and labels in Bahasa Indonesia: the NOC wall screen and the technicians read them.
 """
 
@@ -574,6 +574,19 @@ def core_devices() -> dashboard.Dashboard:
     return board.builder
 
 
+def in_period(counter: str) -> str:
+    """How much a case tracker counter grew during the chosen period: its value now minus its value at
+    the start (0 for a series born within the period).
+
+    The tracker counts these from its database, so they never reset; unlike increase(), this also counts
+    the first case of a technician, ISP or outcome that had none before (a series that appears at 1)."""
+    return f"({counter} - ({counter} offset $__range or {counter} * 0))"
+
+
+RESTORED = "batiknet_cases_restored_total"
+RESTORE_BUCKETS = "batiknet_case_restore_working_seconds_bucket"
+
+
 def service_level() -> dashboard.Dashboard:
     board = new_board(
         "batiknet-service-level",
@@ -583,50 +596,19 @@ def service_level() -> dashboard.Dashboard:
         refresh="5m",
     )
     board.builder.time("now-30d", "now")
-
-    def restored(selector: str = "") -> str:
-        return f"sum(increase(batiknet_cases_restored_total{selector}[$__range]))"
-
-    in_target, in_maximum = restored('{within="target"}'), restored('{within=~"target|maximum"}')
-    board.add(
-        big_number(
-            "Kasus dibuka",
-            "sum(increase(batiknet_cases_opened_total[$__range])) or vector(0)",
-            [(None, "blue")],
-        ),
-        4,
-        5,
-    )
-    board.add(
-        big_number(
-            "Kasus ditutup",
-            "sum(increase(batiknet_cases_closed_total[$__range])) or vector(0)",
-            [(None, "blue")],
-        ),
-        4,
-        5,
-    )
-    board.add(
-        big_number(
-            "Pulih dalam target",
-            f"{in_target} / {restored()}",
-            [(None, "red"), (0.8, "orange"), (0.95, "green")],
-            unit="percentunit",
-        ),
-        4,
-        5,
-    )
-    board.add(
-        big_number(
-            "Pulih dalam batas maksimum",
-            f"{in_maximum} / {restored()}",
-            [(None, "red"), (0.95, "orange"), (1, "green")],
-            unit="percentunit",
-        ),
-        4,
-        5,
-    )
-    restore_time = "sum by (le) (increase(batiknet_case_restore_working_seconds_bucket[$__range]))"
+    for title, counter in (
+        ("Kasus dibuka", "batiknet_cases_opened_total"),
+        ("Kasus ditutup", "batiknet_cases_closed_total"),
+    ):
+        board.add(big_number(title, f"sum({in_period(counter)}) or vector(0)", [(None, "blue")]), 4, 5)
+    all_restored = f"sum({in_period(RESTORED)})"
+    for title, within, colours in (
+        ("Pulih dalam target", 'within="target"', [(None, "red"), (0.8, "orange"), (0.95, "green")]),
+        ("Pulih dalam batas maksimum", 'within=~"target|maximum"', [(None, "red"), (1, "green")]),
+    ):
+        share = f"(sum({in_period(f'{RESTORED}{{{within}}}')}) or vector(0)) / {all_restored}"
+        board.add(big_number(title, share, colours, unit="percentunit"), 4, 5)
+    restore_time = f"sum by (le) ({in_period(RESTORE_BUCKETS)})"
     board.add(
         big_number(
             "Waktu pulih (median, jam kerja)",
@@ -661,11 +643,10 @@ def service_level() -> dashboard.Dashboard:
         24,
         8,
     )
-    by_technician = "sum by (technician, within) (increase(batiknet_cases_restored_total[$__range]))"
     board.add(
         table_of(
             "Kasus pulih per teknisi",
-            by_technician,
+            f"sum by (technician, within) ({in_period(RESTORED)})",
             {"technician": "Teknisi", "within": "Selesai", "Value": "Jumlah kasus"},
         ),
         12,
@@ -674,7 +655,7 @@ def service_level() -> dashboard.Dashboard:
     board.add(
         table_of(
             "Kasus pulih per ISP",
-            "sum by (isp, within) (increase(batiknet_cases_restored_total[$__range]))",
+            f"sum by (isp, within) ({in_period(RESTORED)})",
             {"isp": "ISP", "within": "Selesai", "Value": "Jumlah kasus"},
         ),
         12,
@@ -683,8 +664,7 @@ def service_level() -> dashboard.Dashboard:
     board.add(
         table_of(
             "Waktu pulih per ISP (median, jam kerja)",
-            "histogram_quantile(0.5, sum by (isp, le)"
-            " (increase(batiknet_case_restore_working_seconds_bucket[$__range])))",
+            f"histogram_quantile(0.5, sum by (isp, le) ({in_period(RESTORE_BUCKETS)}))",
             {"isp": "ISP", "Value": "Median waktu pulih"},
             unit="s",
         ),

@@ -1,6 +1,6 @@
 """The Grafana dashboards: generated code equals the committed JSON (no drift), and every dashboard follows
 the conventions the NOC relies on (stable uids, the pinned datasource through a variable,
-$__rate_interval in rates, unique panel ids, panels that do not overlap, Indonesian titles)."""
+$__rate_interval as the only range, unique panel ids, panels that do not overlap, Indonesian titles)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,6 @@ ENGLISH_WORDS = {
     "technician", "traffic", "up", "uptime", "interface", "interfaces", "time",
 }  # fmt: skip
 RANGE_SELECTOR = re.compile(r"\[([^\]]+)\]")
-WHOLE_PERIOD_PANELS = ("stat", "table")  # may sum up the chosen period with [$__range]
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -101,16 +100,14 @@ def test_datasource_variable_defaults_to_the_provisioned_datasource(path: Path) 
 
 
 @pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda path: path.name)
-def test_every_range_is_the_rate_interval_or_the_whole_period(path: Path) -> None:
+def test_every_range_is_the_rate_interval(path: Path) -> None:
+    """Rates and increases over $__rate_interval; whole-period figures use `offset $__range`, not ranges."""
     for panel in panels(load(path)):
         assert panel.get("targets"), f"{panel['title']}: no query"
-        allowed = {"$__rate_interval"}
-        if panel["type"] in WHOLE_PERIOD_PANELS:
-            allowed.add("$__range")
         for target in panel["targets"]:
             windows = set(RANGE_SELECTOR.findall(target["expr"]))
-            assert windows <= allowed, f"{panel['title']}: {target['expr']}"
-            if panel["type"] == "timeseries" and re.search(r"\b(rate|irate|increase)\(", target["expr"]):
+            assert windows <= {"$__rate_interval"}, f"{panel['title']}: {target['expr']}"
+            if re.search(r"\b(rate|irate|increase)\(", target["expr"]):
                 assert windows == {"$__rate_interval"}, panel["title"]
 
 
