@@ -57,11 +57,12 @@ def local_time(value: datetime | str | None) -> str:
     instant = parse_instant(value)
     if instant is None:
         return "—"
-    return instant.astimezone(services.current_tracker().calendar.timezone).strftime("%d-%m-%Y %H:%M")
+    # %Z names the zone as people say it: WIB for Asia/Jakarta.
+    return instant.astimezone(services.current_tracker().calendar.timezone).strftime("%d-%m-%Y %H:%M %Z")
 
 
 def long_date(value: date | datetime | str | None) -> str:
-    """``30 November 2026`` / ``30 November 2026`` with the month name in the page's language."""
+    """``30 November 2026``, the month named in the page's language (Desember / December)."""
     if value is None:
         return "—"
     if isinstance(value, str):
