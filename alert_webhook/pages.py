@@ -266,8 +266,8 @@ class CaseRow:
     case: dict[str, Any]
     target_name: str
     technicians: list[str]
-    overdue: bool  # past the maximum deadline
-    past_target: bool
+    past_maximum: bool  # past the maximum deadline (end of working day 5)
+    past_target: bool  # past the target (end of working day 2); the API calls this "overdue"
     affected_count: int
 
 
@@ -276,7 +276,7 @@ def _row(item: dict[str, Any]) -> CaseRow:
         case=item,
         target_name=item["target_name"],
         technicians=[a["display_name"] for a in item["assignees"]],
-        overdue=item["past_maximum"],
+        past_maximum=item["past_maximum"],
         past_target=item["overdue"],
         affected_count=len(item["affected_targets"]),
     )
@@ -298,7 +298,7 @@ def case_list():
     technician = request.args.get("technician", type=int)
     overdue = request.args.get("overdue") == "1"
     page = max(request.args.get("page", 1, type=int), 1)
-    technicians = [u for u in services.list_users(role="technician")]
+    technicians = services.list_users(role="technician")
     usernames = {u.id: u.username for u in technicians}
     result = services.list_cases(
         state=state if state in STATES else None,
@@ -310,15 +310,14 @@ def case_list():
         offset=(page - 1) * PAGE_SIZE,
     )
 
-    def page_url(number: int) -> str:
+    def page_url(page_number: int) -> str:
         args = request.args.to_dict()
-        args["page"] = str(number)
+        args["page"] = str(page_number)
         return url_for("cases.case_list", **args)
 
     return render_template(
         "case_list.html",
         rows=[_row(item) for item in result.items],
-        total=result.total,
         page=page,
         has_next=result.offset + len(result.items) < result.total,
         page_url=page_url,
@@ -333,7 +332,9 @@ def case_list():
 @login_required
 def noc_screen():
     result = services.list_cases(open_only=True, limit=NOC_LIMIT)
-    rows = sorted((_row(item) for item in result.items), key=lambda r: (not r.overdue, not r.past_target))
+    rows = sorted(
+        (_row(item) for item in result.items), key=lambda r: (not r.past_maximum, not r.past_target)
+    )
     return render_template("noc.html", rows=rows, now=services.current_tracker().now())
 
 

@@ -100,7 +100,7 @@ def test_case_list_shows_deadlines_and_filters(app, client, login, staff, clock)
     assert listed("overdue=1") == {first, second}
     assert "lewat target" in client.get("/cases").get_data(as_text=True)
     clock.advance(days=5)
-    assert "LEWAT BATAS" in client.get("/cases").get_data(as_text=True)
+    assert "LEWAT BATAS MAKSIMUM" in client.get("/cases").get_data(as_text=True)
 
 
 def test_case_list_is_paginated(app, client, login, staff, monkeypatch):
