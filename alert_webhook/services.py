@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -265,35 +265,37 @@ def ingest_notification(body: str, notification: ParsedNotification) -> IngestRe
     with tracker.db.write() as session:
         serialize_writers(session)
         seen = session.scalar(select(Notification.id).where(Notification.content_sha256 == digest).limit(1))
-        stored = Notification(
-            received_at=now,
-            body=body,
-            body_sha256=hashlib.sha256(body.encode()).hexdigest(),
-            content_sha256=digest,
-            receiver=notification.receiver,
-            status=notification.status,
-            group_key=notification.group_key,
-            truncated_alerts=notification.truncated_alerts,
-            effects=0,
-        )
-        session.add(stored)
-        session.flush()
-        if seen is not None:  # a repeat or the HA peer's copy: nothing left to apply
-            return IngestResult(stored.id, True, ())
-        plan = ingest.plan_notification(
-            notification,
-            _world(session, tracker, notification, key),
-            tracker.ancestors,
-            tracker.working_seconds,
-            tracker.reopen_window_seconds,
-        )
-        stored.effects = len(plan.effects)
-        touched = _apply_plan(session, tracker, plan, stored, now)
-        return IngestResult(stored.id, plan.duplicate, tuple(sorted(touched)))
+        plan = None
+        if seen is None:  # otherwise a repeat or the HA peer's copy: nothing left to apply
+            world = _world(session, tracker, notification, key)
+            plan = ingest.plan_notification(
+                notification, world, tracker.ancestors, tracker.working_seconds, tracker.reopen_window_seconds
+            )
+        # Core insert: the raw body is written once and never loaded as an object here.
+        notification_id = session.execute(
+            insert(Notification).returning(Notification.id),
+            [
+                {
+                    "received_at": now,
+                    "body": body,
+                    "body_sha256": hashlib.sha256(body.encode()).hexdigest(),
+                    "content_sha256": digest,
+                    "receiver": notification.receiver,
+                    "status": notification.status,
+                    "group_key": notification.group_key,
+                    "truncated_alerts": notification.truncated_alerts,
+                    "effects": len(plan.effects) if plan else 0,
+                }
+            ],
+        ).scalar_one()
+        if plan is None:
+            return IngestResult(notification_id, True, ())
+        touched = _apply_plan(session, tracker, plan, notification_id, now)
+        return IngestResult(notification_id, plan.duplicate, tuple(sorted(touched)))
 
 
 def _apply_plan(
-    session: Session, tracker: Tracker, plan: ingest.Plan, stored: Notification, now: datetime
+    session: Session, tracker: Tracker, plan: ingest.Plan, notification_id: int, now: datetime
 ) -> set[int]:
     """Write a plan's effects. Alerts go in bulk, with one timeline event per case and kind."""
     new_cases: dict[ingest.NewCase, Case] = {}
@@ -318,7 +320,7 @@ def _apply_plan(
                 now,
                 to_state="received",
                 data={
-                    "notification_id": stored.id,
+                    "notification_id": notification_id,
                     "group_key": effect.group_key,
                     "alert_starts_at": effect.received_at.isoformat(),
                     "previous_case_id": effect.previous_case_id,
@@ -359,7 +361,7 @@ def _apply_plan(
                         "labels": dict(alert.labels),
                         "annotations": dict(alert.annotations),
                         "generator_url": alert.generator_url,
-                        "first_notification_id": stored.id,
+                        "first_notification_id": notification_id,
                         "last_seen_at": now,
                     }
                 )
@@ -408,7 +410,10 @@ def _apply_plan(
                         SYSTEM,
                         "incomplete",
                         now,
-                        data={"truncated_alerts": effect.truncated_alerts, "notification_id": stored.id},
+                        data={
+                            "truncated_alerts": effect.truncated_alerts,
+                            "notification_id": notification_id,
+                        },
                     )
     return set(touched)
 
