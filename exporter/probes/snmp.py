@@ -363,7 +363,12 @@ class _Session:
     async def walk(
         self, columns: Sequence[Oid], scalars: Sequence[Oid], repetitions: int
     ) -> tuple[dict[Oid, object], Columns]:
-        """GETBULK the scalars (as non-repeaters: their ``.0`` instance) and every column together."""
+        """GETBULK the scalars (as non-repeaters: their ``.0`` instance) and every column together.
+
+        ``repetitions`` is how many rows to ask for in all (the expected rows plus one, to see the end).
+        Agents cap a response (net-snmp at about 100 varbinds), so a table may take several requests;
+        each asks only for the rows still expected, never a full ``repetitions`` again.
+        """
         scalar_values: dict[Oid, object] = {}
         table: Columns = {column: {} for column in columns}
         cursor = {column: column for column in columns}
@@ -372,7 +377,8 @@ class _Session:
         while active or (first and scalars):
             request = [*(scalars if first else ()), *(cursor[c] for c in active)]
             non_repeaters = len(scalars) if first else 0
-            varbinds = await self.request(non_repeaters, repetitions, request)
+            fetched = max((len(table[c]) for c in active), default=0)
+            varbinds = await self.request(non_repeaters, max(2, repetitions - fetched), request)
             for (name, value), scalar in zip(varbinds[:non_repeaters], scalars, strict=False):
                 if name[: len(scalar)] == scalar:
                     scalar_values[scalar] = value
