@@ -530,18 +530,29 @@ def _chart(case: dict[str, Any]) -> tuple[chart_layout.Chart | None, str | None,
     return chart_layout.layout(series["up"], series["rtt"], start, end, markers), None, start, end
 
 
+# The Grafana dashboard (grafana/dashboards/) showing one target, and its variable, by inventory kind.
+GRAFANA_DASHBOARDS = {"opd": ("batiknet-opd", "opd"), "router": ("batiknet-core", "device"),
+                      "switch": ("batiknet-core", "device")}  # fmt: skip
+GRAFANA_OVERVIEW = "batiknet-noc"
+
+
 def grafana_url(episode: dict[str, Any]) -> str | None:
-    base = services.current_tracker().config.get("BATIKNET_GRAFANA_URL")
+    """The dashboard of the episode's target around the episode (the NOC overview for ISPs and DNS)."""
+    tracker = services.current_tracker()
+    base = tracker.config.get("BATIKNET_GRAFANA_URL")
     if not base or not episode.get("target"):
         return None
-    starts = parse_instant(episode["starts_at"])
-    ends = parse_instant(episode["ends_at"])
-    window_from = int(starts.timestamp() * 1000) - 3_600_000
-    window_to = "now" if ends is None else int(ends.timestamp() * 1000) + 1_800_000
-    return (
-        f"{base.rstrip('/')}/d/batiknet-overview/batiknet?var-target={episode['target']}"
-        f"&from={window_from}&to={window_to}"
-    )
+    try:
+        kind = tracker.inventory.target(episode["target"]).kind if tracker.inventory is not None else "opd"
+    except KeyError:
+        kind = None
+    starts, ends = parse_instant(episode["starts_at"]), parse_instant(episode["ends_at"])
+    window = f"from={int(starts.timestamp() * 1000) - 3_600_000}"
+    window += "&to=now" if ends is None else f"&to={int(ends.timestamp() * 1000) + 1_800_000}"
+    if kind in GRAFANA_DASHBOARDS:
+        uid, variable = GRAFANA_DASHBOARDS[kind]
+        return f"{base.rstrip('/')}/d/{uid}?var-{variable}={episode['target']}&{window}"
+    return f"{base.rstrip('/')}/d/{GRAFANA_OVERVIEW}?{window}"
 
 
 def _render_case(case_id: int, bound: dict[str, Form] | None = None, status: int = 200):

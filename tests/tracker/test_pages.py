@@ -454,10 +454,7 @@ def test_linked_alerts_link_to_prometheus_and_grafana_and_the_chart_is_drawn(
         alerts = page[page.index('id="alerts"') :]
         assert "BatiknetOPDUnreachable" in alerts
         assert 'href="http://prometheus.example:9090/graph?g0.expr=batiknet_target_up+%3D%3D+0"' in alerts
-        assert (
-            'href="http://grafana.example:3000/d/batiknet-overview/batiknet?var-target=setda&amp;from='
-            in alerts
-        )
+        assert 'href="http://grafana.example:3000/d/batiknet-opd?var-opd=setda&amp;from=' in alerts
         chart = page[page.index('id="chart"') : page.index('id="alerts"')]
         assert '<svg class="chart"' in chart
         assert 'class="down"' in chart and 'class="up"' in chart and '<polyline class="rtt"' in chart
@@ -717,3 +714,24 @@ def test_workflow_refusals_read_in_indonesian(app, state, role, assigned, action
 def test_an_unknown_refusal_is_shown_as_it_is(app):
     with app.test_request_context("/cases"):
         assert pages.refusal_text("something new went wrong") == "something new went wrong"
+
+
+def test_grafana_links_pick_the_dashboard_of_the_target_kind(app_config):
+    app = make_app(app_config, BATIKNET_GRAFANA_URL="http://grafana.example:3000/")
+    try:
+        with app.app_context():
+            episode = {"starts_at": "2026-11-30T03:00:00+00:00", "ends_at": None}
+            core = pages.grafana_url({**episode, "target": "core-router"})
+            assert core.startswith("http://grafana.example:3000/d/batiknet-core?var-device=core-router&from=")
+            assert core.endswith("&to=now")
+            isp = pages.grafana_url(
+                {**episode, "target": "isp-telkom", "ends_at": "2026-11-30T04:00:00+00:00"}
+            )
+            start, end = 1_796_007_600_000, 1_796_011_200_000  # 03:00 and 04:00 UTC in milliseconds
+            assert (
+                isp
+                == f"http://grafana.example:3000/d/batiknet-noc?from={start - 3_600_000}&to={end + 1_800_000}"
+            )
+            assert pages.grafana_url({**episode, "target": None}) is None
+    finally:
+        app.extensions["batiknet"].db.dispose()
