@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from io import BytesIO
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 from flask_wtf.file import FileField
 from wtforms import (
@@ -738,14 +739,18 @@ def letter_scan(letter_id: int):
         name, mime, data = services.letter_file(letter_id)
     except services.NotFound:
         abort(404)
-    return Response(
-        data,
-        mimetype=mime,
-        headers={
-            "Content-Disposition": f'inline; filename="{name.replace(chr(34), "")}"',
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-        },
-    )
+    response = send_file(BytesIO(data), mimetype=mime, download_name=name)
+    # An uploaded file is shown, never run: no scripts, no plugins, no same-origin access.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.app_errorhandler(413)
+def _too_large(error):
+    if request.path.startswith("/api/"):
+        return error
+    message = gettext("letter.scan_size", max_mb=_max_letter_mb())
+    return render_template("error.html", code=413, message=message), 413
 
 
 # --- complaints (SOP section 6) ----------------------------------------------------------------------

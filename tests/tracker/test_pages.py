@@ -301,6 +301,7 @@ def test_letter_form_opens_a_case_with_its_scan(app, client, login, staff):
     letter_id = int(re.search(r'href="/letters/(\d+)/scan"', page).group(1))
     scan = client.get(f"/letters/{letter_id}/scan")
     assert scan.data == PDF and scan.mimetype == "application/pdf"
+    assert scan.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
     # A second letter of the same OPD joins the open case.
     answer = submit(client, "/letters/new", letter_form(number="046/DINKES/XI/2026"))
     assert answer.location == f"/cases/{case_id}"
@@ -346,6 +347,13 @@ def test_letter_scan_type_and_size_are_checked(app_config):
         )
         assert big.status_code == 400
         assert "Berkas terlalu besar" in big.get_data(as_text=True)
+        # Beyond the request limit the server refuses before reading, with the same message.
+        huge = submit(
+            client,
+            "/letters/new",
+            {**letter_form(), "scan": (io.BytesIO(PDF + b" " * (2 << 20)), "surat.pdf", "application/pdf")},
+        )
+        assert huge.status_code == 413 and "Berkas terlalu besar" in huge.get_data(as_text=True)
         with app.app_context():
             assert services.list_cases().total == 0  # a rejected letter stores nothing
     finally:
