@@ -69,8 +69,9 @@ demo: install
 dashboards: install
 	$(VENV_PYTHON) grafana/generate.py
 
+# Each benchmark prints a Markdown table for docs/benchmarks.md (bench/README.md says what each measures).
 bench: install
-	$(VENV_PYTHON) -m bench
+	for script in bench/*.py; do echo "== $$script"; $(VENV_PYTHON) "$$script"; done
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis run
