@@ -20,12 +20,19 @@ DEBIAN_PACKAGES := prometheus prometheus-alertmanager snmpd snmp dnsmasq fping i
 	prometheus-blackbox-exporter prometheus-snmp-exporter postgresql chromium poppler-utils \
 	iproute2 procps util-linux systemd libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core python3-venv
 
+# On a machine where systemd runs, installing these packages also starts their services on the ports the
+# demo uses. The stack runs them in the foreground with its own configuration, so the services that this
+# installation just started are disabled again (a setup that had them before is left alone).
+PACKAGED_SERVICES := prometheus prometheus-alertmanager
+
 RULE_FILES = $(wildcard prometheus/rules/*.yml)
 RULE_TESTS = $(wildcard prometheus/tests/*.yml)
 
-.PHONY: install test lint check-configs pytest demo dashboards bench clean
+.PHONY: install debian-packages test lint check-configs pytest demo dashboards bench clean
 
-install: $(VENV_STAMP)
+install: debian-packages $(VENV_STAMP)
+
+debian-packages:
 	@missing=""; \
 	for package in $(DEBIAN_PACKAGES); do \
 		dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null | grep -q "install ok installed" \
@@ -36,9 +43,15 @@ install: $(VENV_STAMP)
 		export DEBIAN_FRONTEND=noninteractive; \
 		apt-get update -q; \
 		apt-get install -y -q --no-install-recommends $$missing; \
+		if [ -d /run/systemd/system ]; then \
+			for service in $(PACKAGED_SERVICES); do \
+				case " $$missing " in *" $$service "*) systemctl disable --now "$$service";; esac; \
+			done; \
+		fi; \
 	fi
 
-$(VENV_STAMP): pyproject.toml
+# The packages come first: python3-venv is among them.
+$(VENV_STAMP): pyproject.toml | debian-packages
 	test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV)
 	$(VENV_PYTHON) -m pip install --quiet --upgrade pip
 	$(VENV_PYTHON) -m pip install --quiet -e '.[dev]'

@@ -16,6 +16,7 @@ import os
 import secrets
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -23,7 +24,7 @@ from types import FrameType
 from lab.network import Lab, LabError, check_root, exclusive_lock
 from lab.stackrun import REPO, Ports, Stack, StackError, Timing
 
-DEFAULT_RUN_DIR = REPO / "run" / "demo"
+RUNS_DIR = REPO / "run" / "demo"
 LAB_LOCK_TIMEOUT = 600.0
 DEMO_MAIL_DOMAIN = "batiknet.example"  # reserved name: their mail only ever reaches the local sink
 # Scrapes every 5 s and quick notification groups, so that a cut shows within the committed `for:` plus a
@@ -73,7 +74,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lab.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR, help="configs, data, logs, mail")
+    parser.add_argument(
+        "--run-dir",
+        type=Path,
+        default=RUNS_DIR / time.strftime("%Y%m%d-%H%M%S"),
+        help="configs, data, logs and mail of this run (default: a new directory under run/demo/)",
+    )
     parser.add_argument(
         "--free-ports", action="store_true", help="any free loopback ports instead of the documented ones"
     )

@@ -86,6 +86,19 @@ class Ports:
             for sock in sockets:
                 sock.close()
 
+    def busy(self) -> list[int]:
+        """The ports someone already listens on (the readiness checks would otherwise talk to them)."""
+        taken = []
+        for port in (getattr(self, field.name) for field in fields(self)):
+            with socket.socket() as sock:
+                # Like the services themselves: connections of an earlier run in TIME_WAIT do not count.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    sock.bind((LOOPBACK, port))
+                except OSError:
+                    taken.append(port)
+        return taken
+
     def endpoints(self) -> Endpoints:
         return Endpoints(**{field.name: f"{LOOPBACK}:{getattr(self, field.name)}" for field in fields(self)})
 
@@ -244,6 +257,12 @@ class Stack:
         self.stop()
 
     def start(self) -> Stack:
+        busy = self.ports.busy()
+        if busy:
+            raise StackError(
+                f"loopback ports {busy} are already in use (the distribution's Prometheus or Alertmanager "
+                "service? systemctl disable --now prometheus prometheus-alertmanager)"
+            )
         for directory in (self.run_dir, self.mail_dir, self.telegram_dir, self.secrets_dir, self.logs_dir):
             directory.mkdir(parents=True, exist_ok=True)
         try:
