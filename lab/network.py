@@ -45,7 +45,7 @@ from .plan import (
     ports_batch,
     route_lines,
 )
-from .services import dnsmasq_config, snmpd_config
+from .services import dnsmasq_config, interface_aliases, snmpd_config
 
 DEFAULT_INVENTORY = Path(__file__).with_name("inventory.yml")
 DEFAULT_RUN_DIR = Path("/run/batiknet-lab")
@@ -475,7 +475,11 @@ class Lab:
         env = dict(os.environ)
         if program == "snmpd":
             device = next(d for d in self.inventory.devices if d.id == target_id)
-            text = snmpd_config(device, self.inventory)
+            indexes = _ifindexes(node.namespace)
+            aliases = {
+                indexes[name]: alias for name, alias in interface_aliases(node, self.inventory).items()
+            }
+            text = snmpd_config(device, self.inventory, aliases)
             persistent = directory / "snmp-state"
             persistent.mkdir(exist_ok=True, mode=0o700)
             env["SNMP_PERSISTENT_DIR"] = str(persistent)
@@ -606,6 +610,11 @@ def _operstates(namespace: str | None) -> dict[str, str]:
     if result.returncode != 0:
         return {}
     return {entry["ifname"]: entry.get("operstate", "UNKNOWN") for entry in json.loads(result.stdout)}
+
+
+def _ifindexes(namespace: str) -> dict[str, int]:
+    result = _run(["ip", "-n", namespace, "-j", "link", "show"])
+    return {entry["ifname"]: entry["ifindex"] for entry in json.loads(result.stdout)}
 
 
 def _fping_alive(addresses: list[str]) -> set[str]:

@@ -11,15 +11,17 @@ import ipaddress
 
 from batiknet.inventory import Device, DNSServer, Inventory
 
-from .plan import LAB_RANGE
+from .plan import LAB_RANGE, Node
 
 # Served by dns-wrong for every checked name: inside the lab range, never an expected answer.
 WRONG_ANSWER = "198.18.255.254"
+IF_ALIAS = ".1.3.6.1.2.1.31.1.1.1.18"
 SNMP_ACCESS = {"noAuthNoPriv": "noauth", "authNoPriv": "auth", "authPriv": "priv"}
 
 
-def snmpd_config(device: Device, inventory: Inventory) -> str:
-    """snmpd.conf for one device: listen on its address, answer only lab sources, its own system group."""
+def snmpd_config(device: Device, inventory: Inventory, aliases: dict[int, str] | None = None) -> str:
+    """snmpd.conf for one device: listen on its address, answer only lab sources, its own system group,
+    and ``aliases`` (ifIndex → description) as IF-MIB ifAlias, which Linux interfaces do not carry."""
     snmp = device.snmp
     if snmp is None:
         raise ValueError(f"{device.id} has no SNMP settings")
@@ -30,6 +32,10 @@ def snmpd_config(device: Device, inventory: Inventory) -> str:
         f"sysLocation {inventory.network_name}",
         f"sysContact {inventory.organisation or inventory.network_name}",
         "dontLogTCPWrappersConnects yes",
+    ]
+    lines += [
+        f"override {IF_ALIAS}.{index} octet_str {_quoted(alias, always=True)}"
+        for index, alias in sorted((aliases or {}).items())
     ]
     if snmp.version == "2c":
         assert snmp.community is not None
@@ -95,9 +101,19 @@ def dnsmasq_config(server: DNSServer, wrong: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _quoted(secret: str) -> str:
-    """snmpd.conf tokens with spaces or quotes must be quoted; the secret itself stays verbatim."""
-    if any(c in secret for c in ' \t"#'):
-        escaped = secret.replace("\\", "\\\\").replace('"', '\\"')
+def interface_aliases(node: Node, inventory: Inventory) -> dict[str, str]:
+    """Interface name → description, as an operator would write it on the device's ports."""
+    names = {target.id: target.name for target in inventory.targets()}
+    upstream = node.uplink.upstream_id
+    aliases = {node.uplink.target_ifname: f"uplink to {names[upstream]}" if upstream else "uplink to the NOC"}
+    aliases.update({link.upstream_ifname: names[link.target_id] for link in node.downlinks})
+    aliases.update({port: f"access port {n}" for n, port in enumerate(node.access_ports, start=1)})
+    return aliases
+
+
+def _quoted(text: str, always: bool = False) -> str:
+    """snmpd.conf tokens with spaces or quotes must be quoted; the text itself stays verbatim."""
+    if always or any(c in text for c in ' \t"#'):
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
         return f'"{escaped}"'
-    return secret
+    return text

@@ -24,6 +24,7 @@ SYS_NAME = "1.3.6.1.2.1.1.5.0"
 IF_NAME = "1.3.6.1.2.1.31.1.1.1.1"
 IF_ADMIN_STATUS = "1.3.6.1.2.1.2.2.1.7"
 IF_OPER_STATUS = "1.3.6.1.2.1.2.2.1.8"
+IF_ALIAS = "1.3.6.1.2.1.31.1.1.1.18"
 IF_HC_OUT_OCTETS = "1.3.6.1.2.1.31.1.1.1.10"
 SNMP_CACHE_SECONDS = 8.0
 
@@ -226,6 +227,16 @@ def test_snmp_serves_the_namespace_interfaces(lab: Lab) -> None:
     names = set(snmp(lab, "snmpwalk", "dist-sw1", IF_NAME).values())
     assert names == {"lo", *lab.interfaces("dist-sw1")}
     assert {"uplink", "dl-setda", "access1", "access4"} <= names
+
+
+def test_snmp_serves_port_descriptions_as_ifalias(lab: Lab) -> None:
+    names = snmp(lab, "snmpwalk", "dist-sw1", IF_NAME)
+    aliases = snmp(lab, "snmpwalk", "dist-sw1", IF_ALIAS)
+    by_name = {name: aliases[f"{IF_ALIAS}.{oid.rsplit('.', 1)[1]}"] for oid, name in names.items()}
+    assert by_name["dl-setda"] == "Sekretariat Daerah"
+    assert by_name["uplink"] == "uplink to Router inti Diskominfo"
+    assert by_name["access2"] == "access port 2"
+    assert by_name["lo"] == ""
 
 
 def test_interface_counters_count_real_traffic(lab: Lab) -> None:

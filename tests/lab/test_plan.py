@@ -24,7 +24,7 @@ from lab.plan import (
     node_sysctls,
     short_name,
 )
-from lab.services import WRONG_ANSWER, dns_records, dnsmasq_config, snmpd_config
+from lab.services import WRONG_ANSWER, dns_records, dnsmasq_config, interface_aliases, snmpd_config
 
 HOST = None  # the host namespace, in the walk below
 
@@ -258,6 +258,17 @@ def test_snmpd_config_uses_the_inventory_secrets(inventory: Inventory) -> None:
     assert f"createUser batiknet SHA {snmp.auth_password.resolve()} AES {snmp.priv_password.resolve()}" in v3
     assert "rouser batiknet priv" in v3
     assert "community" not in v3
+
+
+def test_snmpd_config_describes_the_ports(inventory: Inventory, plan: LabPlan) -> None:
+    aliases = interface_aliases(plan.node("dist-sw1"), inventory)
+    assert aliases["uplink"] == "uplink to Router inti Diskominfo"
+    assert aliases["dl-bappeda"] == "Bappeda"
+    assert aliases["access4"] == "access port 4"
+    assert set(aliases) == set(plan.node("dist-sw1").interfaces)
+    assert interface_aliases(plan.node("core-router"), inventory)["uplink"] == "uplink to the NOC"
+    config = snmpd_config(inventory.devices[1], inventory, {3: 'Kantor "Baru"'})
+    assert 'override .1.3.6.1.2.1.31.1.1.1.18.3 octet_str "Kantor \\"Baru\\""' in config
 
 
 def test_dnsmasq_config_answers_the_checks_and_never_forwards(inventory: Inventory) -> None:
