@@ -375,6 +375,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "evidence.rtt_seconds": "RTT (detik)",
         "evidence.down": "Putus",
         "evidence.error": "Kesalahan",
+        "case.address": "Alamat",
+        "case.contact": "Kontak di OPD",
     },
     "en": {
         "app.title": "Batik.Net Disruption Tracker",
@@ -720,6 +722,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "evidence.rtt_seconds": "RTT (seconds)",
         "evidence.down": "Down",
         "evidence.error": "Error",
+        "case.address": "Address",
+        "case.contact": "Contact at the OPD",
     },
 }
 

@@ -181,6 +181,20 @@ def target_label(target_id: str) -> str:
     return services.current_tracker().target_name(target_id)
 
 
+def target_contact(target_id: str) -> dict[str, str]:
+    """Where the target is and whom to call there, from the inventory (OPDs only)."""
+    inventory = services.current_tracker().inventory
+    try:
+        target = inventory.target(target_id) if inventory is not None else None
+    except KeyError:
+        return {}
+    contact = getattr(target, "contact", None)
+    return {
+        "address": getattr(target, "street_address", "") or "",
+        "contact": f"{contact.name}, {contact.phone}" if contact else "",
+    }
+
+
 def _actor() -> services.Actor:
     return services.actor_of(current_user)
 
@@ -577,6 +591,7 @@ def _render_case(case_id: int, bound: dict[str, Form] | None = None, status: int
         case=case,
         target_name=case["target_name"],
         affected=[target_label(t) for t in case["affected_targets"]],
+        contact=target_contact(case["target"]),
         technicians=[a["display_name"] for a in case["assignees"]],
         forms=forms,
         comment_form=comment_form,

@@ -124,6 +124,7 @@ def test_viewer_sees_the_case_but_no_action_forms(app, client, login, staff):
     page = client.get(f"/cases/{case_id}").get_data(as_text=True)
     assert "Riwayat" in page and "Daftar pemeriksaan" in page and "Surat pemberitahuan" in page
     assert "005/1/XI/2026" in page and "Ibu Sari" in page
+    assert "Jl. Mataram No. 1" in page and "Operator Setda, +62 285 555 0001" in page  # from the inventory
     assert '<form method="post" action="/cases/' not in page
     assert "Tidak ada langkah SOP yang dapat Anda ambil" in page
     # Posting anyway is refused by the workflow, with its reason.
