@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
         ("dns-restore", "let a failed DNS server answer again"),
         ("dns-wrong", "serve a wrong address for the checked names"),
         ("dns-right", "serve the right addresses again"),
+        ("snmp-fail", "stop a device's snmpd (it still answers ping)"),
+        ("snmp-restore", "start a failed snmpd again"),
+        ("reboot", "restart a device's snmpd: sysUpTime starts from zero"),
     ):
         commands.add_parser(name, help=help_text).add_argument("target")
     for name, help_text in (
@@ -95,6 +98,7 @@ def _render(status: LabStatus, lab: Lab) -> str:
         ("cut", status.cut),
         ("dns failed", status.dns_failed),
         ("dns wrong", status.dns_wrong),
+        ("snmp failed", status.snmp_failed),
     ):
         if values:
             lines.append(f"  {label}: {', '.join(values)}")
@@ -131,6 +135,9 @@ _COMMANDS = {
     "dns-restore": _simple("dns_restore"),
     "dns-wrong": _simple("dns_wrong"),
     "dns-right": _simple("dns_right"),
+    "snmp-fail": _simple("snmp_fail"),
+    "snmp-restore": _simple("snmp_restore"),
+    "reboot": _simple("reboot"),
     "if-down": _interface("interface_down"),
     "if-up": _interface("interface_up"),
 }

@@ -117,6 +117,7 @@ class LabState:
     interfaces_down: dict[str, list[str]] = field(default_factory=dict)
     dns_failed: list[str] = field(default_factory=list)
     dns_wrong: list[str] = field(default_factory=list)
+    snmp_failed: list[str] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: dict) -> LabState:
@@ -152,6 +153,7 @@ class LabStatus:
     interfaces_down: dict[str, list[str]]
     dns_failed: list[str]
     dns_wrong: list[str]
+    snmp_failed: list[str]
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -347,7 +349,7 @@ class Lab:
         state = self._require_up()
         if server_id in state.dns_failed:
             state.dns_failed.remove(server_id)
-        self._restart_dns(state, server_id)
+        self._restart(state, server_id, "dnsmasq")
 
     def dns_wrong(self, server_id: str) -> None:
         """Serve a wrong address (``lab.services.WRONG_ANSWER``) for every checked name."""
@@ -355,17 +357,40 @@ class Lab:
         state = self._require_up()
         if server_id not in state.dns_wrong:
             state.dns_wrong.append(server_id)
-        self._restart_dns(state, server_id)
+        self._restart(state, server_id, "dnsmasq")
 
     def dns_right(self, server_id: str) -> None:
         self._check_dns_server(server_id)
         state = self._require_up()
         if server_id in state.dns_wrong:
             state.dns_wrong.remove(server_id)
-        self._restart_dns(state, server_id)
+        self._restart(state, server_id, "dnsmasq")
+
+    def snmp_fail(self, device_id: str) -> None:
+        """Stop the device's snmpd: it still answers ping, but SNMP requests time out."""
+        self._check_snmp_device(device_id)
+        state = self._require_up()
+        record = state.processes.pop(device_id, None)
+        if record is not None:
+            _stop(record)
+        if device_id not in state.snmp_failed:
+            state.snmp_failed.append(device_id)
+        self._save(state)
+
+    def snmp_restore(self, device_id: str) -> None:
+        self._check_snmp_device(device_id)
+        state = self._require_up()
+        if device_id in state.snmp_failed:
+            state.snmp_failed.remove(device_id)
+        self._restart(state, device_id, "snmpd")
+
+    def reboot(self, device_id: str) -> None:
+        """Restart the device's snmpd, as after a reboot: sysUpTime starts again from zero."""
+        self._check_snmp_device(device_id)
+        self._restart(self._require_up(), device_id, "snmpd")
 
     def reset(self) -> None:
-        """Undo every interface-down, cut and DNS fault the state records (upstream cuts first)."""
+        """Undo every interface-down, cut, DNS and SNMP fault the state records (upstream cuts first)."""
         state = self._require_up()
         for device_id, names in list(state.interfaces_down.items()):
             for ifname in list(names):
@@ -376,6 +401,8 @@ class Lab:
             self.dns_restore(server_id)
         for server_id in state.dns_wrong:
             self.dns_right(server_id)
+        for device_id in state.snmp_failed:
+            self.snmp_restore(device_id)
 
     # --- status -----------------------------------------------------------------------------------
 
@@ -414,6 +441,7 @@ class Lab:
             interfaces_down=dict(state.interfaces_down) if state else {},
             dns_failed=list(state.dns_failed) if state else [],
             dns_wrong=list(state.dns_wrong) if state else [],
+            snmp_failed=list(state.snmp_failed) if state else [],
         )
 
     def reachable(self, target_ids: Sequence[str] | None = None) -> dict[str, bool]:
@@ -424,6 +452,10 @@ class Lab:
         return {i: addresses[i] in alive for i in ids}
 
     # --- internals --------------------------------------------------------------------------------
+
+    def _check_snmp_device(self, device_id: str) -> None:
+        if device_id not in {d.id for d in self.inventory.devices if d.snmp is not None}:
+            raise LabError(f"{device_id!r} is not a device with SNMP in the inventory")
 
     def _check_dns_server(self, server_id: str) -> None:
         if server_id not in {s.id for s in self.inventory.dns_servers}:
@@ -459,12 +491,13 @@ class Lab:
                 raise LabError(f"{ifname} in {node.namespace} stays down")
             time.sleep(0.02)
 
-    def _restart_dns(self, state: LabState, server_id: str) -> None:
-        record = state.processes.pop(server_id, None)
+    def _restart(self, state: LabState, target_id: str, program: str) -> None:
+        """Stop the target's daemon if it runs and start it again, unless it is meant to be failed."""
+        record = state.processes.pop(target_id, None)
         if record is not None:
             _stop(record)
-        if server_id not in state.dns_failed:
-            self._start(state, server_id, "dnsmasq")
+        if target_id not in (state.dns_failed if program == "dnsmasq" else state.snmp_failed):
+            self._start(state, target_id, program)
         self._save(state)
 
     def _start(self, state: LabState, target_id: str, program: str) -> None:

@@ -239,6 +239,26 @@ def test_snmp_serves_port_descriptions_as_ifalias(lab: Lab) -> None:
     assert by_name["lo"] == ""
 
 
+def test_snmp_fail_silences_snmp_but_not_ping(lab: Lab) -> None:
+    try:
+        lab.snmp_fail("dist-sw2")
+        with pytest.raises(subprocess.CalledProcessError):
+            snmp(lab, "snmpget", "dist-sw2", SYS_UPTIME)
+        assert lab.reachable(["dist-sw2"]) == {"dist-sw2": True}
+        assert snmp(lab, "snmpget", "dist-sw1", SYS_NAME) == {SYS_NAME: "dist-sw1"}
+    finally:
+        lab.snmp_restore("dist-sw2")
+    assert snmp(lab, "snmpget", "dist-sw2", SYS_NAME) == {SYS_NAME: "dist-sw2"}
+
+
+def test_reboot_restarts_sysuptime_and_keeps_v3_working(lab: Lab) -> None:
+    time.sleep(1.5)  # so that a restarted uptime is distinguishable from a running one
+    before = int(snmp(lab, "snmpget", "dist-sw1", SYS_UPTIME)[SYS_UPTIME])
+    lab.reboot("dist-sw1")
+    after = int(snmp(lab, "snmpget", "dist-sw1", SYS_UPTIME)[SYS_UPTIME])
+    assert before >= 150 and after < before  # hundredths of a second
+
+
 def test_interface_counters_count_real_traffic(lab: Lab) -> None:
     index = interface_index(lab, "core-router", "dl-dist-sw1")
     out_octets = f"{IF_HC_OUT_OCTETS}.{index}"
@@ -319,6 +339,7 @@ def test_reset_undoes_every_fault(lab: Lab) -> None:
         lab.interface_down("dist-sw2", "dl-dindik")
         lab.dns_wrong("dns2")
         lab.dns_fail("dns2")
+        lab.snmp_fail("core-router")
         assert unreachable(lab) == {
             "isp-metro",
             "kec-barat",
@@ -331,7 +352,14 @@ def test_reset_undoes_every_fault(lab: Lab) -> None:
         lab.reset()
     assert unreachable(lab) == set()
     status = lab.status(probe=False)
-    assert (status.cut, status.interfaces_down, status.dns_failed, status.dns_wrong) == ([], {}, [], [])
+    assert (status.cut, status.interfaces_down, status.dns_failed, status.dns_wrong, status.snmp_failed) == (
+        [],
+        {},
+        [],
+        [],
+        [],
+    )
+    assert all(process.alive for process in status.processes) and len(status.processes) == 5
     assert dns_answer(lab.address("dns2"), "pekalongankota.go.id") == ["198.18.2.80"]
 
 
