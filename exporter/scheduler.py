@@ -137,7 +137,7 @@ class Scheduler:
                 try:
                     await cycle(max(0.0, started - due))
                 except Exception:  # a bug in one cycle must not stop the others
-                    log.exception("cycle failed", extra={"module": module})
+                    log.exception("cycle failed", extra={"probe": module})
                 finished = loop.time()
                 self.store.record_cycle(module, finished - started, time.time())
                 due += interval
@@ -174,7 +174,7 @@ class Scheduler:
             if not result.up:
                 log.info(
                     "dns check failed",
-                    extra={"server": result.server, "name": result.name, "reason": result.reason},
+                    extra={"server": result.server, "query": result.name, "reason": result.reason},
                 )
 
     async def _snmp(self, settings: ProbeSettings, devices: list[Device]) -> None:

@@ -76,3 +76,43 @@ def test_first_cycles_probe_everything_and_skip_a_silent_device():
     assert walker.walked == []  # core did not answer ICMP: not walked
     assert store.snmp["core"].reason == "icmp_down"
     assert set(store.cycles) >= {"icmp", "snmp"}
+
+
+def test_failures_are_logged_and_cycles_go_on(monkeypatch, caplog):
+    """A failed DNS check is logged (with extras that must not clash with LogRecord's own attributes)
+    and the next cycle still runs."""
+    from exporter.probes.dns import DNSResult
+    from exporter.scheduler import dns
+
+    calls = []
+
+    async def failing_lookup(server_id, address, port, check, timeout):
+        calls.append(check.name)
+        return DNSResult(server_id, check.name, "wrong_answer", 0.001)
+
+    monkeypatch.setattr(dns, "lookup", failing_lookup)
+    base = inventory()
+    server = dataclasses.replace(
+        base.dns_servers[0],
+        probes={**base.dns_servers[0].probes, "dns": type(base.opds[0].probes["icmp"])(0.2, 0.1)},
+    )
+    inv = dataclasses.replace(base, dns_servers=(server,), devices=(), isps=(), opds=())
+    store = Store(inv)
+
+    async def scenario():
+        scheduler = Scheduler(
+            ExporterConfig(inv, ExporterSettings()),
+            store,
+            Probes(icmp=FakeICMP(inv, silent=set()), snmp=FakeWalker(), semaphore=asyncio.Semaphore(4)),
+        )
+        scheduler.start()
+        await asyncio.sleep(0.7)
+        await scheduler.stop()
+
+    with caplog.at_level("INFO", logger="batiknet.exporter"):
+        asyncio.run(scenario())
+    assert len(calls) >= 3  # three cycles in 0.7 s at a 0.2 s interval: the loop survived the logging
+    assert store.dns["dns1"].failures["wrong_answer"] == len(calls)
+    failed = [r for r in caplog.records if r.getMessage() == "dns check failed"]
+    assert failed and failed[0].query == "pekalongankota.go.id"
+    assert not [r for r in caplog.records if r.getMessage() == "cycle failed"]
