@@ -186,3 +186,34 @@ def test_noc_wall_screen_for_the_viewer(browser, server, people, case_id, tmp_pa
     assert page.is_visible("#watchdog-banner")  # no heartbeat in this test: the wall says so
     page.screenshot(path=str(tmp_path / "noc-wall.png"))
     assert all(url.startswith(server) for url in requests)
+
+
+def test_technician_restores_writes_the_report_and_gets_the_pdf(
+    app, browser, server, people, case_id, tmp_path
+):
+    with app.app_context():
+        head = services.actor_of(services.load_user(people["head"].id))
+        tech = services.actor_of(services.load_user(people["tech"].id))
+        services.dispose(head, case_id, [people["tech"].id])
+        services.start_checks(tech, case_id)
+        for check in ("physical", "monitoring", "dns", "connectivity"):
+            services.record_check(tech, case_id, check, "ok")
+    requests: list[str] = []
+    page = new_page(browser, server, requests, viewport={"width": 390, "height": 844}, is_mobile=True)
+    sign_in(page, people["tech"])
+    page.goto(f"/cases/{case_id}")
+    page.click("#action-restore button[type=submit]")
+    assert page.inner_text("#case-state") == "Jaringan pulih"
+    page.fill("#write_report-cause", "Kabel UTP ke switch lantai 2 tergigit tikus")
+    page.fill("#write_report-actions", "Kabel diganti dan dirapikan")
+    page.fill("#write_report-parts_replaced", "15 m kabel UTP Cat6")
+    page.click("#action-write_report button[type=submit]")
+    assert page.inner_text("#case-state") == "Laporan ditulis"
+    page.click(f"a[href='/cases/{case_id}/report']")
+    assert "LAPORAN PENYELESAIAN GANGGUAN JARINGAN" in page.inner_text("h1").upper()
+    assert "Kabel UTP ke switch lantai 2 tergigit tikus" in page.inner_text("article")
+    page.screenshot(path=str(tmp_path / "report-phone.png"), full_page=True)
+    pdf = page.request.get(page.get_attribute("#report-pdf", "href"))
+    assert pdf.ok and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.body().startswith(b"%PDF-")
+    assert all(url.startswith(server) for url in requests)
