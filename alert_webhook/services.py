@@ -297,61 +297,88 @@ def ingest_notification(body: str, notification: ParsedNotification) -> IngestRe
 def _apply_plan(
     session: Session, tracker: Tracker, plan: ingest.Plan, notification_id: int, now: datetime
 ) -> set[int]:
-    """Write a plan's effects. Alerts go in bulk, with one timeline event per case and kind."""
-    new_cases: dict[ingest.NewCase, Case] = {}
-    for effect in plan.effects:
-        if isinstance(effect, ingest.OpenCase):
-            case = _new_case(
-                session,
-                tracker,
-                source="alert",
-                target=effect.target,
-                title=effect.title,
-                received_at=now,
-                group_key=effect.group_key,
-            )
-            case.previous_case_id = effect.previous_case_id
-            new_cases[effect.case] = case
-            _event(
-                session,
-                case,
-                SYSTEM,
-                "opened",
-                now,
-                to_state="received",
-                data={
-                    "notification_id": notification_id,
-                    "group_key": effect.group_key,
-                    "alert_starts_at": effect.received_at.isoformat(),
-                    "previous_case_id": effect.previous_case_id,
-                },
-            )
-    if new_cases:
-        session.flush()  # the new cases' ids, for the episodes inserted in bulk below
+    """Write a plan's effects, in bulk where rows are only added; one timeline event per case and kind.
 
-    def case_of(ref: ingest.CaseRef) -> Case:
-        if isinstance(ref, ingest.NewCase):
-            return new_cases[ref]
-        case = session.get(Case, ref, with_for_update=True)
+    New cases, their targets, the episodes and the events are inserted with Core statements (the ORM
+    would track a dozen objects per notification for nothing); only an existing case whose columns change
+    (reopened, restored, incomplete) is loaded as an object, locked for the transaction.
+    """
+    new_ids: dict[ingest.NewCase, int] = {}
+    events: list[dict[str, Any]] = []
+
+    def event(
+        case_id: int,
+        kind: str,
+        data: dict[str, Any],
+        from_state: str | None = None,
+        to_state: str | None = None,
+    ) -> None:
+        events.append(
+            {
+                "case_id": case_id,
+                "at": now,
+                "actor_id": None,
+                "actor_name": SYSTEM.username,
+                "kind": kind,
+                "from_state": from_state,
+                "to_state": to_state,
+                "note": "",
+                "data": data,
+            }
+        )
+
+    def id_of(ref: ingest.CaseRef) -> int:
+        return new_ids[ref] if isinstance(ref, ingest.NewCase) else ref
+
+    def loaded(ref: ingest.CaseRef) -> Case:
+        case = session.get(Case, id_of(ref), with_for_update=True)
         assert case is not None
         return case
 
-    touched: dict[int, Case] = {}
+    touched: set[int] = set()
     new_episodes: list[dict[str, Any]] = []
     alert_events: dict[tuple[int, str], list[dict[str, Any]]] = {}
     for effect in plan.effects:
-        owner = case_of(effect.case) if getattr(effect, "case", None) is not None else None
-        if owner is not None:
-            touched[owner.id] = owner
         match effect:
+            case ingest.OpenCase():
+                case_id = _insert_case(
+                    session,
+                    tracker,
+                    source="alert",
+                    target=effect.target,
+                    title=effect.title,
+                    received_at=now,
+                    group_key=effect.group_key,
+                    previous_case_id=effect.previous_case_id,
+                )
+                new_ids[effect.case] = case_id
+                event(
+                    case_id,
+                    "opened",
+                    {
+                        "notification_id": notification_id,
+                        "group_key": effect.group_key,
+                        "alert_starts_at": effect.received_at.isoformat(),
+                        "previous_case_id": effect.previous_case_id,
+                    },
+                    to_state="received",
+                )
             case ingest.Reopen():
-                assert owner is not None
-                _reopen(session, owner, effect, now)
+                case = loaded(effect.case)
+                from_state = _reopen(case)
+                event(
+                    case.id,
+                    "reopened",
+                    {"flap_count": case.flap_count, "alert_starts_at": effect.at.isoformat()},
+                    from_state=from_state,
+                    to_state=case.state,
+                )
             case ingest.AddEpisode():
                 alert = effect.alert
+                case_id = id_of(effect.case) if effect.case is not None else None
                 new_episodes.append(
                     {
-                        "case_id": owner.id if owner is not None else None,
+                        "case_id": case_id,
                         "fingerprint": alert.fingerprint,
                         "starts_at": alert.starts_at,
                         "ends_at": alert.ends_at if alert.status == "resolved" else None,
@@ -365,8 +392,8 @@ def _apply_plan(
                         "last_seen_at": now,
                     }
                 )
-                if owner is not None:
-                    alert_events.setdefault((owner.id, "alert_" + alert.status), []).append(_alert_ref(alert))
+                if case_id is not None:
+                    alert_events.setdefault((case_id, "alert_" + alert.status), []).append(_alert_ref(alert))
             case ingest.ResolveEpisode():
                 fingerprint, starts_at = effect.key
                 session.execute(
@@ -374,8 +401,8 @@ def _apply_plan(
                     .where(AlertEpisode.fingerprint == fingerprint, AlertEpisode.starts_at == starts_at)
                     .values(status="resolved", ends_at=effect.ends_at, last_seen_at=now)
                 )
-                if owner is not None:
-                    alert_events.setdefault((owner.id, "alert_resolved"), []).append(
+                if effect.case is not None:
+                    alert_events.setdefault((id_of(effect.case), "alert_resolved"), []).append(
                         {
                             "fingerprint": fingerprint,
                             "starts_at": starts_at.isoformat(),
@@ -383,39 +410,38 @@ def _apply_plan(
                         }
                     )
             case ingest.JoinTarget():
-                assert owner is not None
-                session.add(CaseTarget(**_link(owner), target=effect.target, added_at=now))
-                _event(session, owner, SYSTEM, "target_joined", now, data={"target": effect.target})
+                session.execute(
+                    insert(CaseTarget),
+                    [{"case_id": id_of(effect.case), "target": effect.target, "added_at": now}],
+                )
+                event(id_of(effect.case), "target_joined", {"target": effect.target})
+        if getattr(effect, "case", None) is not None:
+            touched.add(id_of(effect.case))
     if new_episodes:
-        # Core executemany: the ORM would track ten objects per notification for nothing.
         session.connection().execute(AlertEpisode.__table__.insert(), new_episodes)
     for (case_id, kind), alerts in alert_events.items():
-        _event(session, touched[case_id], SYSTEM, kind, now, data={"alerts": alerts})
+        event(case_id, kind, {"alerts": alerts})
     for effect in plan.effects:
         match effect:
             case ingest.NetworkRestored():
-                case = case_of(effect.case)
+                case = loaded(effect.case)
                 case.network_restored_at = effect.at
                 case.active_key = None
                 if case.restored_at is None:
                     _record_recovery(case, effect.at, now)
-                _event(session, case, SYSTEM, "network_restored", now, data={"at": effect.at.isoformat()})
+                event(case.id, "network_restored", {"at": effect.at.isoformat()})
             case ingest.MarkIncomplete():
-                case = case_of(effect.case)
+                case = loaded(effect.case)
                 if not case.incomplete:
                     case.incomplete = True
-                    _event(
-                        session,
-                        case,
-                        SYSTEM,
+                    event(
+                        case.id,
                         "incomplete",
-                        now,
-                        data={
-                            "truncated_alerts": effect.truncated_alerts,
-                            "notification_id": notification_id,
-                        },
+                        {"truncated_alerts": effect.truncated_alerts, "notification_id": notification_id},
                     )
-    return set(touched)
+    if events:
+        session.connection().execute(CaseEvent.__table__.insert(), events)
+    return touched
 
 
 def _alert_ref(alert: Any) -> dict[str, Any]:
@@ -427,8 +453,11 @@ def _alert_ref(alert: Any) -> dict[str, Any]:
     }
 
 
-def _reopen(session: Session, case: Case, effect: ingest.Reopen, now: datetime) -> None:
-    """A new episode within the reopen window after the network was restored: a flap, not a new case."""
+def _reopen(case: Case) -> str:
+    """A new episode within the reopen window after the network was restored: a flap, not a new case.
+
+    Returns the state the case was in.
+    """
     case.flap_count += 1
     case.network_restored_at = None
     case.restored_at = None
@@ -438,16 +467,7 @@ def _reopen(session: Session, case: Case, effect: ingest.Reopen, now: datetime) 
     if case.state in ("restored", "report_written"):
         case.state = "checking"  # the technicians have to look again
         case.check_round += 1
-    _event(
-        session,
-        case,
-        SYSTEM,
-        "reopened",
-        now,
-        from_state=from_state,
-        to_state=case.state,
-        data={"flap_count": case.flap_count, "alert_starts_at": effect.at.isoformat()},
-    )
+    return from_state
 
 
 def record_rejection(reason: str) -> None:
@@ -494,7 +514,7 @@ def heartbeat_stale() -> bool:
 # --- cases: creation and reading ----------------------------------------------------------------------
 
 
-def _new_case(
+def _insert_case(
     session: Session,
     tracker: Tracker,
     *,
@@ -503,26 +523,33 @@ def _new_case(
     title: str,
     received_at: datetime,
     group_key: str | None,
-) -> Case:
+    previous_case_id: int | None = None,
+) -> int:
+    """A new case in state received, with its deadlines and its own target; returns its id."""
     deadlines = clock.deadlines(tracker.calendar, received_at)
-    case = Case(
-        source=source,
-        group_key=group_key,
-        active_key=group_key,
-        target=target,
-        title=title,
-        state="received",
-        received_at=received_at,
-        target_deadline=deadlines.target,
-        maximum_deadline=deadlines.maximum,
-        flap_count=0,
-        incomplete=False,
-        check_round=1,
-        isp=_isp_of(tracker, target),
-    )
-    session.add(case)
-    session.add(CaseTarget(case=case, target=target, added_at=received_at))
-    return case
+    case_id = session.execute(
+        insert(Case).returning(Case.id),
+        [
+            {
+                "source": source,
+                "group_key": group_key,
+                "active_key": group_key,
+                "target": target,
+                "title": title,
+                "state": "received",
+                "received_at": received_at,
+                "target_deadline": deadlines.target,
+                "maximum_deadline": deadlines.maximum,
+                "flap_count": 0,
+                "incomplete": False,
+                "check_round": 1,
+                "isp": _isp_of(tracker, target),
+                "previous_case_id": previous_case_id,
+            }
+        ],
+    ).scalar_one()
+    session.execute(insert(CaseTarget), [{"case_id": case_id, "target": target, "added_at": received_at}])
+    return case_id
 
 
 def _isp_of(tracker: Tracker, target: str) -> str | None:
@@ -540,11 +567,6 @@ def _isp_of(tracker: Tracker, target: str) -> str | None:
     return next((a for a in tracker.ancestors(target) if tracker.inventory.target(a).kind == "isp"), None)
 
 
-def _link(case: Case) -> dict[str, Any]:
-    """Refer to a case by id once it has one: assigning the relationship would load its collections."""
-    return {"case_id": case.id} if case.id is not None else {"case": case}
-
-
 def _event(
     session: Session,
     case: Case,
@@ -559,7 +581,7 @@ def _event(
 ) -> None:
     session.add(
         CaseEvent(
-            **_link(case),
+            case_id=case.id,
             at=at,
             actor_id=actor.user_id,
             actor_name=actor.username,
@@ -607,13 +629,8 @@ def open_letter_case(actor: Actor, letter: LetterInput) -> dict[str, Any]:
         ):
             open_by_target.setdefault(target, case_id)
         joined = ingest.choose_letter_case(letter.opd, tracker.ancestors(letter.opd), open_by_target)
-        if joined is not None:
-            case = session.get(Case, joined)
-            assert case is not None
-            if letter.opd not in {t.target for t in case.targets}:
-                session.add(CaseTarget(**_link(case), target=letter.opd, added_at=now))
-        else:
-            case = _new_case(
+        if joined is None:
+            case_id = _insert_case(
                 session,
                 tracker,
                 source="letter",
@@ -622,6 +639,13 @@ def open_letter_case(actor: Actor, letter: LetterInput) -> dict[str, Any]:
                 received_at=received_at,
                 group_key=None,
             )
+        else:
+            case_id = joined
+            known = session.scalars(select(CaseTarget.target).where(CaseTarget.case_id == case_id)).all()
+            if letter.opd not in known:
+                session.add(CaseTarget(case_id=case_id, target=letter.opd, added_at=now))
+        case = _load(session, case_id, for_update=True)
+        if joined is None:
             _event(
                 session,
                 case,
@@ -632,7 +656,7 @@ def open_letter_case(actor: Actor, letter: LetterInput) -> dict[str, Any]:
                 data={"letter_number": letter.number},
             )
         row = Letter(
-            case=case,
+            case_id=case_id,
             number=letter.number,
             letter_date=letter.letter_date,
             opd=letter.opd,
@@ -660,7 +684,6 @@ def open_letter_case(actor: Actor, letter: LetterInput) -> dict[str, Any]:
                 "joined": joined is not None,
             },
         )
-        case_id = case.id
     return get_case(case_id)
 
 
