@@ -377,6 +377,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "evidence.error": "Kesalahan",
         "case.address": "Alamat",
         "case.contact": "Kontak di OPD",
+        "nav.menu": "Menu utama",
+        "cases.pages": "Halaman daftar",
     },
     "en": {
         "app.title": "Batik.Net Disruption Tracker",
@@ -724,6 +726,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "evidence.error": "Error",
         "case.address": "Address",
         "case.contact": "Contact at the OPD",
+        "nav.menu": "Main menu",
+        "cases.pages": "List pages",
     },
 }
 
