@@ -57,7 +57,10 @@ class MetricsCache:
 
     async def keep_fresh(self) -> None:
         while True:
-            await self.refresh()
+            try:
+                await self.refresh()
+            except Exception:  # a bug in rendering must not freeze /metrics for good
+                log.exception("rendering /metrics failed")
             await asyncio.sleep(self.RENDER_EVERY)
 
 
