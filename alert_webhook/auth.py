@@ -20,8 +20,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from . import i18n
-
-ROLES = ("admin", "head", "technician", "viewer")
+from .models import ROLES
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -72,7 +71,14 @@ def _safe_next(target: str | None, role: str) -> str:
     NOC screen for a viewer and the case list for everyone else."""
     if target:
         parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+        # Browsers read "/\host" like "//host", so a backslash is refused as well.
+        if (
+            not parts.scheme
+            and not parts.netloc
+            and target.startswith("/")
+            and not target.startswith("//")
+            and "\\" not in target
+        ):
             return target
     return url_for("cases.noc_screen" if role == "viewer" else "cases.case_list")
 

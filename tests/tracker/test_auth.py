@@ -64,6 +64,7 @@ def test_next_is_followed_but_only_on_this_site(client, make_user):
         ("/noc", "/noc"),
         ("//evil.example/x", "/cases"),
         ("https://evil.example/", "/cases"),
+        ("/\\evil.example/", "/cases"),
     ):
         client.get("/login")
         token = CSRF.search(client.get("/login").get_data(as_text=True)).group(1)
