@@ -12,7 +12,7 @@ from functools import wraps
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -92,6 +92,7 @@ def login():
     if form.validate_on_submit():
         user = authenticate(form.username.data, form.password.data)
         if user is not None:
+            session.permanent = True  # the cookie expires after PERMANENT_SESSION_LIFETIME (12 hours)
             login_user(user)
             return redirect(_safe_next(next_url, user.role))
         flash(i18n.gettext("login.failed"), "error")

@@ -120,6 +120,7 @@ def test_session_cookie_is_hardened_and_headers_are_set(client, make_user, login
     answer = login(make_user("head"))
     cookie = next(h for h in answer.headers.getlist("Set-Cookie") if h.startswith("batiknet_session="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Expires=" in cookie  # a session ends after 12 hours, not only when the browser closes
     page = client.get("/cases")
     assert page.headers["X-Frame-Options"] == "DENY"
     assert page.headers["X-Content-Type-Options"] == "nosniff"
