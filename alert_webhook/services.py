@@ -154,13 +154,17 @@ class Tracker:
     smtp: SMTPSettings | None = None
     reopen_window_seconds: float = 7.25 * 3600
 
+    # The inventory does not change while the application runs; its ancestor chains are asked for per alert.
+    _ancestors: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+
     def ancestors(self, target: str) -> tuple[str, ...]:
-        if self.inventory is None:
-            return ()
-        try:
-            return self.inventory.ancestors(target)
-        except KeyError:
-            return ()
+        if target not in self._ancestors:
+            try:
+                chain = self.inventory.ancestors(target) if self.inventory is not None else ()
+            except KeyError:
+                chain = ()
+            self._ancestors[target] = chain
+        return self._ancestors[target]
 
     def target_name(self, target: str) -> str:
         if self.inventory is None:
