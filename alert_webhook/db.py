@@ -8,6 +8,8 @@ transaction-scoped advisory lock (:func:`serialize_writers`).
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -47,14 +49,42 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+class WriterQueue:
+    """SQLite has one writer at a time: writers wait here rather than in SQLite's busy handler.
+
+    The busy handler sleeps ever longer between retries, which turns a short queue of writers into long
+    tail latencies. Threads of one process queue on a lock; processes (gunicorn workers) on an ``flock``
+    of a file next to the database, opened per process so that forked workers do not share it.
+    """
+
+    def __init__(self, database_path: str | None) -> None:
+        self.lock_path = f"{database_path}.writer-lock" if database_path else None
+        self.thread_lock = threading.Lock()
+        self._fd: int | None = None
+        self._pid: int | None = None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self.thread_lock:
+            if self.lock_path is None:
+                yield
+                return
+            if self._pid != os.getpid():
+                self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._pid = os.getpid()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
 @dataclass
 class Database:
     engine: Engine
     reader: sessionmaker[Session]
     writer: sessionmaker[Session]
-    # SQLite has one writer at a time; threads of one process queue here, in order, rather than in
-    # SQLite's busy handler, whose growing sleeps would turn a short queue into long tail latencies.
-    write_lock: threading.Lock | None = field(default=None)
+    writers: WriterQueue | None = field(default=None)  # SQLite only
 
     @classmethod
     def connect(cls, url: str, **kwargs: Any) -> Database:
@@ -64,7 +94,11 @@ class Database:
             engine=engine,
             reader=sessionmaker(engine, expire_on_commit=False),
             writer=sessionmaker(write_engine, expire_on_commit=False),
-            write_lock=threading.Lock() if engine.dialect.name == "sqlite" else None,
+            writers=WriterQueue(
+                engine.url.database if engine.url.database not in (None, "", ":memory:") else None
+            )
+            if engine.dialect.name == "sqlite"
+            else None,
         )
 
     @property
@@ -79,7 +113,11 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction: committed when the block ends, rolled back on any exception."""
-        with self.write_lock or nullcontext(), self.writer() as session, session.begin():
+        with (
+            self.writers.held() if self.writers else nullcontext(),
+            self.writer() as session,
+            session.begin(),
+        ):
             yield session
 
     def dispose(self) -> None:
