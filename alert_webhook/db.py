@@ -94,11 +94,7 @@ class Database:
             engine=engine,
             reader=sessionmaker(engine, expire_on_commit=False),
             writer=sessionmaker(write_engine, expire_on_commit=False),
-            writers=WriterQueue(
-                engine.url.database if engine.url.database not in (None, "", ":memory:") else None
-            )
-            if engine.dialect.name == "sqlite"
-            else None,
+            writers=WriterQueue(_sqlite_file(engine)) if engine.dialect.name == "sqlite" else None,
         )
 
     @property
@@ -122,6 +118,14 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _sqlite_file(engine: Engine) -> str | None:
+    """The database file of a SQLite engine (plain path or ``file:PATH?...`` URI); None in memory."""
+    database = engine.url.database or ""
+    if database.startswith("file:"):
+        database = database.removeprefix("file:").split("?", 1)[0]
+    return None if database in ("", ":memory:") else database
 
 
 def serialize_writers(session: Session) -> None:
