@@ -92,6 +92,20 @@ async def deliver_all(
         return list(results), time.perf_counter() - started
 
 
+async def healthz_rate(base: str, count: int, concurrency: int) -> float:
+    """Requests per second of ``GET /healthz`` (one trivial query) with the same client: the ceiling
+    that the HTTP stack and this machine's load leave for any endpoint."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+
+        async def get() -> None:
+            async with session.get(f"{base}/healthz") as answer:
+                await answer.read()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(get() for _ in range(count)))
+        return count / (time.perf_counter() - started)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -152,6 +166,7 @@ def main() -> int:
 
         # Both peers send every group; the second copy follows the first closely, as in an HA pair.
         bodies = [json.dumps(notification(g, peer)) for g in range(GROUPS) for peer in (0, 1)]
+        baseline = asyncio.run(healthz_rate(base, len(bodies), args.concurrency))
         results, elapsed = asyncio.run(deliver_all(base, bodies, args.concurrency))
     finally:
         server.send_signal(signal.SIGTERM)
@@ -179,6 +194,7 @@ def main() -> int:
         "statuses": statuses,
         "seconds": round(elapsed, 3),
         "notifications_per_second": round(len(bodies) / elapsed, 1),
+        "baseline_healthz_per_second": round(baseline, 1),
         "latency_ms": {
             "p50": round(statistics.median(latencies), 1),
             "p95": round(percentile(latencies, 0.95), 1),
