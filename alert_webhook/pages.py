@@ -38,7 +38,7 @@ from .models import CHECK_RESULTS, CHECKS, STATES
 
 bp = Blueprint("cases", __name__)
 
-PAGE_SIZE = 50
+PAGE_SIZE = 25  # a phone screen or two; each row costs a case summary from the services
 NOC_LIMIT = 200
 LETTER_TYPES = {"application/pdf": b"%PDF-", "image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
 COMPLAINT_CHANNELS = ("direct", "telephone", "email", "website", "social")
