@@ -196,8 +196,8 @@ def build_plan(inventory: Inventory, access_ports: int = 4) -> LabPlan:
 
 
 def _link(target: Target) -> Link:
-    address = ipaddress.IPv4Address(target.address)
-    if address not in LAB_RANGE:
+    address = ipaddress.ip_address(target.address)
+    if not isinstance(address, ipaddress.IPv4Address) or address not in LAB_RANGE:
         raise PlanError(f"{target.id}: address {address} is outside the lab range {LAB_RANGE}")
     network = ipaddress.IPv4Network(f"{address}/30", strict=False)
     if address != network.network_address + 2:

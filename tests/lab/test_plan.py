@@ -236,6 +236,7 @@ def write_inventory(tmp_path: Path, opd_address: str) -> Inventory:
     ("address", "message"),
     [
         ("192.0.2.6", "outside the lab range"),
+        ("2001:db8::2", "outside the lab range"),
         ("198.18.1.3", "not the second host of its /30 198.18.1.0/30"),
         ("198.18.0.2", "198.18.0.0/30 is already the link of core"),
     ],
