@@ -11,11 +11,13 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from io import BytesIO
+from itertools import groupby
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 from flask_wtf.file import FileField
+from sqlalchemy import func, select
 from wtforms import (
     DateField,
     DateTimeLocalField,
@@ -32,9 +34,9 @@ from wtforms.validators import DataRequired, InputRequired, Optional, Validation
 from . import chart as chart_layout
 from . import services
 from .auth import Form, roles_required
-from .evaluation import quarter_bounds, quarter_of
+from .evaluation import CaseFacts, TechnicianScore, evaluate, quarter_bounds, quarter_of
 from .i18n import MESSAGES, current_language, gettext
-from .models import CHECK_RESULTS, CHECKS, STATES
+from .models import CHECK_RESULTS, CHECKS, STATES, Case, CaseAssignment, Complaint, User
 
 bp = Blueprint("cases", __name__)
 
@@ -909,9 +911,61 @@ def requested_quarter() -> tuple[int, int]:
     return year, quarter
 
 
-def evaluation_context(year: int, quarter: int) -> dict[str, Any]:
-    from .reports import quarterly_scores
+def quarterly_scores(start: datetime, end: datetime) -> list[TechnicianScore]:
+    """Scores of every technician for the cases received in ``[start, end)``.
 
+    Plain rows rather than ORM objects: a quarter of a busy year holds thousands of cases.
+    """
+    in_quarter = (Case.received_at >= start, Case.received_at < end)
+    with services.current_tracker().db.read() as session:
+        rows = session.execute(
+            select(
+                Case.id,
+                Case.received_at,
+                Case.restored_at,
+                Case.target_deadline,
+                Case.maximum_deadline,
+                Case.restore_working_seconds,
+                User.display_name,
+            )
+            .outerjoin(CaseAssignment, CaseAssignment.case_id == Case.id)
+            .outerjoin(User, User.id == CaseAssignment.user_id)
+            .where(*in_quarter)
+            .order_by(Case.id)
+        ).all()
+        complaints = dict(
+            session.execute(
+                select(Complaint.case_id, func.count(Complaint.id))
+                .join(Case, Case.id == Complaint.case_id)
+                .where(*in_quarter)
+                .group_by(Complaint.case_id)
+            ).all()
+        )
+        technicians = session.scalars(
+            select(User.display_name)
+            .where(User.role == "technician", User.active)
+            .order_by(User.display_name)
+        ).all()
+    facts = []
+    for case_id, group in groupby(rows, key=lambda row: row[0]):
+        group = list(group)
+        _, received_at, restored_at, target_deadline, maximum_deadline, restore_seconds, _ = group[0]
+        facts.append(
+            CaseFacts(
+                case_id=case_id,
+                technicians=tuple(row[-1] for row in group if row[-1] is not None),
+                received_at=received_at,
+                restored_at=restored_at,
+                target_deadline=target_deadline,
+                maximum_deadline=maximum_deadline,
+                restore_working_seconds=restore_seconds,
+                complaints=complaints.get(case_id, 0),
+            )
+        )
+    return evaluate(technicians, facts)
+
+
+def evaluation_context(year: int, quarter: int) -> dict[str, Any]:
     tracker = services.current_tracker()
     start, end = quarter_bounds(year, quarter, tracker.calendar.timezone)
     return {

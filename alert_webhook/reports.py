@@ -10,8 +10,6 @@ reader's language.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +25,10 @@ from flask import (
     url_for,
 )
 from flask_login import login_required
-from sqlalchemy import func, select
 
 from . import services
 from .auth import roles_required
-from .evaluation import CaseFacts, TechnicianScore, evaluate
 from .i18n import DEFAULT_LANGUAGE, gettext
-from .models import Case, CaseAssignment, Complaint, User
 from .pages import checklist, evaluation_context, requested_quarter, target_label
 
 bp = Blueprint("reports", __name__)
@@ -66,63 +61,6 @@ def letterhead(config: dict[str, Any]) -> Letterhead:
         head_name=config["BATIKNET_HEAD_NAME"],
         head_id=config["BATIKNET_HEAD_ID"],
     )
-
-
-# --- the quarterly evaluation's data ------------------------------------------------------------------
-
-
-def quarterly_scores(start: datetime, end: datetime) -> list[TechnicianScore]:
-    """Scores of every technician for the cases received in ``[start, end)``.
-
-    Plain rows rather than ORM objects: a quarter of a busy year holds thousands of cases.
-    """
-    in_quarter = (Case.received_at >= start, Case.received_at < end)
-    with services.current_tracker().db.read() as session:
-        rows = session.execute(
-            select(
-                Case.id,
-                Case.received_at,
-                Case.restored_at,
-                Case.target_deadline,
-                Case.maximum_deadline,
-                Case.restore_working_seconds,
-                User.display_name,
-            )
-            .outerjoin(CaseAssignment, CaseAssignment.case_id == Case.id)
-            .outerjoin(User, User.id == CaseAssignment.user_id)
-            .where(*in_quarter)
-            .order_by(Case.id)
-        ).all()
-        complaints = dict(
-            session.execute(
-                select(Complaint.case_id, func.count(Complaint.id))
-                .join(Case, Case.id == Complaint.case_id)
-                .where(*in_quarter)
-                .group_by(Complaint.case_id)
-            ).all()
-        )
-        technicians = session.scalars(
-            select(User.display_name)
-            .where(User.role == "technician", User.active)
-            .order_by(User.display_name)
-        ).all()
-    facts = []
-    for case_id, group in groupby(rows, key=lambda row: row[0]):
-        group = list(group)
-        _, received_at, restored_at, target_deadline, maximum_deadline, restore_seconds, _ = group[0]
-        facts.append(
-            CaseFacts(
-                case_id=case_id,
-                technicians=tuple(row[-1] for row in group if row[-1] is not None),
-                received_at=received_at,
-                restored_at=restored_at,
-                target_deadline=target_deadline,
-                maximum_deadline=maximum_deadline,
-                restore_working_seconds=restore_seconds,
-                complaints=complaints.get(case_id, 0),
-            )
-        )
-    return evaluate(technicians, facts)
 
 
 # --- rendering ----------------------------------------------------------------------------------------
