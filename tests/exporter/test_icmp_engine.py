@@ -2,6 +2,7 @@
 
 import asyncio
 import socket
+import time
 
 import pytest
 
@@ -62,3 +63,27 @@ def test_a_clear_error_when_no_socket_can_be_opened(monkeypatch):
     monkeypatch.setattr(icmp, "ICMPv4Socket", refuse)
     with pytest.raises(ICMPUnavailable, match=r"ping_group_range.*CAP_NET_RAW"):
         ICMPEngine().open()
+
+
+def test_rtt_comes_from_the_kernel_not_from_a_busy_event_loop():
+    require_root()
+
+    async def scenario():
+        engine = ICMPEngine()
+        engine.open()
+        try:
+
+            async def hog():
+                await asyncio.sleep(0)  # let the round send its echo first
+                time.sleep(0.2)  # the event loop is blocked while the reply arrives
+
+            result, _ = await asyncio.gather(engine.round([("a", "127.0.0.1")], count=1, timeout=1.0), hog())
+            return result
+        finally:
+            engine.close()
+
+    result = run(scenario())
+    (echo,) = result.results
+    assert echo.received == 1
+    assert echo.rtts[0] < 0.05  # the reply was stamped by the kernel when it arrived
+    assert result.receive_lag >= 0.15  # but read 200 ms later: that is the exporter's lag, not the network's
