@@ -19,33 +19,48 @@ from tests.support import require_binary
 COMMUNITY, USER, AUTH_KEY, PRIV_KEY = "test-community", "tester", "auth-pass-123", "priv-pass-123"
 
 
+class Agent:
+    """Debian's snmpd on a loopback port, stoppable and restartable (a restart resets sysUpTime)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.snmpd = require_binary("snmpd")
+        self.workdir = workdir
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.config = workdir / "snmpd.conf"
+        self.config.write_text(
+            f"agentAddress udp:127.0.0.1:{self.port}\nrocommunity {COMMUNITY} 127.0.0.1\n"
+            f"createUser {USER} SHA {AUTH_KEY} AES {PRIV_KEY}\nrouser {USER} priv\n"
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "MIBS": "", "SNMP_PERSISTENT_DIR": str(self.workdir / "persist")}
+        argv = [self.snmpd, "-f", "-Lf", str(self.workdir / "snmpd.log"), "-C", "-c", str(self.config)]
+        self.process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while (
+            f"0100007F:{self.port:04X}" not in Path("/proc/net/udp").read_text()
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
 @pytest.fixture(scope="module")
 def agent_port(tmp_path_factory) -> Iterator[int]:
-    snmpd = require_binary("snmpd")
-    workdir = tmp_path_factory.mktemp("snmpd")
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = workdir / "snmpd.conf"
-    config.write_text(
-        f"agentAddress udp:127.0.0.1:{port}\nrocommunity {COMMUNITY} 127.0.0.1\n"
-        f"createUser {USER} SHA {AUTH_KEY} AES {PRIV_KEY}\nrouser {USER} priv\n"
-    )
-    env = {**os.environ, "MIBS": "", "SNMP_PERSISTENT_DIR": str(workdir / "persist")}
-    process = subprocess.Popen(
-        [snmpd, "-f", "-Lf", str(workdir / "snmpd.log"), "-C", "-c", str(config), "-p", str(workdir / "pid")],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    agent = Agent(tmp_path_factory.mktemp("snmpd"))
+    agent.start()
     try:
-        deadline = time.monotonic() + 10
-        while f"0100007F:{port:04X}" not in Path("/proc/net/udp").read_text() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        yield port
+        yield agent.port
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        agent.stop()
 
 
 def device(include=(".*",)) -> Device:
@@ -135,3 +150,34 @@ def test_interface_selection_and_cached_names(agent_port):
     assert [i.name for i in first.interfaces] == ["lo"]
     assert [i.name for i in second.interfaces] == ["lo"]
     assert second.varbinds < first.varbinds  # names came from the cache, not walked again
+
+
+def test_names_are_walked_again_after_a_reboot(tmp_path):
+    agent = Agent(tmp_path)
+    auth = SNMPAuth("2c", agent.port, community=COMMUNITY)
+    walker = SNMPWalker()
+
+    async def walk_once():
+        return await walker.walk(device(), auth, 1.0, 0)
+
+    async def scenario():
+        try:
+            first = await walk_once()
+            cached = await walk_once()
+            await asyncio.sleep(1.1)  # so that the restarted agent's uptime is surely below the old one
+            agent.stop()
+            agent.start()
+            rebooted = await walk_once()
+            return first, cached, rebooted
+        finally:
+            walker.close()
+
+    agent.start()
+    try:
+        first, cached, rebooted = asyncio.run(scenario())
+    finally:
+        agent.stop()
+    assert first.reason == cached.reason == rebooted.reason == "ok"
+    assert rebooted.uptime_seconds < cached.uptime_seconds
+    assert cached.varbinds < first.varbinds
+    assert rebooted.varbinds > cached.varbinds  # sysUpTime went back: names walked again
