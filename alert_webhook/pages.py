@@ -22,6 +22,7 @@ from wtforms import (
     DateField,
     DateTimeLocalField,
     HiddenField,
+    PasswordField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -36,7 +37,7 @@ from . import services
 from .auth import Form, roles_required
 from .evaluation import CaseFacts, TechnicianScore, evaluate, quarter_bounds, quarter_of
 from .i18n import MESSAGES, current_language, gettext
-from .models import CHECK_RESULTS, CHECKS, STATES, Case, CaseAssignment, Complaint, User
+from .models import CHECK_RESULTS, CHECKS, ROLES, STATES, Case, CaseAssignment, Complaint, User
 
 bp = Blueprint("cases", __name__)
 
@@ -236,6 +237,8 @@ REFUSALS = tuple(
         (r"the ISP is contacted only when connectivity is checked as fault", "refused.isp_only_on_fault"),
         (r"restored_at must lie between the disruption and now", "refused.restored_at_range"),
         (r"complaint \d+ is (?P<complaint_state>\w+)", "refused.complaint_state"),
+        (r"the password needs at least (?P<length>\d+) characters", "refused.password_short"),
+        (r"user '(?P<user>[^']+)' already exists", "refused.user_exists"),
     )
 )
 
@@ -982,3 +985,86 @@ def evaluation_context(year: int, quarter: int) -> dict[str, Any]:
 @roles_required("head")
 def evaluation():
     return render_template("evaluation.html", **evaluation_context(*requested_quarter()))
+
+
+# --- user accounts (admin) ----------------------------------------------------------------------------
+
+
+class NewUserForm(Form):
+    username = StringField(validators=[DataRequired()])
+    display_name = StringField(validators=[DataRequired()])
+    role = SelectField()
+    email = StringField(validators=[Optional()])
+    password = PasswordField(validators=[DataRequired()])
+
+
+class PasswordForm(Form):
+    password = PasswordField(validators=[DataRequired()])
+
+
+def _new_user_form(formdata=None) -> NewUserForm:
+    form = NewUserForm(formdata=formdata, prefix="new")
+    form.role.choices = [(role, gettext(f"role.{role}")) for role in ROLES]
+    return form
+
+
+def _render_users(new_form: NewUserForm | None = None, status: int = 200):
+    users = services.list_users()
+    forms = {u.username: PasswordForm(formdata=None, prefix=f"pw-{u.id}") for u in users}
+    return render_template("users.html", users=users, password_forms=forms,
+                           new_form=new_form or _new_user_form()), status  # fmt: skip
+
+
+@bp.route("/admin/users", methods=["GET", "POST"])
+@roles_required()
+def users():
+    if request.method == "GET":
+        return _render_users()
+    form = _new_user_form(request.form)
+    if not form.validate():
+        flash(gettext("form.invalid"), "error")
+        return _render_users(form, 400)
+    try:
+        services.create_user(form.username.data.strip(), form.display_name.data.strip(), form.role.data,
+                             form.password.data, (form.email.data or "").strip() or None)  # fmt: skip
+    except services.ServiceError as error:
+        _refused(error)
+        return _render_users(form, error.status)
+    flash(gettext("users.created", username=form.username.data.strip()), "success")
+    return redirect(url_for("cases.users"))
+
+
+def _user_id(username: str) -> int:
+    found = next((u.id for u in services.list_users() if u.username == username), None)
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.route("/admin/users/<username>/password", methods=["POST"])
+@roles_required()
+def user_password(username: str):
+    form = PasswordForm(prefix=f"pw-{_user_id(username)}")
+    if not form.validate():
+        flash(gettext("form.invalid"), "error")
+        return _render_users(status=400)
+    try:
+        services.set_password(username, form.password.data)
+    except services.ServiceError as error:
+        _refused(error)
+        return _render_users(status=error.status)
+    flash(gettext("users.password_set", username=username), "success")
+    return redirect(url_for("cases.users"))
+
+
+@bp.route("/admin/users/<username>/active", methods=["POST"])
+@roles_required()
+def user_active(username: str):
+    _user_id(username)
+    if username == current_user.username:
+        flash(gettext("users.not_yourself"), "error")
+        return _render_users(status=409)
+    active = request.form.get("active") == "1"
+    services.set_active(username, active)
+    flash(gettext("users.activated" if active else "users.deactivated", username=username), "success")
+    return redirect(url_for("cases.users"))

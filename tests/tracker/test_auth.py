@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from alert_webhook import services
+
 PAGES = [
     "/",
     "/cases",
@@ -77,8 +79,6 @@ def test_next_is_followed_but_only_on_this_site(client, make_user):
 
 
 def test_inactive_user_cannot_sign_in(app, client, make_user, login):
-    from alert_webhook import services
-
     user = make_user("technician")
     with app.app_context():
         services.set_active(user.username, False)
@@ -172,3 +172,39 @@ def test_secure_cookies_when_served_over_https(app_config):
         assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
     finally:
         app.extensions["batiknet"].db.dispose()
+
+
+def test_admin_manages_accounts_through_the_users_page(app, client, make_user, login):
+    admin = make_user("admin", "root")
+    login(admin)
+    page = client.get("/admin/users").get_data(as_text=True)
+    assert "Tambah pengguna" in page and 'href="/admin/users"' in page
+
+    def post(path, data):
+        return client.post(path, data={**data, "csrf_token": csrf_token(client, "/admin/users")})
+
+    new = {"new-username": "sari", "new-display_name": "Sari Wulandari", "new-role": "technician",
+           "new-email": "", "new-password": "rahasia-sari-1"}  # fmt: skip
+    assert post("/admin/users", new).status_code == 302
+    answer = post("/admin/users", new)
+    assert answer.status_code == 400 and "Pengguna sari sudah ada." in answer.get_data(as_text=True)
+    answer = post("/admin/users", {**new, "new-username": "dewi", "new-password": "pendek"})
+    assert "Kata sandi paling sedikit 8 karakter." in answer.get_data(as_text=True)
+    with app.app_context():
+        sari = next(u for u in services.list_users() if u.username == "sari")
+        assert sari.role == "technician" and sari.display_name == "Sari Wulandari"
+    answer = post("/admin/users/sari/password", {f"pw-{sari.id}-password": "kata-sandi-baru"})
+    assert answer.status_code == 302
+    assert post("/admin/users/sari/active", {"active": "0"}).status_code == 302
+    # The admin cannot lock themselves out.
+    assert post("/admin/users/root/active", {"active": "0"}).status_code == 409
+    client.post("/logout", data={"csrf_token": csrf_token(client)})
+    page = client.get("/login").get_data(as_text=True)
+    form = {"username": "sari", "password": "kata-sandi-baru", "csrf_token": CSRF.search(page).group(1)}
+    assert client.post("/login", data=form).status_code == 401  # deactivated
+
+
+def test_only_the_admin_sees_the_users_page(client, make_user, login):
+    login(make_user("head"))
+    assert client.get("/admin/users").status_code == 403
+    assert 'href="/admin/users"' not in client.get("/cases").get_data(as_text=True)

@@ -97,6 +97,7 @@ def test_every_form_field_action_event_month_and_complaint_step_has_a_text():
         pages.CommentForm,
         pages.ComplaintForm,
         pages.RespondForm,
+        pages.NewUserForm,
         pages.EscalateComplaintForm,
         pages.ResolveComplaintForm,
     ):
