@@ -2,9 +2,10 @@
 
 Numeric OIDs only (pysnmp does not ship IF-MIB, and MIB lookups cost CPU). All wanted table columns go
 into each GETBULK together, with the scalars as non-repeaters of the first request, so a round is a few
-round trips. Interface names, aliases and descriptions barely change: they are walked once and again only
-when sysUpTime goes backwards (a reboot renumbers interfaces), when the set of interface indexes changes,
-or every ``NAME_REFRESH_CYCLES`` walks (an operator edited an alias).
+round trips. Interface names, aliases and descriptions (and the type and size of each hrStorage entry)
+barely change: they are walked once and again only when sysUpTime goes backwards (a reboot renumbers
+interfaces), when the set of interface or storage indexes changes, or every ``NAME_REFRESH_CYCLES`` walks
+(an operator edited an alias).
 """
 
 from __future__ import annotations
@@ -97,9 +98,11 @@ CISCO_MEMORY_FREE = _oid("1.3.6.1.4.1.9.9.48.1.1.1.6")
 # ends, and decoding is most of the CPU an OID costs.
 TABLES = {
     "interfaces": COUNTER_COLUMNS,
-    "storage": (HR_STORAGE_TYPE, HR_STORAGE_SIZE, HR_STORAGE_USED),
+    "storage": (HR_STORAGE_USED,),
     "processors": (HR_PROCESSOR_LOAD,),
 }
+# Columns that change only when the device is reconfigured or rebooted: walked with the names.
+STATIC_TABLES = {"interfaces": NAME_COLUMNS, "storage": (HR_STORAGE_TYPE, HR_STORAGE_SIZE)}
 CISCO_TABLES = {"cisco_cpu": (CISCO_CPU_5MIN,), "cisco_memory": (CISCO_MEMORY_USED, CISCO_MEMORY_FREE)}
 MAX_VARBINDS_PER_REQUEST = 512  # keeps responses well under the 64 KiB a UDP datagram can carry
 
@@ -259,14 +262,15 @@ def usage_ratios(columns: Columns) -> tuple[float | None, float | None]:
 @dataclass
 class _DeviceCache:
     uptime_ticks: int = -1
-    names: Columns = field(default_factory=dict)
+    static: Columns = field(default_factory=dict)  # the STATIC_TABLES columns of the latest refresh
     walks_since_names: int = 0
     rows: dict[str, int] = field(default_factory=dict)  # table -> rows in the latest walk
     cisco: bool = False
+    target: tuple[tuple, str] | None = None  # (address, credentials, timeout, retries) -> pysnmp target name
 
 
 class SNMPWalker:
-    """Walks devices through one SNMP engine; keeps each device's interface names between walks."""
+    """Walks devices through one SNMP engine; keeps each device's static columns between walks."""
 
     def __init__(self, max_repetitions: int = 25) -> None:
         self.engine = SnmpEngine()
@@ -274,7 +278,7 @@ class SNMPWalker:
         self._cache: dict[str, _DeviceCache] = {}
 
     def forget(self, keep: Sequence[str]) -> None:
-        """Drop cached names of devices no longer in the inventory."""
+        """Drop what is cached about devices no longer in the inventory."""
         for device_id in set(self._cache) - set(keep):
             del self._cache[device_id]
 
@@ -286,7 +290,7 @@ class SNMPWalker:
         cache = self._cache.setdefault(device.id, _DeviceCache())
         try:
             session = _Session(self, device.address, auth, timeout, retries)
-            await session.connect()
+            await session.connect(cache)
             tables = {**TABLES, **(CISCO_TABLES if cache.cisco else {})}
 
             def repetitions(name: str, width: int) -> int:
@@ -310,27 +314,31 @@ class SNMPWalker:
                 table.update(columns)
             uptime = int(scalars.get(SYS_UPTIME, 0))
             cache.cisco = tuple(scalars.get(SYS_OBJECT_ID, ()))[: len(CISCO_ENTERPRISE)] == CISCO_ENTERPRISE
-            indexes = set(table.get(IF_OPER_STATUS, {}))
             if (
                 uptime < cache.uptime_ticks
-                or indexes != set(cache.names.get(IF_DESCR, {}))
+                or set(table.get(IF_OPER_STATUS, {})) != set(cache.static.get(IF_DESCR, {}))
+                or set(table.get(HR_STORAGE_USED, {})) != set(cache.static.get(HR_STORAGE_TYPE, {}))
                 or cache.walks_since_names >= NAME_REFRESH_CYCLES
             ):
-                _, cache.names = await session.walk(
-                    NAME_COLUMNS, (), repetitions("interfaces", len(NAME_COLUMNS))
+                walked = await asyncio.gather(
+                    *(
+                        session.walk(columns, (), repetitions(name, len(columns)))
+                        for name, columns in STATIC_TABLES.items()
+                    )
                 )
+                cache.static = {column: rows for _, columns in walked for column, rows in columns.items()}
                 cache.walks_since_names = 0
             cache.uptime_ticks = uptime
             cache.walks_since_names += 1
         except SNMPFailure as failure:
             return SNMPResult(device.id, failure.reason, time.monotonic() - started, detail=str(failure))
-        cpu, memory = usage_ratios(table)
+        cpu, memory = usage_ratios({**table, **cache.static})
         return SNMPResult(
             device=device.id,
             reason="ok",
             duration=time.monotonic() - started,
             uptime_seconds=uptime / 100,
-            interfaces=interfaces_from_columns(table, cache.names, device),
+            interfaces=interfaces_from_columns(table, cache.static, device),
             cpu_ratio=cpu,
             memory_ratio=memory,
             varbinds=session.varbinds,
@@ -345,20 +353,24 @@ class _Session:
     ) -> None:
         self.walker = walker
         self.address = address
+        self.credentials = auth
         self.auth = auth.pysnmp_auth()
         self.port = auth.port
         self.timeout = timeout
         self.retries = retries
         self.varbinds = 0
 
-    async def connect(self) -> None:
-        transport = await UdpTransportTarget.create(
-            (self.address, self.port), timeout=self.timeout, retries=self.retries
-        )
+    async def connect(self, cache: _DeviceCache) -> None:
+        """Register the device with the engine, once per device and set of credentials."""
         self.context = ContextData()
-        self.target_name, _ = LCD.configure(
-            self.walker.engine, self.auth, transport, self.context.contextName
-        )
+        key = (self.address, self.credentials, self.timeout, self.retries)
+        if cache.target is None or cache.target[0] != key:
+            transport = await UdpTransportTarget.create(
+                (self.address, self.port), timeout=self.timeout, retries=self.retries
+            )
+            target_name, _ = LCD.configure(self.walker.engine, self.auth, transport, self.context.contextName)
+            cache.target = (key, target_name)
+        self.target_name = cache.target[1]
 
     async def walk(
         self, columns: Sequence[Oid], scalars: Sequence[Oid], repetitions: int
