@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -196,23 +196,29 @@ class IngestResult:
     case_ids: tuple[int, ...]
 
 
+# The lookups of every notification, built once (building a statement costs more than running it here).
+_NOTIFICATION_WITH_CONTENT = (
+    select(Notification.id).where(Notification.content_sha256 == bindparam("digest")).limit(1)
+)
+_EPISODES_BY_FINGERPRINT = select(
+    AlertEpisode.fingerprint, AlertEpisode.starts_at, AlertEpisode.case_id, AlertEpisode.status
+).where(AlertEpisode.fingerprint.in_(bindparam("fingerprints", expanding=True)))
+_LATEST_CASE_OF_KEY = select(func.max(Case.id)).where(Case.group_key == bindparam("key"))
+
+
 def _world(session: Session, tracker: Tracker, notification: ParsedNotification, key: str) -> ingest.World:
     keys = {(a.fingerprint, a.starts_at) for a in notification.alerts}
     episodes: dict[ingest.EpisodeKey, ingest.EpisodeState] = {}
     case_ids: set[int] = set()
     fingerprints = {fp for fp, _ in keys}
     if fingerprints:
-        rows = session.execute(
-            select(
-                AlertEpisode.fingerprint, AlertEpisode.starts_at, AlertEpisode.case_id, AlertEpisode.status
-            ).where(AlertEpisode.fingerprint.in_(fingerprints))
-        )
+        rows = session.execute(_EPISODES_BY_FINGERPRINT, {"fingerprints": list(fingerprints)})
         for fp, starts_at, case_id, status in rows:
             if (fp, starts_at) in keys:
                 episodes[(fp, starts_at)] = ingest.EpisodeState(case_id, status)
                 if case_id is not None:
                     case_ids.add(case_id)
-    latest_id = session.scalar(select(func.max(Case.id)).where(Case.group_key == key))
+    latest_id = session.scalar(_LATEST_CASE_OF_KEY, {"key": key})
     latest_by_key = {key: latest_id} if latest_id is not None else {}
     if latest_id is not None:
         case_ids.add(latest_id)
@@ -268,7 +274,7 @@ def ingest_notification(body: str, notification: ParsedNotification) -> IngestRe
     digest = ingest.content_digest(notification)
     with tracker.db.write() as session:
         serialize_writers(session)
-        seen = session.scalar(select(Notification.id).where(Notification.content_sha256 == digest).limit(1))
+        seen = session.scalar(_NOTIFICATION_WITH_CONTENT, {"digest": digest})
         plan = None
         if seen is None:  # otherwise a repeat or the HA peer's copy: nothing left to apply
             world = _world(session, tracker, notification, key)
