@@ -22,8 +22,11 @@ RUN pip install . && rm -rf build
 
 COPY deploy/docker-entrypoint.sh /usr/local/bin/batiknet-entrypoint
 # The data directory exists in the image so that a fresh named volume mounted there belongs to the user.
+# Flask creates its instance folder at start; the root file system is read-only in docker-compose.yml.
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/batiknet --create-home batiknet \
-    && install -d -o batiknet -g batiknet -m 0750 /var/lib/batiknet/data
+    && install -d -o batiknet -g batiknet -m 0750 /var/lib/batiknet/data \
+    && install -d -o batiknet -g batiknet -m 0750 \
+        "$(python -c 'import flask; print(flask.Flask("alert_webhook").instance_path)')"
 
 USER batiknet
 WORKDIR /var/lib/batiknet
