@@ -7,13 +7,14 @@ phases (all well; faults everywhere in the lab; a restored OPD; a frozen exporte
 after each phase evaluates every expression not yet proven. At the end each one must have returned at
 least one sample that is not NaN in some phase.
 
-The faults: an OPD cut (its own outage, an alert, a case, a dark switch port), a distribution switch cut
-(a core device down, the OPDs behind it unreachable), an ISP uplink cut, one DNS server stopped and the
-other answering wrongly, a switch's snmpd paused (answers ping, not SNMP), an OPD answering one echo in
-three 200 ms late (loss and latency: tests/rules/slow_echo.py, as the lab's kernel has no netem) and an
-OPD's letter received two weeks ago (an overdue case). While they last, the test also checks the outcome
-issue 4 asks of a core outage: nothing behind the cut switch or uplink fires, gets a case or an e-mail,
-while the switch itself does.
+The faults: an OPD cut (its own outage, an alert, a case; its switch port goes dark too but must not
+alert, as the port's description names the OPD), a PC unplugged from a switch port (a port in use losing
+link), a distribution switch cut (a core device down, the OPDs behind it unreachable), an ISP uplink cut,
+one DNS server stopped and the other answering wrongly, the core router's snmpd paused (answers ping, not
+SNMP), an OPD answering one echo in three 200 ms late (loss and latency: tests/rules/slow_echo.py, as the
+lab's kernel has no netem) and an OPD's letter received two weeks ago (an overdue case). While they last,
+the test also checks the outcome issue 4 asks of a core outage: nothing behind the cut switch or uplink
+fires, gets a case or an e-mail, while the switch itself does.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ CUT_OPD = "setda"  # its own outage: down, an alert, a case, then restored
 CUT_SWITCH = "dist-sw2"  # a core device down, the OPDs behind it unreachable
 CUT_ISP = "isp-metro"
 FAILED_DNS, WRONG_DNS = "dns2", "dns1"
-SNMP_PAUSED = "core-router"  # not dist-sw1: its port towards the cut OPD must stay visible
+SNMP_PAUSED = "core-router"  # not dist-sw1: its ports must stay visible
+DARK_PORT = ("dist-sw1", "access1")  # a PC unplugged: a port in use loses link, no target behind it
 SLOW_OPD = "bappeda"
 LETTER_OPD = "bpkad"
 FAULT_ALERTS = {
@@ -59,7 +61,7 @@ FAULT_ALERTS = {
     ("BatiknetDNSDown", FAILED_DNS),
     ("BatiknetDNSWrongAnswer", WRONG_DNS),
     ("BatiknetSNMPUnreachable", SNMP_PAUSED),
-    ("BatiknetCoreInterfaceDown", "dist-sw1"),
+    ("BatiknetCoreInterfaceDown", DARK_PORT[0]),
     ("BatiknetOPDPacketLoss", SLOW_OPD),
     ("BatiknetOPDHighLatency", SLOW_OPD),
     ("BatiknetCaseOverdue", "batiknet-cases"),
@@ -197,6 +199,7 @@ def test_every_rule_and_panel_expression_returns_data(lab, proving_stack) -> Non
     snmp_namespace = lab.namespace(SNMP_PAUSED)
     responder: subprocess.Popen[bytes] | None = None
     paused_snmpd: list[int] = []
+    ports_namespace = lab.node(DARK_PORT[0]).ports_namespace
     try:
         # 1. All well: every target answers, the tracker is scraped, the recording rules have run.
         stack.wait_until(
@@ -223,6 +226,7 @@ def test_every_rule_and_panel_expression_returns_data(lab, proving_stack) -> Non
             os.kill(pid, signal.SIGSTOP)
         for target in (CUT_OPD, CUT_SWITCH, CUT_ISP):
             lab.cut(target)
+        subprocess.run(["ip", "-n", ports_namespace, "link", "set", DARK_PORT[1], "down"], check=True)
         lab.dns_fail(FAILED_DNS)
         lab.dns_wrong(WRONG_DNS)
         stack.wait_until(
@@ -247,6 +251,14 @@ def test_every_rule_and_panel_expression_returns_data(lab, proving_stack) -> Non
         assert not {target for _, target in firing(stack)} & behind
         assert not {case["target"] for case in stack.cases()} & behind
         assert not [t for t in behind if any(f"Target: {t} |" in body for body in mail_bodies())]
+        # The switch port towards the cut OPD is described with the OPD's name: the OPD's alert covers it.
+        dark_ports = {
+            (alert["labels"]["device"], alert["labels"]["interface"])
+            for alert in stack.prometheus_alerts()
+            if alert["labels"]["alertname"] == "BatiknetCoreInterfaceDown"
+        }
+        assert DARK_PORT in dark_ports
+        assert ("dist-sw1", f"dl-{CUT_OPD}") not in dark_ports
 
         # 3. The cut OPD comes back: its case is restored, the service-level figures have a restore.
         lab.restore(CUT_OPD)
@@ -274,6 +286,7 @@ def test_every_rule_and_panel_expression_returns_data(lab, proving_stack) -> Non
             finally:
                 os.killpg(group, signal.SIGCONT)
     finally:
+        subprocess.run(["ip", "-n", ports_namespace, "link", "set", DARK_PORT[1], "up"], check=False)
         for pid in paused_snmpd:
             os.kill(pid, signal.SIGCONT)
         if responder is not None:
