@@ -17,6 +17,7 @@ from lab.stackconfig import (
     render_rules,
     secret_file_names,
 )
+from lab.stackrun import API_TOKEN_SECRET, SINK_SECRETS
 
 REPO = Path(__file__).resolve().parent.parent
 ENDPOINTS = Endpoints(
@@ -169,4 +170,4 @@ def test_the_committed_configuration_renders_onto_loopback() -> None:
     alertmanager = yaml.safe_load((REPO / "alertmanager" / "alertmanager.yml").read_text())
     rendered = render_alertmanager_config(alertmanager, endpoints=ENDPOINTS, secrets_dir="/s")
     assert non_loopback_addresses(rendered) == []
-    assert secret_file_names(rendered) <= {"batiknet_api_token", "smtp_password"}, "secrets the stack knows"
+    assert secret_file_names(rendered) <= {API_TOKEN_SECRET, *SINK_SECRETS}, "only secrets the stack can provide"
