@@ -170,4 +170,4 @@ def test_the_committed_configuration_renders_onto_loopback() -> None:
     alertmanager = yaml.safe_load((REPO / "alertmanager" / "alertmanager.yml").read_text())
     rendered = render_alertmanager_config(alertmanager, endpoints=ENDPOINTS, secrets_dir="/s")
     assert non_loopback_addresses(rendered) == []
-    assert secret_file_names(rendered) <= {API_TOKEN_SECRET, *SINK_SECRETS}, "only secrets the stack can provide"
+    assert secret_file_names(rendered) <= {API_TOKEN_SECRET, *SINK_SECRETS}, "secrets the stack provides"
