@@ -58,12 +58,12 @@ def write_inventory(path: Path, silent_dns_port: int, opds: int = 1) -> None:
 
 
 @asynccontextmanager
-async def running_exporter(tmp_path: Path):
+async def running_exporter(tmp_path: Path, settings: ExporterSettings | None = None):
     silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # a "DNS server" that never answers
     silent.bind(("127.0.0.1", 0))
     config_file = tmp_path / "inventory.yml"
     write_inventory(config_file, silent.getsockname()[1])
-    service = create(config_file, ExporterSettings())
+    service = create(config_file, settings or ExporterSettings())
     await service.start(service.open_icmp())
     runner = web.AppRunner(make_app(service))
     await runner.setup()
@@ -158,5 +158,19 @@ def test_reload_keeps_the_old_configuration_when_the_new_file_is_bad(tmp_path):
             text = await wait_for_metric(client, 'batiknet_target_up{target="dinkes"} 1.0')
             assert 'batiknet_target_up{target="dinkes"} 1.0' in text
             assert "batiknet_exporter_config_last_reload_successful 1.0" in text
+
+    asyncio.run(scenario())
+
+
+def test_probe_of_an_unlisted_address_only_when_allowed(tmp_path):
+    require_root()
+
+    async def scenario():
+        async with running_exporter(tmp_path, ExporterSettings(probe_unlisted=True)) as (_, client, _):
+            response = await client.get("/probe", params={"target": "127.0.0.5", "module": "icmp"})
+            assert response.status == 200
+            assert "batiknet_probe_success 1.0" in await response.text()
+            refused = await client.get("/probe", params={"target": "127.0.0.5", "module": "dns"})
+            assert refused.status == 400  # only ICMP may go to an address outside the inventory
 
     asyncio.run(scenario())
