@@ -28,6 +28,14 @@ def _escape_value(value: str) -> str:
 def render(families: Iterable[Metric]) -> bytes:
     output: list[str] = []
     append = output.append
+    formatted: dict[float, str] = {}  # histogram counts repeat a lot: format each value once
+
+    def number(value: float) -> str:
+        text = formatted.get(value)
+        if text is None:
+            text = formatted[value] = floatToGoString(value)
+        return text
+
     for family in families:
         kind = EXPOSED_TYPES[family.type]  # the collector makes only these three
         name = family.name + "_total" if kind == "counter" else family.name
@@ -36,7 +44,7 @@ def render(families: Iterable[Metric]) -> bytes:
         for sample in family.samples:
             if sample.labels:
                 labels = ",".join(f'{k}="{_escape_value(v)}"' for k, v in sorted(sample.labels.items()))
-                append(f"{sample.name}{{{labels}}} {floatToGoString(sample.value)}\n")
+                append(f"{sample.name}{{{labels}}} {number(sample.value)}\n")
             else:
-                append(f"{sample.name} {floatToGoString(sample.value)}\n")
+                append(f"{sample.name} {number(sample.value)}\n")
     return "".join(output).encode()
