@@ -9,7 +9,8 @@ Authentication (see docs/tracker.md):
 * The pages' session cookie — for reading only (GET). Changes through the API always carry a bearer
   token, so no cross-site form can make a signed-in browser change a case.
 
-Every refusal is JSON: ``{"error": "...", "field": "..."}``.
+Every refusal is JSON: ``{"error": "...", "field": "..."}``; a refusal of the rules also carries its
+``code`` (see :mod:`.refusals`), the same one the pages translate.
 """
 
 from __future__ import annotations
@@ -52,11 +53,17 @@ class APIError(Exception):
 
 
 def _error(
-    status: int, message: str, field: str | None = None, headers: dict[str, str] | None = None
+    status: int,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+    code: str | None = None,
 ) -> Response:
     body: dict[str, Any] = {"error": message}
     if field:
         body["field"] = field
+    if code:
+        body["code"] = code
     response = jsonify(body)
     response.status_code = status
     response.headers.update(headers or {})
@@ -70,7 +77,7 @@ def _api_error(error: APIError) -> Response:
 
 @bp.errorhandler(ServiceError)
 def _service_error(error: ServiceError) -> Response:
-    return _error(error.status, error.message, error.field)
+    return _error(error.status, error.message, error.field, code=error.refusal and error.refusal.code)
 
 
 @bp.errorhandler(HTTPException)

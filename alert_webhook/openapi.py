@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .models import CHECK_RESULTS, CHECKS, SOURCES, STATES
+from .refusals import ENGLISH
 
 JSON = "application/json"
 
@@ -342,7 +343,15 @@ def openapi_document() -> dict[str, Any]:
                 "Error": {
                     "type": "object",
                     "required": ["error"],
-                    "properties": {"error": {"type": "string"}, "field": {"type": "string"}},
+                    "properties": {
+                        "error": {"type": "string", "description": "Why, in English"},
+                        "field": {"type": "string", "description": "The request field at fault"},
+                        "code": {
+                            "type": "string",
+                            "enum": sorted(ENGLISH),
+                            "description": "Which rule refused (the pages translate it)",
+                        },
+                    },
                 },
                 "AlertmanagerPayload": {
                     "type": "object",

@@ -7,7 +7,6 @@ permissions hold however a person acts. A refused action comes back as a flash m
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from io import BytesIO
@@ -220,62 +219,37 @@ def _local_input(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=services.current_tracker().calendar.timezone)
 
 
-# The workflow words its refusals in English for the API; the pages say the same in the reader's language.
-# A reason not listed here is shown as it is.
-REFUSALS = tuple(
-    (re.compile(pattern), key)
-    for pattern, key in (
-        (
-            r"cannot (?P<action>\w+) a case in state '(?P<state>\w+)' \(only from: (?P<states>[\w, ]+)\)",
-            "refused.state",
-        ),
-        (r"role '(?P<role>\w+)' may not (?P<action>\w+): viewers only read", "refused.viewer"),
-        (r"only the head \(kepala bidang\) or an admin may (?P<action>\w+)", "refused.head_only"),
-        (r"(?P<user>\S+) is not assigned to this case", "refused.not_assigned"),
-        (r"the checks are not complete: (?P<checks>[\w, ]+) not recorded", "refused.checks_incomplete"),
-        (r"connectivity was checked as fault: .*", "refused.connectivity_fault"),
-        (r"the ISP is contacted only when connectivity is checked as fault", "refused.isp_only_on_fault"),
-        (r"restored_at must lie between the disruption and now", "refused.restored_at_range"),
-        (r"complaint \d+ is (?P<complaint_state>\w+)", "refused.complaint_state"),
-        (r"the password needs at least (?P<length>\d+) characters", "refused.password_short"),
-        (r"user '(?P<user>[^']+)' already exists", "refused.user_exists"),
+def _localised(name: str, value: object) -> str:
+    """A refusal's parameter in the page's language (states, checks, roles, actions have their texts)."""
+    if isinstance(value, tuple):
+        return ", ".join(_localised(name, item) for item in value)
+    family = {
+        "action": "action",
+        "state": "state",
+        "states": "state",
+        "checks": "check",
+        "results": "check",
+        "role": "role",
+        "complaint_state": "complaints.state",
+        "part": "report",
+    }.get(name)
+    key = f"{family}.{value}"
+    # An unknown action (the refusal says so) has no text of its own.
+    return gettext(key) if family and key in MESSAGES[current_language()] else str(value)
+
+
+def refusal_text(error: services.ServiceError) -> str:
+    """A refusal of the services in the page's language; other errors keep their English sentence."""
+    refusal = error.refusal
+    if refusal is None:
+        return error.message
+    return gettext(
+        f"refused.{refusal.code}", **{name: _localised(name, value) for name, value in refusal.params.items()}
     )
-)
-
-
-def _localised(name: str, value: str) -> str:
-    def text(key: str, fallback: str) -> str:
-        return gettext(key) if key in MESSAGES[current_language()] else fallback
-
-    match name:
-        case "action":
-            return text(f"action.{value}", value)
-        case "state":
-            return text(f"state.{value}", value)
-        case "states":
-            return ", ".join(text(f"state.{s}", s) for s in value.split(", "))
-        case "checks":
-            return ", ".join(text(f"check.{c}", c) for c in value.split(", "))
-        case "role":
-            return text(f"role.{value}", value)
-        case "complaint_state":
-            return text(f"complaints.state.{value}", value)
-    return value
-
-
-def refusal_text(reason: str) -> str:
-    """A refusal of the services in the page's language."""
-    for pattern, key in REFUSALS:
-        found = pattern.fullmatch(reason)
-        if found:
-            return gettext(
-                key, **{name: _localised(name, value) for name, value in found.groupdict().items()}
-            )
-    return reason
 
 
 def _refused(error: services.ServiceError) -> None:
-    flash(gettext("action.refused", reason=refusal_text(error.message)), "error")
+    flash(gettext("action.refused", reason=refusal_text(error)), "error")
 
 
 # --- the case list ------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Each function runs inside a Flask application context (the tracker of ``current_app``: database,
 working calendar, inventory, Prometheus, mailer), applies a pure decision (:mod:`ingest`,
 :mod:`workflow`, :mod:`clock`) in one transaction and writes the case's timeline. Reads return plain
-dicts (the case JSON of the API); a refused action raises :class:`Refused` with the reason.
+dicts (the case JSON of the API); a refused action raises :class:`Refused` with its
+:class:`~.refusals.Refusal` (a code and parameters, worded in English by ``str``).
 
 The API and the pages call the same functions, so a rule holds whichever way a person acts.
 """
@@ -47,6 +48,7 @@ from .models import (
     Report,
     User,
 )
+from .refusals import Refusal
 from .workflow import Actor
 
 log = logging.getLogger(__name__)
@@ -104,17 +106,22 @@ __all__ = [
 ]
 
 SYSTEM = Actor(user_id=None, username="alertmanager", role="system")
+MIN_PASSWORD_LENGTH = 8
 
 
 # --- errors ------------------------------------------------------------------------------------------
 
 
 class ServiceError(Exception):
+    """``reason`` is a :class:`Refusal` when a reader may meet it on a page (the pages translate its code),
+    else an English sentence for the API and the command line."""
+
     status = 400
 
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, reason: str | Refusal, field: str | None = None) -> None:
+        super().__init__(str(reason))
+        self.refusal = reason if isinstance(reason, Refusal) else None
+        self.message = str(reason)
         self.field = field
 
 
@@ -620,7 +627,7 @@ class LetterInput:
 def open_letter_case(actor: Actor, letter: LetterInput) -> dict[str, Any]:
     """Enter an OPD's letter: it joins the open case of the OPD or its upstream, or opens a case."""
     tracker = current_tracker()
-    _require_staff(actor, "enter a letter")
+    _require_staff(actor, "add_letter")
     if tracker.inventory is not None:
         try:
             tracker.inventory.target(letter.opd)
@@ -971,9 +978,9 @@ def allowed_actions(case_id: int, actor: Actor) -> list[str]:
         return workflow.allowed_actions(_snapshot(_load(session, case_id)), actor)
 
 
-def _require_staff(actor: Actor, what: str) -> None:
+def _require_staff(actor: Actor, action: str) -> None:
     if actor.role not in workflow.STAFF:
-        raise Forbidden(f"role {actor.role!r} may not {what}: viewers only read")
+        raise Forbidden(Refusal("viewer", {"role": actor.role, "action": action}))
 
 
 def _act(
@@ -991,7 +998,7 @@ def _act(
         case = _load(session, case_id, for_update=True)
         decision = workflow.decide(_snapshot(case), action, actor, data)
         if not decision.allowed:
-            raise Forbidden(decision.reason) if decision.forbidden else Refused(decision.reason)
+            raise Forbidden(decision.refusal) if decision.forbidden else Refused(decision.refusal)
         from_state = case.state
         event_data = apply(session, case, now) or {}
         if decision.to_state is not None:
@@ -1269,7 +1276,7 @@ def restore(
     def apply(session: Session, case: Case, now: datetime) -> dict[str, Any]:
         at = restored_at or case.network_restored_at or now
         if at < case.received_at - timedelta(days=1) or at > now + timedelta(minutes=5):
-            raise Invalid("restored_at must lie between the disruption and now", "restored_at")
+            raise Invalid(Refusal("restored_at_range"), "restored_at")
         _record_recovery(case, at, now)
         return {"restored_at": at.isoformat()}
 
@@ -1340,8 +1347,8 @@ def _hash_token(token: str) -> str:
 def create_user(username: str, display_name: str, role: str, password: str, email: str | None = None) -> User:
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}", "role")
-    if len(password) < 8:
-        raise Invalid("the password needs at least 8 characters", "password")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(Refusal("password_short", {"length": MIN_PASSWORD_LENGTH}), "password")
     tracker = current_tracker()
     try:
         with tracker.db.write() as session:
@@ -1356,13 +1363,13 @@ def create_user(username: str, display_name: str, role: str, password: str, emai
             )
             session.add(user)
     except IntegrityError:
-        raise Invalid(f"user {username!r} already exists", "username") from None
+        raise Invalid(Refusal("user_exists", {"user": username}), "username") from None
     return user
 
 
 def set_password(username: str, password: str) -> None:
-    if len(password) < 8:
-        raise Invalid("the password needs at least 8 characters", "password")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(Refusal("password_short", {"length": MIN_PASSWORD_LENGTH}), "password")
     with current_tracker().db.write() as session:
         user = session.scalar(select(User).where(User.username == username))
         if user is None:
@@ -1470,7 +1477,7 @@ def file_complaint(
     contact: str = "",
     case_id: int | None = None,
 ) -> dict[str, Any]:
-    _require_staff(actor, "record a complaint")
+    _require_staff(actor, "record_complaint")
     tracker = current_tracker()
     with tracker.db.write() as session:
         if case_id is not None:
@@ -1492,14 +1499,15 @@ def file_complaint(
 def _complaint_step(
     actor: Actor, complaint_id: int, from_states: Iterable[str], apply: Callable[[Complaint, datetime], None]
 ) -> dict[str, Any]:
-    _require_staff(actor, "handle a complaint")
+    _require_staff(actor, "handle_complaint")
     tracker = current_tracker()
     with tracker.db.write() as session:
         row = session.get(Complaint, complaint_id)
         if row is None:
             raise NotFound(f"complaint {complaint_id} does not exist")
         if row.state not in from_states:
-            raise Refused(f"complaint {complaint_id} is {row.state}")
+            params = {"complaint": complaint_id, "complaint_state": row.state}
+            raise Refused(Refusal("complaint_state", params))
         apply(row, tracker.now())
         return complaint_json(row)
 

@@ -6,11 +6,11 @@
     isp_escalated ─recheck(not connected)→ isp_escalated (logged)
     isp_escalated ─return_to_checking→ checking
 
-``decide(case, action, actor)`` says whether an actor may take an action now and, if not, why (a sentence
-fit to show on a page or in a 409 answer). Roles: ``admin`` may do everything; ``head`` (kepala bidang)
-disposes and may act on any case; a ``technician`` acts only on cases assigned to him or her; a
-``viewer`` only reads. Alertmanager acts as ``system`` and never moves the workflow; it only records
-recovery times and reopens (see ``ingest``).
+``decide(case, action, actor)`` says whether an actor may take an action now and, if not, why: a
+:class:`~.refusals.Refusal`, a code the pages translate and the API answers with its English sentence.
+Roles: ``admin`` may do everything; ``head`` (kepala bidang) disposes and may act on any case; a
+``technician`` acts only on cases assigned to him or her; a ``viewer`` only reads. Alertmanager acts as
+``system`` and never moves the workflow; it only records recovery times and reopens (see ``ingest``).
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .models import CHECK_RESULTS, CHECKS
+from .refusals import Refusal
 
-__all__ = ["ACTIONS", "Actor", "CaseSnapshot", "Decision", "allowed_actions", "decide"]
+__all__ = ["ACTIONS", "Actor", "CaseSnapshot", "Decision", "Refusal", "allowed_actions", "decide"]
 
 STAFF = ("admin", "head", "technician")
 
@@ -81,24 +82,24 @@ ACTIONS: dict[str, Action] = {
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
-    reason: str = ""
+    refusal: Refusal | None = None
     to_state: str | None = None
     forbidden: bool = False  # refused because of who asks (rather than the case's state or the data)
 
 
-def _refuse(reason: str, forbidden: bool = False) -> Decision:
-    return Decision(False, reason, forbidden=forbidden)
+def _refuse(refusal: Refusal, forbidden: bool = False) -> Decision:
+    return Decision(False, refusal, forbidden=forbidden)
 
 
-def _permitted(action: Action, case: CaseSnapshot, actor: Actor) -> str | None:
+def _permitted(action: Action, case: CaseSnapshot, actor: Actor) -> Refusal | None:
     if actor.role == "admin":
         return None
     if actor.role not in STAFF:
-        return f"role {actor.role!r} may not {action.name}: viewers only read"
+        return Refusal("viewer", {"role": actor.role, "action": action.name})
     if action.who == "head" and actor.role != "head":
-        return f"only the head (kepala bidang) or an admin may {action.name}"
+        return Refusal("head_only", {"action": action.name})
     if action.who == "assigned" and actor.role == "technician" and actor.user_id not in case.assignee_ids:
-        return f"{actor.username} is not assigned to this case"
+        return Refusal("not_assigned", {"user": actor.username})
     return None
 
 
@@ -109,10 +110,11 @@ def decide(
     data = data or {}
     action = ACTIONS.get(action_name)
     if action is None:
-        return _refuse(f"unknown action {action_name!r}")
+        return _refuse(Refusal("unknown_action", {"action": action_name}))
     if case.state not in action.from_states:
-        allowed_from = ", ".join(action.from_states)
-        return _refuse(f"cannot {action_name} a case in state {case.state!r} (only from: {allowed_from})")
+        return _refuse(
+            Refusal("state", {"action": action_name, "state": case.state, "states": action.from_states})
+        )
     refusal = _permitted(action, case, actor)
     if refusal:
         return _refuse(refusal, forbidden=True)
@@ -124,7 +126,7 @@ def decide(
     to_state = action.to_state
     if action_name == "record_recheck" and data.get("connected") is True:
         to_state = "restored"
-    return Decision(True, "", to_state)
+    return Decision(True, None, to_state)
 
 
 def allowed_actions(case: CaseSnapshot, actor: Actor) -> list[str]:
@@ -139,67 +141,67 @@ def allowed_actions(case: CaseSnapshot, actor: Actor) -> list[str]:
 # --- rules on the data of one action -------------------------------------------------------------
 
 
-def _missing_checks(case: CaseSnapshot) -> list[str]:
-    return [c for c in CHECKS if c not in case.round_checks]
+def _missing_checks(case: CaseSnapshot) -> tuple[str, ...]:
+    return tuple(c for c in CHECKS if c not in case.round_checks)
 
 
-def _dispose(case: CaseSnapshot, data: Mapping[str, object]) -> str | None:
+def _dispose(case: CaseSnapshot, data: Mapping[str, object]) -> Refusal | None:
     technicians = data.get("technician_ids")
     if not technicians:
-        return "a disposition assigns at least one technician"
+        return Refusal("technician_required")
     return None
 
 
-def _assign(case: CaseSnapshot, data: Mapping[str, object]) -> str | None:
+def _assign(case: CaseSnapshot, data: Mapping[str, object]) -> Refusal | None:
     return _dispose(case, data)
 
 
-def _record_check(case: CaseSnapshot, data: Mapping[str, object]) -> str | None:
+def _record_check(case: CaseSnapshot, data: Mapping[str, object]) -> Refusal | None:
     if data.get("check") not in CHECKS:
-        return f"check must be one of {', '.join(CHECKS)}"
+        return Refusal("check_unknown", {"checks": CHECKS})
     if data.get("result") not in CHECK_RESULTS:
-        return f"result must be one of {', '.join(CHECK_RESULTS)}"
+        return Refusal("result_unknown", {"results": CHECK_RESULTS})
     return None
 
 
-def _restore(case: CaseSnapshot, data: Mapping[str, object]) -> str | None:
+def _restore(case: CaseSnapshot, data: Mapping[str, object]) -> Refusal | None:
     if case.state == "isp_escalated":
         return None
     missing = _missing_checks(case)
     if missing:
-        return f"the checks are not complete: {', '.join(missing)} not recorded"
+        return Refusal("checks_incomplete", {"checks": missing})
     if case.round_checks.get("connectivity") == "fault":
-        return "connectivity was checked as fault: contact the ISP (escalate_isp) or check again"
+        return Refusal("connectivity_fault")
     return None
 
 
-def _escalate_isp(case: CaseSnapshot, data: Mapping[str, object]) -> str | None:
+def _escalate_isp(case: CaseSnapshot, data: Mapping[str, object]) -> Refusal | None:
     missing = _missing_checks(case)
     if missing:
-        return f"the checks are not complete: {', '.join(missing)} not recorded"
+        return Refusal("checks_incomplete", {"checks": missing})
     if case.round_checks.get("connectivity") != "fault":
-        return "the ISP is contacted only when connectivity is checked as fault"
+        return Refusal("isp_only_on_fault")
     if not data.get("ticket_number"):
-        return "the ISP's ticket number is required"
+        return Refusal("ticket_required")
     return None
 
 
-def _record_recheck(case: CaseSnapshot, data: Mapping[str, object]) -> str | None:
+def _record_recheck(case: CaseSnapshot, data: Mapping[str, object]) -> Refusal | None:
     if not isinstance(data.get("connected"), bool):
-        return "a recheck states whether the network is connected (true or false)"
+        return Refusal("connected_required")
     return None
 
 
-def _write_report(case: CaseSnapshot, data: Mapping[str, object]) -> str | None:
+def _write_report(case: CaseSnapshot, data: Mapping[str, object]) -> Refusal | None:
     for name in ("cause", "actions"):
         if not str(data.get(name) or "").strip():
-            return f"the report needs {name}"
+            return Refusal("report_incomplete", {"part": name})
     return None
 
 
-def _close(case: CaseSnapshot, data: Mapping[str, object]) -> str | None:
+def _close(case: CaseSnapshot, data: Mapping[str, object]) -> Refusal | None:
     if not str(data.get("reported_to") or "").strip():
-        return "closing reports completion to the OPD: say to whom (reported_to)"
+        return Refusal("reported_to_required")
     return None
 
 

@@ -110,10 +110,10 @@ def test_the_whole_sop_with_the_isp_loop(client: Any, clock: Any, staff: dict, a
 def test_refusals_say_why_with_the_right_status(client: Any, staff: dict, alert_case: int) -> None:
     answer = act(client, staff["tech"], alert_case, "dispose", technician_ids=[staff["tech"].id])
     assert answer.status_code == 403
-    assert "head" in answer.get_json()["error"]
+    assert "head" in answer.get_json()["error"] and answer.get_json()["code"] == "head_only"
     answer = act(client, staff["head"], alert_case, "close", reported_to="x")
     assert answer.status_code == 409
-    assert "state 'received'" in answer.get_json()["error"]
+    assert "state 'received'" in answer.get_json()["error"] and answer.get_json()["code"] == "state"
     answer = act(client, staff["head"], alert_case, "dispose", technician_ids=[staff["viewer"].id])
     assert answer.status_code == 400 and answer.get_json()["field"] == "technician_ids"
     assert (
@@ -126,6 +126,7 @@ def test_refusals_say_why_with_the_right_status(client: Any, staff: dict, alert_
     assert act(client, staff["tech"], alert_case, "start-checks").status_code == 200
     answer = act(client, staff["tech"], alert_case, "restore")
     assert answer.status_code == 409 and "not complete" in answer.get_json()["error"]
+    assert answer.get_json()["code"] == "checks_incomplete"
     assert client.post(f"/api/v1/cases/{alert_case}/restore", json={}, headers=HEADERS).status_code == 403
     assert client.post(f"/api/v1/cases/{alert_case}/restore", json={}).status_code == 401
     assert act(client, staff["tech"], 999, "restore").status_code == 404

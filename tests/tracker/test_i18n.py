@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from alert_webhook import i18n
+from alert_webhook import i18n, refusals
 from alert_webhook.models import CHECK_RESULTS, CHECKS, ROLES, SOURCES, STATES
 
 PACKAGE = Path(i18n.__file__).parent
@@ -63,6 +63,22 @@ def test_every_key_used_in_code_and_templates_exists():
 def test_every_state_source_check_and_role_has_a_text(family, members):
     for language in i18n.LANGUAGES:
         assert [m for m in members if f"{family}.{m}" not in i18n.MESSAGES[language]] == []
+
+
+@pytest.mark.parametrize("code", sorted(refusals.ENGLISH))
+def test_every_refusal_code_has_a_text_in_both_languages(code):
+    """The pages translate a refusal by its code; a text may leave out a parameter but never invent one."""
+    for language in i18n.LANGUAGES:
+        text = i18n.MESSAGES[language].get(f"refused.{code}")
+        assert text, f"refused.{code} missing in {language}"
+        assert placeholders(text) <= placeholders(refusals.ENGLISH[code])
+
+
+def test_a_refusal_reads_in_english_for_the_api():
+    refusal = refusals.Refusal("checks_incomplete", {"checks": ("dns", "connectivity")})
+    assert str(refusal) == "the checks are not complete: dns, connectivity not recorded"
+    with pytest.raises(ValueError):
+        refusals.Refusal("no_such_code")
 
 
 def test_language_choice_query_then_cookie_then_indonesian():

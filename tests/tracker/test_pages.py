@@ -714,15 +714,17 @@ def test_workflow_refusals_read_in_indonesian(app, state, role, assigned, action
         from flask import g
 
         g.language = "id"
-        assert pages.refusal_text(decision.reason) == indonesian
+        refused = services.Refused(decision.refusal)
+        assert pages.refusal_text(refused) == indonesian
         g.language = "en"
-        english = pages.refusal_text(decision.reason)
-        assert english not in (indonesian, decision.reason) and "{" not in english
+        english = pages.refusal_text(refused)
+        assert english not in (indonesian, str(decision.refusal)) and "{" not in english
 
 
-def test_an_unknown_refusal_is_shown_as_it_is(app):
+def test_an_error_without_a_refusal_code_is_shown_as_it_is(app):
     with app.test_request_context("/cases"):
-        assert pages.refusal_text("something new went wrong") == "something new went wrong"
+        error = services.Invalid("something new went wrong", "note")
+        assert pages.refusal_text(error) == "something new went wrong"
 
 
 def test_grafana_links_pick_the_dashboard_of_the_target_kind(app_config):

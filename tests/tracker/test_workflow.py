@@ -78,14 +78,16 @@ def test_every_action_state_and_role(action: str, state: str, actor_name: str) -
     decision = decide(case, action, ACTORS[actor_name], data)
     if state not in from_states:
         assert not decision.allowed
-        assert f"state {state!r}" in decision.reason
+        assert decision.refusal.code == "state"
+        assert f"state {state!r}" in str(decision.refusal)
         assert not decision.forbidden
     elif not may(who, actor_name):
         assert not decision.allowed
         assert decision.forbidden
-        assert decision.reason
+        assert decision.refusal.code in ("viewer", "head_only", "not_assigned")
+        assert str(decision.refusal)
     else:
-        assert decision.allowed, decision.reason
+        assert decision.allowed, decision.refusal
         assert decision.to_state == to_state
 
 
@@ -130,7 +132,7 @@ def test_data_rules_refuse_with_a_reason(
     case = CaseSnapshot(state=state, assignee_ids=frozenset({TECHNICIAN_ID}), round_checks=checks)
     decision = decide(case, action, ACTORS["head"], data)
     assert not decision.allowed
-    assert reason in decision.reason
+    assert reason in str(decision.refusal)
 
 
 def test_recheck_connected_restores_and_not_connected_stays() -> None:
@@ -147,4 +149,5 @@ def test_restore_from_isp_escalated_needs_no_new_checks() -> None:
 
 def test_unknown_action() -> None:
     decision = decide(CaseSnapshot(state="received"), "teleport", ACTORS["admin"])
-    assert not decision.allowed and "unknown action" in decision.reason
+    assert not decision.allowed and "unknown action" in str(decision.refusal)
+    assert decision.refusal.code == "unknown_action"
