@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -203,70 +203,94 @@ class IngestResult:
     case_ids: tuple[int, ...]
 
 
-# The lookups of every notification, built once (building a statement costs more than running it here).
+# Ingestion runs table-level (Core) statements on the transaction's connection: the ORM's execution path
+# (bulk-insert bookkeeping, entity loading) cost more than the statements themselves. The statements of
+# every notification are built once, for the same reason.
+_NOTIFICATIONS = Notification.__table__
+_CASES = Case.__table__
+_CASE_TARGETS = CaseTarget.__table__
+_EPISODES = AlertEpisode.__table__
+_EVENTS = CaseEvent.__table__
 _NOTIFICATION_WITH_CONTENT = (
-    select(Notification.id).where(Notification.content_sha256 == bindparam("digest")).limit(1)
+    select(_NOTIFICATIONS.c.id).where(_NOTIFICATIONS.c.content_sha256 == bindparam("digest")).limit(1)
 )
+_INSERT_NOTIFICATION = _NOTIFICATIONS.insert().returning(_NOTIFICATIONS.c.id)
 _EPISODES_BY_FINGERPRINT = select(
-    AlertEpisode.fingerprint, AlertEpisode.starts_at, AlertEpisode.case_id, AlertEpisode.status
-).where(AlertEpisode.fingerprint.in_(bindparam("fingerprints", expanding=True)))
-_LATEST_CASE_OF_KEY = select(func.max(Case.id)).where(Case.group_key == bindparam("key"))
+    _EPISODES.c.fingerprint, _EPISODES.c.starts_at, _EPISODES.c.case_id, _EPISODES.c.status
+).where(_EPISODES.c.fingerprint.in_(bindparam("fingerprints", expanding=True)))
+_LATEST_CASE_OF_KEY = select(func.max(_CASES.c.id)).where(_CASES.c.group_key == bindparam("key"))
+_ONGOING_CASES_OF_TARGETS = (
+    select(_CASES.c.id, _CASES.c.target)
+    .where(
+        _CASES.c.target.in_(bindparam("targets", expanding=True)),
+        _CASES.c.source == "alert",
+        _CASES.c.state != "closed",
+        _CASES.c.network_restored_at.is_(None),
+    )
+    .order_by(_CASES.c.id)
+)
+_FIRING_EPISODES_OF_CASES = select(_EPISODES.c.case_id, _EPISODES.c.fingerprint, _EPISODES.c.starts_at).where(
+    _EPISODES.c.case_id.in_(bindparam("case_ids", expanding=True)), _EPISODES.c.status == "firing"
+)
+_TARGETS_OF_CASES = select(_CASE_TARGETS.c.case_id, _CASE_TARGETS.c.target).where(
+    _CASE_TARGETS.c.case_id.in_(bindparam("case_ids", expanding=True))
+)
+_CASES_BY_ID = select(
+    _CASES.c.id, _CASES.c.group_key, _CASES.c.target, _CASES.c.state, _CASES.c.network_restored_at
+).where(_CASES.c.id.in_(bindparam("case_ids", expanding=True)))
+_INSERT_CASE = _CASES.insert().returning(_CASES.c.id)
+_INSERT_CASE_TARGET = _CASE_TARGETS.insert()
+_INSERT_EPISODES = _EPISODES.insert()
+_INSERT_EVENTS = _EVENTS.insert()
+_RESOLVE_EPISODE = (
+    update(_EPISODES)
+    .where(_EPISODES.c.fingerprint == bindparam("fp"), _EPISODES.c.starts_at == bindparam("starts"))
+    .values(status="resolved", ends_at=bindparam("ends"), last_seen_at=bindparam("seen"))
+)
 
 
-def _world(session: Session, tracker: Tracker, notification: ParsedNotification, key: str) -> ingest.World:
+def _world(
+    connection: Connection, tracker: Tracker, notification: ParsedNotification, key: str
+) -> ingest.World:
     keys = {(a.fingerprint, a.starts_at) for a in notification.alerts}
     episodes: dict[ingest.EpisodeKey, ingest.EpisodeState] = {}
     case_ids: set[int] = set()
     fingerprints = {fp for fp, _ in keys}
     if fingerprints:
-        rows = session.execute(_EPISODES_BY_FINGERPRINT, {"fingerprints": list(fingerprints)})
+        rows = connection.execute(_EPISODES_BY_FINGERPRINT, {"fingerprints": list(fingerprints)})
         for fp, starts_at, case_id, status in rows:
             if (fp, starts_at) in keys:
                 episodes[(fp, starts_at)] = ingest.EpisodeState(case_id, status)
                 if case_id is not None:
                     case_ids.add(case_id)
-    latest_id = session.scalar(_LATEST_CASE_OF_KEY, {"key": key})
+    latest_id = connection.scalar(_LATEST_CASE_OF_KEY, {"key": key})
     latest_by_key = {key: latest_id} if latest_id is not None else {}
     if latest_id is not None:
         case_ids.add(latest_id)
     upstreams = {u for a in notification.alerts if a.target for u in tracker.ancestors(a.target)}
     ongoing_by_target: dict[str, int] = {}
     if upstreams:
-        for case_id, target in session.execute(
-            select(Case.id, Case.target)
-            .where(
-                Case.target.in_(upstreams),
-                Case.source == "alert",
-                Case.state != "closed",
-                Case.network_restored_at.is_(None),
-            )
-            .order_by(Case.id)
-        ):
+        for case_id, target in connection.execute(_ONGOING_CASES_OF_TARGETS, {"targets": list(upstreams)}):
             ongoing_by_target[target] = case_id
             case_ids.add(case_id)
     cases: dict[int, ingest.CaseState] = {}
     if case_ids:
+        ids = {"case_ids": list(case_ids)}
         firing: dict[int, set[ingest.EpisodeKey]] = {cid: set() for cid in case_ids}
-        for cid, fp, starts_at in session.execute(
-            select(AlertEpisode.case_id, AlertEpisode.fingerprint, AlertEpisode.starts_at).where(
-                AlertEpisode.case_id.in_(case_ids), AlertEpisode.status == "firing"
-            )
-        ):
+        for cid, fp, starts_at in connection.execute(_FIRING_EPISODES_OF_CASES, ids):
             firing[cid].add((fp, starts_at))
         targets: dict[int, set[str]] = {cid: set() for cid in case_ids}
-        for cid, target in session.execute(
-            select(CaseTarget.case_id, CaseTarget.target).where(CaseTarget.case_id.in_(case_ids))
-        ):
+        for cid, target in connection.execute(_TARGETS_OF_CASES, ids):
             targets[cid].add(target)
-        for case in session.scalars(select(Case).where(Case.id.in_(case_ids))):
-            cases[case.id] = ingest.CaseState(
-                id=case.id,
-                group_key=case.group_key,
-                target=case.target,
-                closed=case.state == "closed",
-                network_restored_at=case.network_restored_at,
-                firing=frozenset(firing[case.id]),
-                targets=frozenset(targets[case.id]),
+        for cid, group_key, target, state, network_restored_at in connection.execute(_CASES_BY_ID, ids):
+            cases[cid] = ingest.CaseState(
+                id=cid,
+                group_key=group_key,
+                target=target,
+                closed=state == "closed",
+                network_restored_at=network_restored_at,
+                firing=frozenset(firing[cid]),
+                targets=frozenset(targets[cid]),
             )
     return ingest.World(
         episodes=episodes, cases=cases, latest_by_key=latest_by_key, ongoing_by_target=ongoing_by_target
@@ -281,29 +305,27 @@ def ingest_notification(body: str, notification: ParsedNotification) -> IngestRe
     digest = ingest.content_digest(notification)
     with tracker.db.write() as session:
         serialize_writers(session)
-        seen = session.scalar(_NOTIFICATION_WITH_CONTENT, {"digest": digest})
+        connection = session.connection()
+        seen = connection.scalar(_NOTIFICATION_WITH_CONTENT, {"digest": digest})
         plan = None
         if seen is None:  # otherwise a repeat or the HA peer's copy: nothing left to apply
-            world = _world(session, tracker, notification, key)
+            world = _world(connection, tracker, notification, key)
             plan = ingest.plan_notification(
                 notification, world, tracker.ancestors, tracker.working_seconds, tracker.reopen_window_seconds
             )
-        # Core insert: the raw body is written once and never loaded as an object here.
-        notification_id = session.execute(
-            insert(Notification).returning(Notification.id),
-            [
-                {
-                    "received_at": now,
-                    "body": body,
-                    "body_sha256": hashlib.sha256(body.encode()).hexdigest(),
-                    "content_sha256": digest,
-                    "receiver": notification.receiver,
-                    "status": notification.status,
-                    "group_key": notification.group_key,
-                    "truncated_alerts": notification.truncated_alerts,
-                    "effects": len(plan.effects) if plan else 0,
-                }
-            ],
+        notification_id = connection.execute(
+            _INSERT_NOTIFICATION,
+            {
+                "received_at": now,
+                "body": body,
+                "body_sha256": hashlib.sha256(body.encode()).hexdigest(),
+                "content_sha256": digest,
+                "receiver": notification.receiver,
+                "status": notification.status,
+                "group_key": notification.group_key,
+                "truncated_alerts": notification.truncated_alerts,
+                "effects": len(plan.effects) if plan else 0,
+            },
         ).scalar_one()
         if plan is None:
             return IngestResult(notification_id, True, ())
@@ -320,6 +342,7 @@ def _apply_plan(
     would track a dozen objects per notification for nothing); only an existing case whose columns change
     (reopened, restored, incomplete) is loaded as an object, locked for the transaction.
     """
+    connection = session.connection()
     new_ids: dict[ingest.NewCase, int] = {}
     events: list[dict[str, Any]] = []
 
@@ -413,10 +436,9 @@ def _apply_plan(
                     alert_events.setdefault((case_id, "alert_" + alert.status), []).append(_alert_ref(alert))
             case ingest.ResolveEpisode():
                 fingerprint, starts_at = effect.key
-                session.execute(
-                    update(AlertEpisode)
-                    .where(AlertEpisode.fingerprint == fingerprint, AlertEpisode.starts_at == starts_at)
-                    .values(status="resolved", ends_at=effect.ends_at, last_seen_at=now)
+                connection.execute(
+                    _RESOLVE_EPISODE,
+                    {"fp": fingerprint, "starts": starts_at, "ends": effect.ends_at, "seen": now},
                 )
                 if effect.case is not None:
                     alert_events.setdefault((id_of(effect.case), "alert_resolved"), []).append(
@@ -427,15 +449,15 @@ def _apply_plan(
                         }
                     )
             case ingest.JoinTarget():
-                session.execute(
-                    insert(CaseTarget),
-                    [{"case_id": id_of(effect.case), "target": effect.target, "added_at": now}],
+                connection.execute(
+                    _INSERT_CASE_TARGET,
+                    {"case_id": id_of(effect.case), "target": effect.target, "added_at": now},
                 )
                 event(id_of(effect.case), "target_joined", {"target": effect.target})
         if getattr(effect, "case", None) is not None:
             touched.add(id_of(effect.case))
     if new_episodes:
-        session.connection().execute(AlertEpisode.__table__.insert(), new_episodes)
+        connection.execute(_INSERT_EPISODES, new_episodes)
     for (case_id, kind), alerts in alert_events.items():
         event(case_id, kind, {"alerts": alerts})
     for effect in plan.effects:
@@ -457,7 +479,7 @@ def _apply_plan(
                         {"truncated_alerts": effect.truncated_alerts, "notification_id": notification_id},
                     )
     if events:
-        session.connection().execute(CaseEvent.__table__.insert(), events)
+        connection.execute(_INSERT_EVENTS, events)
     return touched
 
 
@@ -544,28 +566,27 @@ def _insert_case(
 ) -> int:
     """A new case in state received, with its deadlines and its own target; returns its id."""
     deadlines = clock.deadlines(tracker.calendar, received_at)
-    case_id = session.execute(
-        insert(Case).returning(Case.id),
-        [
-            {
-                "source": source,
-                "group_key": group_key,
-                "active_key": group_key,
-                "target": target,
-                "title": title,
-                "state": "received",
-                "received_at": received_at,
-                "target_deadline": deadlines.target,
-                "maximum_deadline": deadlines.maximum,
-                "flap_count": 0,
-                "incomplete": False,
-                "check_round": 1,
-                "isp": _isp_of(tracker, target),
-                "previous_case_id": previous_case_id,
-            }
-        ],
+    connection = session.connection()
+    case_id = connection.execute(
+        _INSERT_CASE,
+        {
+            "source": source,
+            "group_key": group_key,
+            "active_key": group_key,
+            "target": target,
+            "title": title,
+            "state": "received",
+            "received_at": received_at,
+            "target_deadline": deadlines.target,
+            "maximum_deadline": deadlines.maximum,
+            "flap_count": 0,
+            "incomplete": False,
+            "check_round": 1,
+            "isp": _isp_of(tracker, target),
+            "previous_case_id": previous_case_id,
+        },
     ).scalar_one()
-    session.execute(insert(CaseTarget), [{"case_id": case_id, "target": target, "added_at": received_at}])
+    connection.execute(_INSERT_CASE_TARGET, {"case_id": case_id, "target": target, "added_at": received_at})
     return case_id
 
 
