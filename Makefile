@@ -18,7 +18,8 @@ VENV_STAMP := $(VENV)/.installed-from-pyproject
 # the lab drives (ip, flock, pkill-free process handling through procps).
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager snmpd snmp dnsmasq fping iputils-ping \
 	prometheus-blackbox-exporter prometheus-snmp-exporter postgresql chromium poppler-utils \
-	iproute2 procps util-linux systemd libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core python3-venv
+	iproute2 procps util-linux systemd libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+	python3-venv
 
 # On a machine where systemd runs, installing these packages also starts their services on the ports the
 # demo uses. The stack runs them in the foreground with its own configuration, so the services that this
