@@ -12,10 +12,10 @@ VENV := .venv
 VENV_PYTHON := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed-from-pyproject
 
-# Binaries the stack, the lab and the test suite run: the distribution's Prometheus and Alertmanager,
-# the lab's simulated devices (snmpd, dnsmasq), probing tools, PostgreSQL for the database tests, Chromium
-# for the browser tests, poppler-utils to inspect generated PDFs, WeasyPrint's Pango, and the system tools
-# the lab drives (ip, flock, pkill-free process handling through procps).
+# What the stack, the lab and the test suite run: the distribution's Prometheus and Alertmanager, the lab's
+# simulated devices (snmpd, dnsmasq) and probing tools, PostgreSQL for the database tests, Chromium for the
+# browser tests, poppler-utils to inspect generated PDFs, WeasyPrint's Pango and HarfBuzz, the system tools
+# the lab and the tests use (ip, flock, systemd-analyze), and python3-venv for the virtual environment.
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager snmpd snmp dnsmasq fping iputils-ping \
 	prometheus-blackbox-exporter prometheus-snmp-exporter postgresql chromium poppler-utils \
 	iproute2 procps util-linux systemd libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
