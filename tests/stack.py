@@ -19,7 +19,8 @@ Two ways to use it:
           stack.wait_until(lambda: stack.query("batiknet_target_up == 1"), timeout=60, what="an OPD up")
 
 - :func:`start_stack` in your own fixture, e.g. with the committed timing (``timing=None``) or with
-  ``Timing(duration_scale=0.1)`` to shorten ``for:``.
+  ``Timing(duration_scale=0.1)`` to shorten ``for:``. Like the fixture, only while the lab is up (request
+  the ``lab`` fixture): the exporter probes the inventory's addresses, which must lead into the lab.
 
 The :class:`~lab.stackrun.Stack` it returns has ``url(service)``, ``query(promql)``,
 ``prometheus_alerts()``, ``alertmanager_alerts(**filters)``, ``cases()``, ``mails()``,
