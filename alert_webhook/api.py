@@ -309,6 +309,7 @@ def list_cases() -> Response:
         open_only=bool(_flag("open")),
         limit=_bounded_int("limit", 50, 1, 500),
         offset=_bounded_int("offset", 0, 0, 10**9),
+        count_total=True,
     )
     return jsonify({"cases": page.items, "total": page.total, "limit": page.limit, "offset": page.offset})
 

@@ -313,7 +313,7 @@ def case_list():
         "case_list.html",
         rows=[_row(item) for item in result.items],
         page=page,
-        has_next=result.offset + len(result.items) < result.total,
+        has_next=result.has_next,
         page_url=page_url,
         states=STATES,
         opds=_opd_choices(),

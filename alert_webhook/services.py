@@ -740,7 +740,8 @@ def letter_file(letter_id: int) -> tuple[str, str, bytes]:
 @dataclass(frozen=True)
 class CaseList:
     items: list[dict[str, Any]]
-    total: int
+    has_next: bool  # more cases match after this page
+    total: int | None  # how many match in all; None unless asked for (counting costs a scan)
     limit: int
     offset: int
 
@@ -755,8 +756,13 @@ def list_cases(
     open_only: bool = False,
     limit: int = 50,
     offset: int = 0,
+    count_total: bool = False,
 ) -> CaseList:
-    """Cases newest first, filtered in SQL (target matches affected targets too; technician by username)."""
+    """Cases newest first, filtered in SQL (target matches affected targets too; technician by username).
+
+    Whether a next page exists comes from asking for one case more than the page holds; the total is
+    counted only when ``count_total`` asks for it (the API reports it, the pages do not need it).
+    """
     tracker = current_tracker()
     now = tracker.now()
     conditions = []
@@ -782,12 +788,14 @@ def list_cases(
         )
         conditions.append(late if overdue else ~late)
     with tracker.db.read() as session:
-        total = session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0
+        total = None
+        if count_total:
+            total = session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0
         cases = session.scalars(
             select(Case)
             .where(*conditions)
             .order_by(Case.id.desc())
-            .limit(limit)
+            .limit(limit + 1)
             .offset(offset)
             .options(
                 selectinload(Case.targets),
@@ -796,8 +804,8 @@ def list_cases(
                 selectinload(Case.isp_contacts),
             )
         ).all()
-        items = [case_json(c, now, detail=False) for c in cases]
-    return CaseList(items=items, total=total, limit=limit, offset=offset)
+        items = [case_json(c, now, detail=False) for c in cases[:limit]]
+    return CaseList(items=items, has_next=len(cases) > limit, total=total, limit=limit, offset=offset)
 
 
 def get_case(case_id: int) -> dict[str, Any]:

@@ -115,6 +115,18 @@ def test_case_list_is_paginated(app, client, login, staff, monkeypatch):
     assert f'href="/cases/{ids[0]}"' in second and 'rel="prev"' in second and 'rel="next"' not in second
 
 
+def test_a_page_knows_whether_more_follow_without_counting(app, staff):
+    for opd in ("setda", "setwan"):
+        letter_case(app, staff["head"], opd)
+    with app.app_context():
+        full = services.list_cases(limit=2)
+        assert len(full.items) == 2 and not full.has_next and full.total is None
+        first = services.list_cases(limit=1)
+        assert len(first.items) == 1 and first.has_next
+        assert not services.list_cases(limit=1, offset=1).has_next
+        assert services.list_cases(limit=1, count_total=True).total == 2
+
+
 # --- the case page and its workflow -------------------------------------------------------------------
 
 
@@ -356,7 +368,7 @@ def test_letter_scan_type_and_size_are_checked(app_config):
         )
         assert huge.status_code == 413 and "Berkas terlalu besar" in huge.get_data(as_text=True)
         with app.app_context():
-            assert services.list_cases().total == 0  # a rejected letter stores nothing
+            assert services.list_cases(count_total=True).total == 0  # a rejected letter stores nothing
     finally:
         app.extensions["batiknet"].db.dispose()
 
