@@ -1,0 +1,81 @@
+"""Benchmark: CPU time per notification of the ingest path, in process (no HTTP server, no client).
+
+The storm of ``tracker_storm.py`` (200 groups of 10 alerts, each notification followed by the HA peer's
+copy) posted through Flask's test client to a fresh SQLite database, one at a time. CPU time
+(``time.process_time``) is what a shared machine's load disturbs least, so this is the figure to compare
+changes of the ingest code by; ``--profile`` prints where the time goes (cProfile).
+
+    .venv/bin/python bench/tracker_ingest_cpu.py [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tracker_storm import GROUPS, notification
+
+from alert_webhook import create_app
+from alert_webhook.migrate import upgrade
+
+REPO = Path(__file__).resolve().parents[1]
+TOKEN = "ingest-benchmark-token"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", action="store_true", help="print the 40 costliest functions")
+    args = parser.parse_args()
+
+    url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='batiknet-ingest-')) / 'cases.db'}"
+    upgrade(url)
+    app = create_app(
+        {
+            "BATIKNET_DATABASE_URL": url,
+            "BATIKNET_API_TOKEN": TOKEN,
+            "BATIKNET_INVENTORY": str(REPO / "lab" / "inventory.yml"),
+            "BATIKNET_SECRET_KEY": "ingest",
+            "BATIKNET_PROMETHEUS_URL": None,
+            "BATIKNET_SMTP_HOST": None,
+        }
+    )
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    bodies = [json.dumps(notification(g, peer)) for g in range(GROUPS) for peer in (0, 1)]
+    profile = cProfile.Profile() if args.profile else None
+    first, copy = [], []
+    if profile:
+        profile.enable()
+    for index, body in enumerate(bodies):
+        started = time.process_time()
+        answer = client.post("/api/v1/alerts", data=body, headers=headers)
+        (first if index % 2 == 0 else copy).append(time.process_time() - started)
+        if answer.status_code != 200:
+            raise SystemExit(f"notification {index}: {answer.status_code} {answer.get_data(as_text=True)}")
+    if profile:
+        profile.disable()
+    app.extensions["batiknet"].db.dispose()
+
+    report = {
+        "cpu_ms_per_notification": {
+            "new_group": round(statistics.mean(first) * 1000, 2),
+            "ha_peer_copy": round(statistics.mean(copy) * 1000, 2),
+            "mean": round(statistics.mean(first + copy) * 1000, 2),
+        },
+        "notifications_per_cpu_second": round(1 / statistics.mean(first + copy)),
+    }
+    print(json.dumps(report, indent=2))
+    if profile:
+        pstats.Stats(profile, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
