@@ -42,8 +42,17 @@ def lab_lock() -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def ensure_blackhole() -> None:
-    run("ip", "route", "replace", "blackhole", BENCH_RANGE)
+@contextlib.contextmanager
+def blackhole() -> Iterator[None]:
+    """The host blackhole for the benchmarking range; removed afterwards only if this benchmark added it."""
+    existing = run("ip", "route", "show", "exact", BENCH_RANGE, "type", "blackhole").stdout.strip()
+    if not existing:
+        run("ip", "route", "add", "blackhole", BENCH_RANGE)
+    try:
+        yield
+    finally:
+        if not existing:
+            run("ip", "route", "del", "blackhole", BENCH_RANGE, check=False)
 
 
 @contextlib.contextmanager
@@ -52,31 +61,31 @@ def namespace(
 ) -> Iterator[str]:
     """A namespace ``name`` linked to the host by a veth pair on a /30; ``routes`` (host side) go via it."""
     assert name.startswith("bnb-")
-    ensure_blackhole()
-    cleanup(name, host_if)
-    run("ip", "netns", "add", name)
-    try:
-        ip_batch(
-            [
-                f"link add {host_if} type veth peer name uplink netns {name}",
-                f"addr add {host_address}/30 dev {host_if}",
-                f"link set {host_if} up",
-                *(f"route add {route} via {far_address} dev {host_if}" for route in routes),
-            ]
-        )
-        ip_batch(
-            [
-                "link set lo up",
-                f"addr add {far_address}/30 dev uplink",
-                "link set uplink up",
-                f"route add default via {host_address} dev uplink",
-            ],
-            namespace=name,
-        )
-        wait_link(host_if)
-        yield name
-    finally:
+    with blackhole():
         cleanup(name, host_if)
+        run("ip", "netns", "add", name)
+        try:
+            ip_batch(
+                [
+                    f"link add {host_if} type veth peer name uplink netns {name}",
+                    f"addr add {host_address}/30 dev {host_if}",
+                    f"link set {host_if} up",
+                    *(f"route add {route} via {far_address} dev {host_if}" for route in routes),
+                ]
+            )
+            ip_batch(
+                [
+                    "link set lo up",
+                    f"addr add {far_address}/30 dev uplink",
+                    "link set uplink up",
+                    f"route add default via {host_address} dev uplink",
+                ],
+                namespace=name,
+            )
+            wait_link(host_if)
+            yield name
+        finally:
+            cleanup(name, host_if)
 
 
 def wait_link(ifname: str, deadline: float = 5.0) -> None:
