@@ -17,10 +17,7 @@ import json
 import os
 import random
 import re
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,11 +28,13 @@ import requests
 from sqlalchemy import insert
 from werkzeug.security import generate_password_hash
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from alert_webhook.clock import WorkingCalendar, deadlines
 from alert_webhook.db import make_engine
 from alert_webhook.models import AlertEpisode, Case, CaseAssignment, CaseEvent, CaseTarget, Notification, User
+from bench.tracker_server import migrate, serving, tracker_environment
 
-REPO = Path(__file__).resolve().parents[1]
 TOKEN = "pages-benchmark-token"
 OPDS = (
     "setda",
@@ -202,12 +201,6 @@ def seed(url: str, count: int) -> None:
     engine.dispose()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def timed(
     session: requests.Session, url: str, count: int, headers: dict[str, str] | None = None
 ) -> list[float]:
@@ -239,37 +232,13 @@ def main() -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="batiknet-pages-"))
     url = args.database_url or f"sqlite:///{workdir / 'cases.db'}"
-    env = {
-        **os.environ,
-        "BATIKNET_DATABASE_URL": url,
-        "BATIKNET_API_TOKEN": TOKEN,
-        "BATIKNET_INVENTORY": str(REPO / "lab" / "inventory.yml"),
-        "BATIKNET_SECRET_KEY": "pages",
-    }
-    cli = [sys.executable, "-m", "alert_webhook.cli"]
-    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
+    env = tracker_environment(url, TOKEN, "pages")
+    migrate(env)
     seeding = time.perf_counter()
     seed(url, args.cases)
     seed_seconds = time.perf_counter() - seeding
 
-    port = free_port()
-    server = subprocess.Popen(
-        [*cli, "serve", "--listen", f"127.0.0.1:{port}", "--workers", "1"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-            if time.monotonic() > deadline:
-                raise SystemExit("the tracker did not start")
+    with serving(env, "--workers", "1") as base:
         browser = requests.Session()
         form = browser.get(f"{base}/login").text
         csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)
@@ -291,9 +260,6 @@ def main() -> int:
                 timed(browser, lambda: f"{base}/api/v1/cases/{rng.randint(1, args.cases)}", n, api)
             ),
         }
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
     print(
         json.dumps(
             {

@@ -16,10 +16,7 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,12 +24,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
-import requests
 from sqlalchemy import create_engine, func, select
 
-from alert_webhook.models import AlertEpisode, Case, Notification
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-REPO = Path(__file__).resolve().parents[1]
+from alert_webhook.models import AlertEpisode, Case, Notification
+from bench.tracker_server import migrate, serving, tracker_environment
+
 GROUPS = 200
 ALERTS_PER_GROUP = 10
 TOKEN = "storm-benchmark-token"
@@ -106,12 +104,6 @@ async def healthz_rate(base: str, count: int, concurrency: int) -> float:
         return count / (time.perf_counter() - started)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
@@ -127,50 +119,13 @@ def main() -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="batiknet-storm-"))
     url = args.database_url or f"sqlite:///{workdir / 'cases.db'}"
-    env = {
-        **os.environ,
-        "BATIKNET_DATABASE_URL": url,
-        "BATIKNET_API_TOKEN": TOKEN,
-        "BATIKNET_INVENTORY": str(REPO / "lab" / "inventory.yml"),
-        "BATIKNET_SECRET_KEY": "storm",
-    }
-    cli = [sys.executable, "-m", "alert_webhook.cli"]
-    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            *cli,
-            "serve",
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(args.workers),
-            "--threads",
-            str(args.threads),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-            if time.monotonic() > deadline:
-                raise SystemExit("the tracker did not start")
-
+    env = tracker_environment(url, TOKEN, "storm")
+    migrate(env)
+    with serving(env, "--workers", str(args.workers), "--threads", str(args.threads)) as base:
         # Both peers send every group; the second copy follows the first closely, as in an HA pair.
         bodies = [json.dumps(notification(g, peer)) for g in range(GROUPS) for peer in (0, 1)]
         baseline = asyncio.run(healthz_rate(base, len(bodies), args.concurrency))
         results, elapsed = asyncio.run(deliver_all(base, bodies, args.concurrency))
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
 
     engine = create_engine(url)
     with engine.connect() as connection:
