@@ -101,8 +101,8 @@ def test_timing_shortens_intervals_and_drops_per_job_timeouts() -> None:
 
 
 def test_a_target_outside_the_stack_is_refused() -> None:
-    foreign = {"scrape_configs": [{"job_name": "snmp", "static_configs": [{"targets": ["10.1.2.3:161"]}]}]}
-    with pytest.raises(StackConfigError, match=r"scrape_configs 'snmp': '10.1.2.3:161' is not one"):
+    foreign = {"scrape_configs": [{"job_name": "snmp", "static_configs": [{"targets": ["203.0.113.7:161"]}]}]}
+    with pytest.raises(StackConfigError, match=r"scrape_configs 'snmp': '203.0.113.7:161' is not one"):
         render_prometheus_config(foreign, endpoints=ENDPOINTS, rule_files=[], secrets_dir="/s")
 
 
