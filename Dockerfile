@@ -24,11 +24,11 @@ RUN pip install . && rm -rf build
 
 COPY deploy/docker-entrypoint.sh /usr/local/bin/batiknet-entrypoint
 # The data directory exists in the image so that a fresh named volume mounted there belongs to the user.
-# Flask creates its instance folder at start; the root file system is read-only in docker-compose.yml.
+# The tracker's instance folder (its session key when none is given) lives there too: the root file
+# system is read-only in docker-compose.yml.
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/batiknet --create-home batiknet \
-    && install -d -o batiknet -g batiknet -m 0750 /var/lib/batiknet/data \
-    && install -d -o batiknet -g batiknet -m 0750 \
-        "$(python -c 'import flask; print(flask.Flask("alert_webhook").instance_path)')"
+    && install -d -o batiknet -g batiknet -m 0750 /var/lib/batiknet/data
+ENV BATIKNET_INSTANCE_PATH=/var/lib/batiknet/data
 
 USER batiknet
 WORKDIR /var/lib/batiknet

@@ -25,10 +25,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .promquery import PrometheusClient
     from .services import Tracker
 
-    app = Flask(__name__, instance_relative_config=True)
-    app.config.from_mapping(from_environment())
-    if test_config is not None:
-        app.config.from_mapping(test_config)
+    settings = {**from_environment(), **(test_config or {})}
+    # A deployment points the instance folder at its state directory: the package's own folder is
+    # read-only under systemd's ProtectSystem=strict and in the container.
+    instance_path = settings["BATIKNET_INSTANCE_PATH"]
+    app = Flask(
+        __name__,
+        instance_path=str(Path(instance_path).resolve()) if instance_path else None,
+        instance_relative_config=True,
+    )
+    app.config.from_mapping(settings)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     database_url = app.config["BATIKNET_DATABASE_URL"] or f"sqlite:///{Path(app.instance_path) / 'cases.db'}"

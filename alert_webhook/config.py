@@ -18,6 +18,7 @@ from .clock import WorkingCalendar, indonesian_holidays, parse_windows
 
 # Name → default. None means "not set".
 DEFAULTS: dict[str, Any] = {
+    "BATIKNET_INSTANCE_PATH": None,  # default: Flask's instance folder beside the package
     "BATIKNET_DATABASE_URL": None,  # default: SQLite file in the instance folder
     "BATIKNET_API_TOKEN": None,
     "BATIKNET_INVENTORY": None,

@@ -236,6 +236,7 @@ class Stack:
         return {
             **os.environ,
             "BATIKNET_API_TOKEN": self.api_token,
+            "BATIKNET_INSTANCE_PATH": str(self.run_dir / "cases-instance"),
             "BATIKNET_SECRET_KEY": self.secret_key,
             "BATIKNET_DATABASE_URL": self.database_url,
             "BATIKNET_INVENTORY": str(self.inventory),

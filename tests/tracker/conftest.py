@@ -203,6 +203,7 @@ def app_config(database_url: str, clock: Clock, tmp_path: Path) -> dict[str, Any
         "BATIKNET_DATABASE_URL": database_url,
         "BATIKNET_API_TOKEN": API_TOKEN,
         "BATIKNET_INVENTORY": str(LAB_INVENTORY),
+        "BATIKNET_INSTANCE_PATH": str(tmp_path / "instance"),
         "BATIKNET_SECRET_KEY": "test-secret-key",
         "BATIKNET_CLOCK": clock,
         "BATIKNET_PROMETHEUS_URL": None,
@@ -211,9 +212,8 @@ def app_config(database_url: str, clock: Clock, tmp_path: Path) -> dict[str, Any
 
 
 @pytest.fixture
-def app(app_config: dict[str, Any], tmp_path: Path) -> Iterator[Any]:
+def app(app_config: dict[str, Any]) -> Iterator[Any]:
     application = create_app(app_config)
-    application.instance_path = str(tmp_path / "instance")
     yield application
     application.extensions["batiknet"].db.dispose()
 

@@ -33,3 +33,19 @@ def test_instants_come_back_aware_in_utc(app: Any, client: Any) -> None:
         services.create_user("clock", "Clock", "viewer", "password-123")
         user = services.load_user(1)
     assert user is not None and user.created_at.tzinfo is UTC
+
+
+def test_the_instance_folder_comes_from_the_environment(tmp_path: Any, monkeypatch: Any) -> None:
+    from alert_webhook import create_app
+
+    state = tmp_path / "state"
+    monkeypatch.setenv("BATIKNET_INSTANCE_PATH", str(state))
+    monkeypatch.delenv("BATIKNET_DATABASE_URL", raising=False)
+    monkeypatch.delenv("BATIKNET_SECRET_KEY", raising=False)
+    app = create_app({"TESTING": True})
+    try:
+        assert app.instance_path == str(state)
+        assert app.config["BATIKNET_DATABASE_URL"] == f"sqlite:///{state / 'cases.db'}"
+        assert (state / "secret_key").is_file()
+    finally:
+        app.extensions["batiknet"].db.dispose()
