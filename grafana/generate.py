@@ -609,26 +609,21 @@ def service_level() -> dashboard.Dashboard:
         share = f"(sum({in_period(f'{RESTORED}{{{within}}}')}) or vector(0)) / {all_restored}"
         board.add(big_number(title, share, colours, unit="percentunit"), 4, 5)
     restore_time = f"sum by (le) ({in_period(RESTORE_BUCKETS)})"
-    board.add(
-        big_number(
+    for title, quantile, colours in (
+        (
             "Waktu pulih (median, jam kerja)",
-            f"histogram_quantile(0.5, {restore_time})",
+            0.5,
             [(None, "green"), (7 * 3600, "orange"), (4 * 7 * 3600, "red")],
-            unit="s",
         ),
-        4,
-        5,
-    )
-    board.add(
-        big_number(
+        (
             "Waktu pulih (persentil 90, jam kerja)",
-            f"histogram_quantile(0.9, {restore_time})",
+            0.9,
             [(None, "green"), (14 * 3600, "orange"), (5 * 7 * 3600, "red")],
-            unit="s",
         ),
-        4,
-        5,
-    )
+    ):
+        board.add(
+            big_number(title, f"histogram_quantile({quantile}, {restore_time})", colours, unit="s"), 4, 5
+        )
     board.add(
         graph(
             "Kasus dibuka dan ditutup",
