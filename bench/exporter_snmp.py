@@ -1,5 +1,7 @@
 """SNMP benchmark: 20 devices, IF-MIB columns and scalars, ours vs snmp_exporter vs pysnmp used naively.
 
+Ours and snmp_exporter walk once with v2c and once with v3 authPriv (SHA, AES-128).
+
 One namespace (``bnb-snmp``) holds Debian's snmpd and 24 veth pairs (about 50 interfaces); the 20
 "devices" are 20 addresses of that namespace, so every tool walks the same agent the same way. A round
 walks all 20 devices at once. CPU is the client's only (our child process, or the snmp_exporter
@@ -29,6 +31,7 @@ HOST_ADDRESS, FAR_ADDRESS = "198.19.253.1", "198.19.253.2"
 DEVICES = [f"198.19.252.{i}" for i in range(1, 21)]
 VETH_PAIRS = 24
 COMMUNITY = "bench-community"
+V3_USER, V3_AUTH, V3_PRIV = "bench-user", "bench-auth-pass", "bench-priv-pass"
 ROUNDS = 5
 SNMP_EXPORTER_PORT = 19916
 IF_COLUMNS = {
@@ -50,13 +53,30 @@ SCALARS = {
 }
 
 
-def snmp_exporter_config() -> str:
-    """A module walking the same 10 IF-MIB columns and 3 scalars (Debian's snmp.yml has no if_mib)."""
-    lines = [
-        "bench_if:",
-        "  version: 2",
+SNMP_EXPORTER_AUTH = {
+    "2c": ["  version: 2", "  auth:", f"    community: {COMMUNITY}"],
+    "3": [
+        "  version: 3",
         "  auth:",
-        f"    community: {COMMUNITY}",
+        f"    username: {V3_USER}",
+        "    security_level: authPriv",
+        f"    password: {V3_AUTH}",
+        "    auth_protocol: SHA",
+        "    priv_protocol: AES",
+        f"    priv_password: {V3_PRIV}",
+    ],
+}
+
+
+def snmp_exporter_config() -> str:
+    """Modules walking the same 10 IF-MIB columns and 3 scalars (Debian's snmp.yml has no if_mib)."""
+    return "".join(snmp_exporter_module(f"bench_if_v{version}", version) for version in SNMP_EXPORTER_AUTH)
+
+
+def snmp_exporter_module(name: str, version: str) -> str:
+    lines = [
+        f"{name}:",
+        *SNMP_EXPORTER_AUTH[version],
         "  max_repetitions: 25",
         "  retries: 0",
         "  timeout: 5s",
@@ -83,11 +103,22 @@ def snmp_exporter_config() -> str:
 # --- children ------------------------------------------------------------------------------------------
 
 
-def child_ours() -> dict:
+def child_ours(version: str) -> dict:
     from batiknet.inventory import Device
     from exporter.probes.snmp import SNMPAuth, SNMPWalker
 
-    auth = SNMPAuth("2c", community=COMMUNITY)
+    auth = (
+        SNMPAuth("2c", community=COMMUNITY)
+        if version == "2c"
+        else SNMPAuth(
+            "3",
+            username=V3_USER,
+            auth_protocol="SHA",
+            auth_password=V3_AUTH,
+            priv_protocol="AES",
+            priv_password=V3_PRIV,
+        )
+    )
     devices = [
         Device(id=f"sw{i}", name=f"sw{i}", address=a, upstream=None, kind="switch", probes={})
         for i, a in enumerate(DEVICES)
@@ -172,14 +203,14 @@ def child_naive() -> dict:
     return {"rounds": asyncio.run(main())}
 
 
-def run_child(kind: str) -> dict:
+def run_child(*arguments: str) -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", kind], check=True, capture_output=True, text=True
+        [sys.executable, __file__, "--child", *arguments], check=True, capture_output=True, text=True
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_snmp_exporter(workdir: Path) -> dict:
+def run_snmp_exporter(workdir: Path, version: str) -> dict:
     import aiohttp
 
     config = workdir / "snmp.yml"
@@ -202,7 +233,7 @@ def run_snmp_exporter(workdir: Path) -> dict:
             async with aiohttp.ClientSession(f"http://127.0.0.1:{SNMP_EXPORTER_PORT}") as client:
 
                 async def one(address: str) -> int:
-                    params = {"module": "bench_if", "target": address}
+                    params = {"module": f"bench_if_v{version}", "target": address}
                     async with client.get("/snmp", params=params) as response:
                         text = await response.text()
                     match = pdus.search(text)
@@ -256,7 +287,10 @@ def main() -> None:
             ]
         netns.ip_batch(lines, ns)
         conf = workdir / "snmpd.conf"
-        conf.write_text(f"agentAddress udp:161\nrocommunity {COMMUNITY}\n")
+        conf.write_text(
+            f"agentAddress udp:161\nrocommunity {COMMUNITY}\n"
+            f"createUser {V3_USER} SHA {V3_AUTH} AES {V3_PRIV}\nrouser {V3_USER} priv\n"
+        )
         env = {**os.environ, "MIBS": "", "SNMP_PERSISTENT_DIR": str(workdir / "persist")}
         snmpd = subprocess.Popen(
             netns.in_namespace(
@@ -275,35 +309,38 @@ def main() -> None:
         )
         try:
             time.sleep(1.0)
-            ours = run_child("ours")
+            ours = {version: run_child("ours", version) for version in ("2c", "3")}
             naive = run_child("naive")
-            exporter = run_snmp_exporter(workdir)
+            exporter = {version: run_snmp_exporter(workdir, version) for version in ("2c", "3")}
         finally:
             netns.stop(snmpd)
-    steady = summary([r for r in ours["rounds"] if not r["first"]])
-    first = summary([r for r in ours["rounds"] if r["first"]])
-    rows = {
-        "ours, steady round (names cached)": steady,
-        "ours, first round (names too)": first,
-        "pysnmp 7 naive (bulk_walk_cmd per column)": summary(naive["rounds"]),
-        "snmp_exporter 0.21 (10 columns + 3 scalars)": summary(exporter["rounds"]),
-    }
-    interfaces = ours["rounds"][-1]["interfaces"] // len(DEVICES)
+    rows = {}
+    for version, label in (("2c", "v2c"), ("3", "v3 authPriv")):
+        rounds = ours[version]["rounds"]
+        rows[f"ours {label}, steady round (names cached)"] = summary([r for r in rounds if not r["first"]])
+        rows[f"ours {label}, first round (names too)"] = summary([r for r in rounds if r["first"]])
+        rows[f"snmp_exporter 0.21 {label} (10 columns + 3 scalars)"] = summary(exporter[version]["rounds"])
+    rows["pysnmp 7 naive v2c (bulk_walk_cmd per column)"] = summary(naive["rounds"])
+    interfaces = ours["2c"]["rounds"][-1]["interfaces"] // len(DEVICES)
     print(f"# {len(DEVICES)} devices x {interfaces} interfaces, {ROUNDS} rounds averaged\n")
     print("| client | CPU s/round | OIDs/round | CPU µs/OID | wall s/round |")
     print("|---|---|---|---|---|")
     for name, r in rows.items():
         print(f"| {name} | {r['cpu']:.3f} | {r['oids']:.0f} | {r['per_oid'] * 1e6:.0f} | {r['wall']:.3f} |")
-    reference = rows["snmp_exporter 0.21 (10 columns + 3 scalars)"]
-    print(
-        f"\nratios vs snmp_exporter: CPU per OID {steady['per_oid'] / reference['per_oid']:.1f}x (steady), "
-        f"{first['per_oid'] / reference['per_oid']:.1f}x (first); "
-        f"CPU per round {steady['cpu'] / reference['cpu']:.1f}x"
-    )
+    print()
+    for label in ("v2c", "v3 authPriv"):
+        reference = rows[f"snmp_exporter 0.21 {label} (10 columns + 3 scalars)"]
+        steady = rows[f"ours {label}, steady round (names cached)"]
+        first = rows[f"ours {label}, first round (names too)"]
+        print(
+            f"ratios vs snmp_exporter, {label}: CPU per OID {steady['per_oid'] / reference['per_oid']:.1f}x "
+            f"(steady), {first['per_oid'] / reference['per_oid']:.1f}x (first); "
+            f"CPU per round {steady['cpu'] / reference['cpu']:.1f}x"
+        )
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
-        print(json.dumps(child_ours() if sys.argv[2] == "ours" else child_naive()))
+        print(json.dumps(child_ours(sys.argv[3]) if sys.argv[2] == "ours" else child_naive()))
     else:
         main()

@@ -114,7 +114,7 @@ class Scheduler:
         devices = [d for d in inventory.devices if d.snmp is not None]
         for settings, members in groups(devices, "snmp").items():
             self._every("snmp", settings.interval, lambda lag, s=settings, m=members: self._snmp(s, m))
-        self.probes.snmp.forget([d.id for d in devices])
+        self.probes.snmp.forget(devices)
 
     async def stop(self) -> None:
         for task in self._tasks:

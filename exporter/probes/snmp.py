@@ -1,11 +1,11 @@
-"""SNMP walks of a device's interfaces, uptime, CPU and memory with pysnmp 7 (asyncio, GETBULK).
+"""SNMP walks of a device's interfaces, uptime, CPU and memory (GETBULK, v2c or v3).
 
-Numeric OIDs only (pysnmp does not ship IF-MIB, and MIB lookups cost CPU). All wanted table columns go
-into each GETBULK together, with the scalars as non-repeaters of the first request, so a round is a few
-round trips. Interface names, aliases and descriptions (and the type and size of each hrStorage entry)
-barely change: they are walked once and again only when sysUpTime goes backwards (a reboot renumbers
-interfaces), when the set of interface or storage indexes changes, or every ``NAME_REFRESH_CYCLES`` walks
-(an operator edited an alias).
+The requests go through :class:`~exporter.probes.snmp_client.SNMPClient`; OIDs are numeric. All wanted
+table columns go into each GETBULK together, with the scalars as non-repeaters of the first request, so a
+round is a few round trips. Interface names, aliases and descriptions (and the type and size of each
+hrStorage entry) barely change: they are walked once and again only when sysUpTime goes backwards (a
+reboot renumbers interfaces), when the set of interface or storage indexes changes, or every
+``NAME_REFRESH_CYCLES`` walks (an operator edited an alias).
 """
 
 from __future__ import annotations
@@ -16,23 +16,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pyasn1.type.univ import Null
-from pysnmp.entity.rfc3413 import cmdgen
-from pysnmp.error import PySnmpError
-from pysnmp.hlapi.v3arch.asyncio import (
-    CommunityData,
-    ContextData,
-    SnmpEngine,
-    UdpTransportTarget,
-    UsmUserData,
-)
-from pysnmp.hlapi.v3arch.asyncio import auth as usm
-from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
-from pysnmp.proto import errind
-from pysnmp.proto.rfc1902 import ObjectName
-from pysnmp.proto.rfc1905 import EndOfMibView
-
 from batiknet.inventory import Device
+from exporter.probes.snmp_client import SNMPAuth, SNMPClient, SNMPFailure
+from exporter.probes.snmp_codec import VarBindException
 
 __all__ = [
     "REASONS",
@@ -94,8 +80,8 @@ CISCO_MEMORY_USED = _oid("1.3.6.1.4.1.9.9.48.1.1.1.5")
 CISCO_MEMORY_FREE = _oid("1.3.6.1.4.1.9.9.48.1.1.1.6")
 
 # Each table is walked with its own GETBULK, max-repetitions fitted to the rows it had last time: columns
-# of different lengths in one request make the agent send (and pysnmp decode) rows past the short ones'
-# ends, and decoding is most of the CPU an OID costs.
+# of different lengths in one request make the agent find, send and us decode rows past the short ones'
+# ends.
 TABLES = {
     "interfaces": COUNTER_COLUMNS,
     "storage": (HR_STORAGE_USED,),
@@ -105,57 +91,6 @@ TABLES = {
 STATIC_TABLES = {"interfaces": NAME_COLUMNS, "storage": (HR_STORAGE_TYPE, HR_STORAGE_SIZE)}
 CISCO_TABLES = {"cisco_cpu": (CISCO_CPU_5MIN,), "cisco_memory": (CISCO_MEMORY_USED, CISCO_MEMORY_FREE)}
 MAX_VARBINDS_PER_REQUEST = 512  # keeps responses well under the 64 KiB a UDP datagram can carry
-
-AUTH_PROTOCOLS = {
-    "MD5": usm.USM_AUTH_HMAC96_MD5,
-    "SHA": usm.USM_AUTH_HMAC96_SHA,
-    "SHA224": usm.USM_AUTH_HMAC128_SHA224,
-    "SHA256": usm.USM_AUTH_HMAC192_SHA256,
-    "SHA384": usm.USM_AUTH_HMAC256_SHA384,
-    "SHA512": usm.USM_AUTH_HMAC384_SHA512,
-}
-PRIV_PROTOCOLS = {
-    "DES": usm.USM_PRIV_CBC56_DES,
-    "AES": usm.USM_PRIV_CFB128_AES,
-    "AES192": usm.USM_PRIV_CFB192_AES,
-    "AES256": usm.USM_PRIV_CFB256_AES,
-}
-NULL = Null("")
-AUTH_FAILURES = (
-    errind.UnknownUserName,
-    errind.UnknownSecurityName,
-    errind.WrongDigest,
-    errind.AuthenticationError,
-    errind.AuthenticationFailure,
-    errind.DecryptionError,
-    errind.UnsupportedSecurityLevel,
-    errind.NotInTimeWindow,
-)
-
-
-@dataclass(frozen=True)
-class SNMPAuth:
-    """Resolved credentials of one device (secrets read from their references)."""
-
-    version: str  # "2c" or "3"
-    port: int = 161
-    community: str | None = None
-    username: str | None = None
-    auth_protocol: str | None = None
-    auth_password: str | None = None
-    priv_protocol: str | None = None
-    priv_password: str | None = None
-
-    def pysnmp_auth(self) -> CommunityData | UsmUserData:
-        if self.version == "2c":
-            return CommunityData(self.community, mpModel=1)
-        return UsmUserData(
-            self.username,
-            authKey=self.auth_password,
-            privKey=self.priv_password,
-            authProtocol=AUTH_PROTOCOLS[self.auth_protocol] if self.auth_protocol else usm.USM_AUTH_NONE,
-            privProtocol=PRIV_PROTOCOLS[self.priv_protocol] if self.priv_protocol else usm.USM_PRIV_NONE,
-        )
 
 
 @dataclass(frozen=True)
@@ -187,12 +122,6 @@ class SNMPResult:
     @property
     def up(self) -> bool:
         return self.reason == "ok"
-
-
-class SNMPFailure(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
 
 
 Columns = dict[Oid, dict[int, object]]
@@ -266,31 +195,30 @@ class _DeviceCache:
     walks_since_names: int = 0
     rows: dict[str, int] = field(default_factory=dict)  # table -> rows in the latest walk
     cisco: bool = False
-    target: tuple[tuple, str] | None = None  # (address, credentials, timeout, retries) -> pysnmp target name
 
 
 class SNMPWalker:
-    """Walks devices through one SNMP engine; keeps each device's static columns between walks."""
+    """Walks devices through one SNMP client; keeps each device's static columns between walks."""
 
     def __init__(self, max_repetitions: int = 25) -> None:
-        self.engine = SnmpEngine()
+        self.client = SNMPClient()
         self.max_repetitions = max_repetitions  # for a table whose size is not known yet
         self._cache: dict[str, _DeviceCache] = {}
 
-    def forget(self, keep: Sequence[str]) -> None:
+    def forget(self, keep: Sequence[Device]) -> None:
         """Drop what is cached about devices no longer in the inventory."""
-        for device_id in set(self._cache) - set(keep):
+        for device_id in set(self._cache) - {device.id for device in keep}:
             del self._cache[device_id]
+        self.client.forget([device.address for device in keep])
 
     def close(self) -> None:
-        self.engine.close_dispatcher()
+        self.client.close()
 
     async def walk(self, device: Device, auth: SNMPAuth, timeout: float, retries: int) -> SNMPResult:
         started = time.monotonic()
         cache = self._cache.setdefault(device.id, _DeviceCache())
         try:
-            session = _Session(self, device.address, auth, timeout, retries)
-            await session.connect(cache)
+            session = _Session(self.client, device.address, auth, timeout, retries)
             tables = {**TABLES, **(CISCO_TABLES if cache.cisco else {})}
 
             def repetitions(name: str, width: int) -> int:
@@ -326,7 +254,14 @@ class SNMPWalker:
                         for name, columns in STATIC_TABLES.items()
                     )
                 )
-                cache.static = {column: rows for _, columns in walked for column, rows in columns.items()}
+                cache.static = {
+                    column: {
+                        index: _text(value) if column in NAME_COLUMNS else value
+                        for index, value in rows.items()
+                    }
+                    for _, columns in walked
+                    for column, rows in columns.items()
+                }
                 cache.walks_since_names = 0
             cache.uptime_ticks = uptime
             cache.walks_since_names += 1
@@ -345,32 +280,23 @@ class SNMPWalker:
         )
 
 
+def _text(value: object) -> str:
+    """An OCTET STRING shown as text; agents send interface names and aliases in UTF-8 or ASCII."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
 class _Session:
     """The requests of one walk of one device."""
 
     def __init__(
-        self, walker: SNMPWalker, address: str, auth: SNMPAuth, timeout: float, retries: int
+        self, client: SNMPClient, address: str, auth: SNMPAuth, timeout: float, retries: int
     ) -> None:
-        self.walker = walker
+        self.client = client
         self.address = address
-        self.credentials = auth
-        self.auth = auth.pysnmp_auth()
-        self.port = auth.port
+        self.auth = auth
         self.timeout = timeout
         self.retries = retries
         self.varbinds = 0
-
-    async def connect(self, cache: _DeviceCache) -> None:
-        """Register the device with the engine, once per device and set of credentials."""
-        self.context = ContextData()
-        key = (self.address, self.credentials, self.timeout, self.retries)
-        if cache.target is None or cache.target[0] != key:
-            transport = await UdpTransportTarget.create(
-                (self.address, self.port), timeout=self.timeout, retries=self.retries
-            )
-            target_name, _ = LCD.configure(self.walker.engine, self.auth, transport, self.context.contextName)
-            cache.target = (key, target_name)
-        self.target_name = cache.target[1]
 
     async def walk(
         self, columns: Sequence[Oid], scalars: Sequence[Oid], repetitions: int
@@ -390,7 +316,15 @@ class _Session:
             request = [*(scalars if first else ()), *(cursor[c] for c in active)]
             non_repeaters = len(scalars) if first else 0
             fetched = max((len(table[c]) for c in active), default=0)
-            varbinds = await self.request(non_repeaters, max(2, repetitions - fetched), request)
+            varbinds = await self.client.get_bulk(
+                self.address,
+                self.auth,
+                request,
+                non_repeaters,
+                max(2, repetitions - fetched),
+                self.timeout,
+                self.retries,
+            )
             for (name, value), scalar in zip(varbinds[:non_repeaters], scalars, strict=False):
                 if name[: len(scalar)] == scalar:
                     scalar_values[scalar] = value
@@ -402,7 +336,11 @@ class _Session:
                 column = active[position % width]
                 if column in finished:
                     continue
-                if isinstance(value, EndOfMibView) or name[: len(column)] != column or name <= cursor[column]:
+                if (
+                    value is VarBindException.END_OF_MIB_VIEW
+                    or name[: len(column)] != column
+                    or name <= cursor[column]
+                ):
                     finished.add(column)
                     continue
                 table[column][name[len(column)]] = value
@@ -413,38 +351,3 @@ class _Session:
             active = [c for c in active if c not in finished]
             first = False
         return scalar_values, table
-
-    async def request(
-        self, non_repeaters: int, repetitions: int, oids: Sequence[Oid]
-    ) -> list[tuple[Oid, object]]:
-        """One GETBULK through pysnmp's command generator; the varbinds come back as pyasn1 objects,
-        without the hlapi's per-varbind ObjectType wrapping (a good share of the CPU per OID)."""
-        future: asyncio.Future[tuple] = asyncio.get_running_loop().create_future()
-
-        def done(engine, handle, error_indication, error_status, error_index, varbinds, context) -> None:
-            if not future.done():
-                future.set_result((error_indication, error_status, error_index, varbinds))
-
-        try:
-            cmdgen.BulkCommandGeneratorSingleRun().send_varbinds(
-                self.walker.engine,
-                self.target_name,
-                self.context.contextEngineId,
-                self.context.contextName,
-                non_repeaters,
-                repetitions,
-                [(ObjectName(oid), NULL) for oid in oids],
-                done,
-            )
-            error_indication, error_status, error_index, varbinds = await future
-        except PySnmpError as error:  # raised, not indicated, e.g. for a privacy protocol it cannot run
-            raise SNMPFailure("error", str(error)) from error
-        if error_indication:
-            if isinstance(error_indication, errind.RequestTimedOut):
-                raise SNMPFailure("timeout", str(error_indication))
-            if isinstance(error_indication, AUTH_FAILURES):
-                raise SNMPFailure("auth_error", str(error_indication))
-            raise SNMPFailure("error", str(error_indication))
-        if error_status:
-            raise SNMPFailure("error", f"{error_status.prettyPrint()} at {error_index}")
-        return [(tuple(name), value) for name, value in varbinds]

@@ -1,8 +1,9 @@
-"""The SNMP walker against a real Debian snmpd on a loopback port (v2c and v3 authPriv)."""
+"""The SNMP walker and client against a real Debian snmpd on a loopback port (v2c and every v3 protocol)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -13,10 +14,27 @@ from pathlib import Path
 import pytest
 
 from batiknet.inventory import Device, InterfaceSelection
+from exporter.probes import snmp_codec as codec
 from exporter.probes.snmp import SNMPAuth, SNMPWalker
+from exporter.probes.snmp_client import SNMPClient, SNMPFailure
 from tests.support import require_binary
 
 COMMUNITY, USER, AUTH_KEY, PRIV_KEY = "test-community", "tester", "auth-pass-123", "priv-pass-123"
+# Every authentication and privacy protocol the inventory accepts, as (ours, net-snmp's name), and the
+# authNoPriv level.
+PROTOCOLS = [
+    (("MD5", "MD5"), ("DES", "DES")),
+    (("SHA", "SHA"), ("AES", "AES")),
+    (("SHA224", "SHA-224"), ("AES192", "AES-192")),
+    (("SHA256", "SHA-256"), ("AES256", "AES-256")),
+    (("SHA384", "SHA-384"), ("AES", "AES")),
+    (("SHA512", "SHA-512"), ("DES", "DES")),
+    (("SHA", "SHA"), None),
+]
+
+
+def protocol_user(number: int) -> str:
+    return f"user{number}"
 
 
 class Agent:
@@ -32,6 +50,15 @@ class Agent:
         self.config.write_text(
             f"agentAddress udp:127.0.0.1:{self.port}\nrocommunity {COMMUNITY} 127.0.0.1\n"
             f"createUser {USER} SHA {AUTH_KEY} AES {PRIV_KEY}\nrouser {USER} priv\n"
+            + "".join(
+                f"createUser {protocol_user(n)} {auth[1]} {AUTH_KEY}"
+                + (
+                    f" {priv[1]} {PRIV_KEY}\nrouser {protocol_user(n)} priv\n"
+                    if priv
+                    else f"\nrouser {protocol_user(n)} auth\n"
+                )
+                for n, (auth, priv) in enumerate(PROTOCOLS)
+            )
         )
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -114,17 +141,49 @@ def test_v3_auth_priv_walk(agent_port):
     assert any(i.name == "lo" for i in result.interfaces)
 
 
-def test_wrong_v3_password_is_an_auth_error(agent_port):
+@pytest.mark.parametrize(
+    ("number", "auth_protocol", "priv_protocol"),
+    [(n, auth[0], priv[0] if priv else None) for n, (auth, priv) in enumerate(PROTOCOLS)],
+    ids=[f"{auth[0]}-{priv[0] if priv else 'nopriv'}" for auth, priv in PROTOCOLS],
+)
+def test_every_v3_protocol(agent_port, number, auth_protocol, priv_protocol):
     auth = SNMPAuth(
         "3",
         agent_port,
-        username=USER,
-        auth_protocol="SHA",
-        auth_password="wrong-password-1",
-        priv_protocol="AES",
-        priv_password=PRIV_KEY,
+        username=protocol_user(number),
+        auth_protocol=auth_protocol,
+        auth_password=AUTH_KEY,
+        priv_protocol=priv_protocol,
+        priv_password=PRIV_KEY if priv_protocol else None,
     )
-    assert walk(auth).reason == "auth_error"
+    result = walk(auth)
+    assert result.reason == "ok", result.detail
+    assert any(i.name == "lo" for i in result.interfaces)
+
+
+@pytest.mark.parametrize(
+    ("username", "auth_password", "priv_password", "reason", "said"),
+    [
+        (USER, "wrong-password-1", PRIV_KEY, "auth_error", "digest"),
+        # net-snmp drops what it cannot decrypt without a report: only the detail can tell
+        (USER, AUTH_KEY, "wrong-password-2", "timeout", "privacy password"),
+        ("nobody", AUTH_KEY, PRIV_KEY, "auth_error", "no such user"),
+    ],
+    ids=["authentication password", "privacy password", "user"],
+)
+def test_wrong_v3_credentials_say_which(agent_port, username, auth_password, priv_password, reason, said):
+    auth = SNMPAuth(
+        "3",
+        agent_port,
+        username=username,
+        auth_protocol="SHA",
+        auth_password=auth_password,
+        priv_protocol="AES",
+        priv_password=priv_password,
+    )
+    result = walk(auth)
+    assert result.reason == reason
+    assert said in result.detail
 
 
 def test_wrong_community_times_out(agent_port):
@@ -132,6 +191,76 @@ def test_wrong_community_times_out(agent_port):
     result = walk(SNMPAuth("2c", agent_port, community="not-the-community"))
     assert result.reason == "timeout"
     assert time.monotonic() - started < 5
+
+
+class SilentAgent:
+    """A UDP socket on loopback that counts the requests it gets and answers none of them."""
+
+    def __init__(self) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.setblocking(False)
+        self.port = self.socket.getsockname()[1]
+
+    def requests(self) -> list[bytes]:
+        received = []
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                received.append(self.socket.recv(65535))
+        return received
+
+
+def test_a_silent_agent_gets_every_retry_then_times_out():
+    agent = SilentAgent()
+    client = SNMPClient()
+
+    async def run():
+        try:
+            auth = SNMPAuth("2c", agent.port, community=COMMUNITY)
+            await client.get_bulk("127.0.0.1", auth, [(1, 3, 6, 1, 2, 1, 1, 3)], 1, 0, 0.2, 2)
+        finally:
+            client.close()
+
+    with pytest.raises(SNMPFailure) as failure:
+        asyncio.run(run())
+    assert failure.value.reason == "timeout"
+    requests = agent.requests()
+    assert len(requests) == 3 and len(set(requests)) == 1  # the same request, sent once and retried twice
+
+
+@pytest.mark.parametrize("sender", ["127.0.0.1", "127.0.0.2"], ids=["from the agent", "from elsewhere"])
+def test_only_the_agents_own_address_may_answer(sender):
+    """An answer with the right request id is taken from the agent's address (the control), and not when
+    it comes from another address."""
+    agent = SilentAgent()
+    client = SNMPClient()
+
+    async def run():
+        auth = SNMPAuth("2c", agent.port, community=COMMUNITY)
+        asking = asyncio.ensure_future(
+            client.get_bulk("127.0.0.1", auth, [(1, 3, 6, 1, 2, 1, 1, 3)], 1, 0, 0.5, 0)
+        )
+        while not (requests := agent.requests()):
+            await asyncio.sleep(0.01)
+        _, request = codec.decode_v2c_message(requests[0])
+        answer = codec.encode_v2c_message(
+            COMMUNITY.encode(),
+            codec.encode_pdu(codec.Pdu(codec.RESPONSE, request.request_id, 0, 0, (((1, 3, 6), None),))),
+        )
+        client_port = client._transports[socket.AF_INET].get_extra_info("socket").getsockname()[1]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as answering:
+            answering.bind((sender, 0))
+            answering.sendto(answer, ("127.0.0.1", client_port))
+        try:
+            return await asking
+        finally:
+            client.close()
+
+    if sender == "127.0.0.1":
+        assert asyncio.run(run()) == [((1, 3, 6), None)]  # a request PDU carries NULL values
+    else:
+        with pytest.raises(SNMPFailure, match="no answer"):
+            asyncio.run(run())
 
 
 def test_interface_selection_and_cached_names(agent_port):
@@ -163,8 +292,8 @@ def test_names_are_walked_again_after_a_reboot(tmp_path):
     async def scenario():
         try:
             first = await walk_once()
+            await asyncio.sleep(1.1)  # so that the restarted agent's uptime is surely below this one's
             cached = await walk_once()
-            await asyncio.sleep(1.1)  # so that the restarted agent's uptime is surely below the old one
             agent.stop()
             agent.start()
             rebooted = await walk_once()
@@ -181,3 +310,40 @@ def test_names_are_walked_again_after_a_reboot(tmp_path):
     assert rebooted.uptime_seconds < cached.uptime_seconds
     assert cached.varbinds < first.varbinds
     assert rebooted.varbinds > cached.varbinds  # sysUpTime went back: names walked again
+
+
+@pytest.mark.parametrize("stale", ["clock", "engine id"])
+def test_v3_resynchronizes_with_an_agent_that_changed(agent_port, stale):
+    """After an agent reboots (its boots and clock move) or is replaced (a new engine id), the client's idea
+    of it is stale: the agent refuses the next request with a report, the client learns the agent anew
+    from it and asks again, and the walk succeeds."""
+    auth = SNMPAuth(
+        "3",
+        agent_port,
+        username=USER,
+        auth_protocol="SHA",
+        auth_password=AUTH_KEY,
+        priv_protocol="AES",
+        priv_password=PRIV_KEY,
+    )
+    walker = SNMPWalker()
+
+    async def scenario():
+        try:
+            assert (await walker.walk(device(), auth, 1.0, 0)).reason == "ok"
+            (engine,) = walker.client._engines.values()
+            real = (engine.engine_id, engine.now())
+            if stale == "clock":
+                engine.time += 10_000  # far outside the 150 s window an agent allows
+            else:
+                engine.engine_id = b"\x80\x00\x1f\x88\x04stale"
+            result = await walker.walk(device(), auth, 1.0, 0)
+            (engine,) = walker.client._engines.values()
+            return result, real, (engine.engine_id, engine.now())
+        finally:
+            walker.close()
+
+    result, (real_id, real_time), (engine_id, engine_time) = asyncio.run(scenario())
+    assert result.reason == "ok", result.detail
+    assert engine_id == real_id
+    assert abs(engine_time - real_time) < 10
