@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
-import itertools
 import random
 import socket
 import time
@@ -70,6 +69,7 @@ RESYNC_REPORTS = (NOT_IN_TIME_WINDOW, UNKNOWN_ENGINE_ID)
 
 AUTHENTICATED, ENCRYPTED, REPORTABLE = 0x01, 0x02, 0x04
 MAX_MESSAGE_SIZE = 65507  # the largest UDP payload over IPv4
+MAX_REQUEST_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -175,13 +175,18 @@ class SNMPClient:
     def __init__(self) -> None:
         self._transports: dict[int, asyncio.DatagramTransport] = {}
         self._pending: dict[int, tuple[str, asyncio.Future]] = {}
-        self._ids = itertools.count(random.randrange(1, 2**30))
+        self._last_id = random.randrange(1, MAX_REQUEST_ID)
         self._engines: dict[tuple[str, int, SNMPAuth], _Engine] = {}
 
     def close(self) -> None:
         for transport in self._transports.values():
             transport.close()
         self._transports.clear()
+
+    def next_id(self) -> int:
+        """A request id (and v3 message id), 1 to 2³¹-1, the next after the last and wrapping round."""
+        self._last_id = self._last_id % MAX_REQUEST_ID + 1
+        return self._last_id
 
     def forget(self, keep_addresses: Sequence[str]) -> None:
         """Drop the engines of agents no longer probed."""
@@ -213,7 +218,9 @@ class SNMPClient:
     async def _send(self, address: str, port: int, key: int, message: bytes, timeout: float, retries: int):
         """Send ``message`` up to ``retries + 1`` times; the answer with id ``key`` from ``address``."""
         loop = asyncio.get_running_loop()
-        family = socket.AF_INET if ipaddress.ip_address(address).version == 4 else socket.AF_INET6
+        ip = ipaddress.ip_address(address)
+        address = str(ip)  # the form the socket gives an answer's source in
+        family = socket.AF_INET if ip.version == 4 else socket.AF_INET6
         transport = self._transports.get(family)
         if transport is None or transport.is_closing():
             transport, _ = await loop.create_datagram_endpoint(lambda: _Endpoint(self), family=family)
@@ -257,7 +264,7 @@ class _Exchange:
         self.retries = retries
 
     async def v2c(self, tag: int, oids: Sequence[Oid], non_repeaters: int, repetitions: int) -> codec.Pdu:
-        request_id = next(self.client._ids)
+        request_id = self.client.next_id()
         pdu = codec.encode_pdu(codec.request_pdu(tag, request_id, oids, non_repeaters, repetitions))
         message = codec.encode_v2c_message(self.auth.community.encode(), pdu)
         _, pdu = await self.client._send(
@@ -293,7 +300,7 @@ class _Exchange:
 
     async def _discover(self) -> _Engine:
         """Ask the agent's engine id, boots and time with an unauthenticated, empty GET (RFC 3414, 4)."""
-        request_id = next(self.client._ids)
+        request_id = self.client.next_id()
         scoped = codec.encode_scoped_pdu(
             b"", b"", codec.encode_pdu(codec.request_pdu(codec.GET, request_id, ()))
         )
@@ -326,7 +333,7 @@ class _Exchange:
         self, engine: _Engine, tag: int, oids: Sequence[Oid], non_repeaters: int, repetitions: int
     ) -> codec.Pdu:
         auth = self.auth
-        request_id = next(self.client._ids)
+        request_id = self.client.next_id()
         boots, engine_time = engine.boots, engine.now()
         scoped = codec.encode_scoped_pdu(
             engine.engine_id,

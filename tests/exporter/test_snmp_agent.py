@@ -16,7 +16,7 @@ import pytest
 from batiknet.inventory import Device, InterfaceSelection
 from exporter.probes import snmp_codec as codec
 from exporter.probes.snmp import SNMPAuth, SNMPWalker
-from exporter.probes.snmp_client import SNMPClient, SNMPFailure
+from exporter.probes.snmp_client import MAX_REQUEST_ID, SNMPClient, SNMPFailure
 from tests.support import require_binary
 
 COMMUNITY, USER, AUTH_KEY, PRIV_KEY = "test-community", "tester", "auth-pass-123", "priv-pass-123"
@@ -48,7 +48,8 @@ class Agent:
             self.port = probe.getsockname()[1]
         self.config = workdir / "snmpd.conf"
         self.config.write_text(
-            f"agentAddress udp:127.0.0.1:{self.port}\nrocommunity {COMMUNITY} 127.0.0.1\n"
+            f"agentAddress udp:127.0.0.1:{self.port},udp6:[::1]:{self.port}\n"
+            f"rocommunity {COMMUNITY} 127.0.0.1\nrocommunity6 {COMMUNITY} ::1\n"
             f"createUser {USER} SHA {AUTH_KEY} AES {PRIV_KEY}\nrouser {USER} priv\n"
             + "".join(
                 f"createUser {protocol_user(n)} {auth[1]} {AUTH_KEY}"
@@ -90,11 +91,11 @@ def agent_port(tmp_path_factory) -> Iterator[int]:
         agent.stop()
 
 
-def device(include=(".*",)) -> Device:
+def device(include=(".*",), address="127.0.0.1") -> Device:
     return Device(
         id="agent",
         name="Agent",
-        address="127.0.0.1",
+        address=address,
         upstream=None,
         kind="router",
         probes={},
@@ -124,6 +125,18 @@ def test_v2c_walk(agent_port):
     assert loopback.oper_up and loopback.admin_up and loopback.receive_bytes >= 0
     assert result.memory_ratio is not None and 0 < result.memory_ratio <= 1  # HOST-RESOURCES hrStorageRam
     assert result.varbinds > 0
+
+
+def test_v2c_walk_over_ipv6(agent_port):
+    result = walk(SNMPAuth("2c", agent_port, community=COMMUNITY), device(address="0:0::1"))
+    assert result.reason == "ok", result.detail
+    assert any(i.name == "lo" for i in result.interfaces)
+
+
+def test_request_ids_wrap_round_within_integer32():
+    client = SNMPClient()
+    client._last_id = MAX_REQUEST_ID - 1
+    assert [client.next_id() for _ in range(3)] == [MAX_REQUEST_ID, 1, 2]
 
 
 def test_v3_auth_priv_walk(agent_port):
