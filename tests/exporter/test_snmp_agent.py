@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import socket
 import subprocess
@@ -103,6 +104,20 @@ def device(include=(".*",), address="127.0.0.1") -> Device:
     )
 
 
+def v3_auth(port: int, **changes) -> SNMPAuth:
+    """The authPriv (SHA, AES) credentials of the agent's main user, with ``changes``."""
+    auth = SNMPAuth(
+        "3",
+        port,
+        username=USER,
+        auth_protocol="SHA",
+        auth_password=AUTH_KEY,
+        priv_protocol="AES",
+        priv_password=PRIV_KEY,
+    )
+    return dataclasses.replace(auth, **changes)
+
+
 def walk(auth: SNMPAuth, target: Device | None = None, walker: SNMPWalker | None = None):
     async def run():
         own = walker or SNMPWalker()
@@ -140,15 +155,7 @@ def test_request_ids_wrap_round_within_integer32():
 
 
 def test_v3_auth_priv_walk(agent_port):
-    auth = SNMPAuth(
-        "3",
-        agent_port,
-        username=USER,
-        auth_protocol="SHA",
-        auth_password=AUTH_KEY,
-        priv_protocol="AES",
-        priv_password=PRIV_KEY,
-    )
+    auth = v3_auth(agent_port)
     result = walk(auth)
     assert result.reason == "ok", result.detail
     assert any(i.name == "lo" for i in result.interfaces)
@@ -185,15 +192,7 @@ def test_every_v3_protocol(agent_port, number, auth_protocol, priv_protocol):
     ids=["authentication password", "privacy password", "user"],
 )
 def test_wrong_v3_credentials_say_which(agent_port, username, auth_password, priv_password, reason, said):
-    auth = SNMPAuth(
-        "3",
-        agent_port,
-        username=username,
-        auth_protocol="SHA",
-        auth_password=auth_password,
-        priv_protocol="AES",
-        priv_password=priv_password,
-    )
+    auth = v3_auth(agent_port, username=username, auth_password=auth_password, priv_password=priv_password)
     result = walk(auth)
     assert result.reason == reason
     assert said in result.detail
@@ -330,15 +329,7 @@ def test_v3_resynchronizes_with_an_agent_that_changed(agent_port, stale):
     """After an agent reboots (its boots and clock move) or is replaced (a new engine id), the client's idea
     of it is stale: the agent refuses the next request with a report, the client learns the agent anew
     from it and asks again, and the walk succeeds."""
-    auth = SNMPAuth(
-        "3",
-        agent_port,
-        username=USER,
-        auth_protocol="SHA",
-        auth_password=AUTH_KEY,
-        priv_protocol="AES",
-        priv_password=PRIV_KEY,
-    )
+    auth = v3_auth(agent_port)
     walker = SNMPWalker()
 
     async def scenario():
