@@ -24,6 +24,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .metrics import register_metrics
     from .promquery import PrometheusClient
     from .services import Tracker
+    from .spool import Spool
 
     settings = {**from_environment(), **(test_config or {})}
     # A deployment points the instance folder at its state directory: the package's own folder is
@@ -55,6 +56,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         calendar=working_calendar(app.config),
         inventory=inventory,
         config=dict(app.config),
+        spool=Spool(Path(app.instance_path) / "spool"),
         now=app.config.get("BATIKNET_CLOCK") or (lambda: datetime.now(UTC)),
         prometheus=PrometheusClient(prometheus_url) if prometheus_url else None,
         smtp=smtp_settings(app.config),

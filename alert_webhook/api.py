@@ -32,6 +32,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import services
 from .alertmanager import PayloadError, parse_notification
+from .applier import wake_applier
 from .openapi import openapi_document
 from .services import Actor, Invalid, LetterInput, ServiceError
 
@@ -220,7 +221,8 @@ def _reject(
 
 @bp.post("/alerts")
 def receive_alerts() -> Response:
-    """Alertmanager's webhook (payload version 4): stored raw, applied exactly once."""
+    """Alertmanager's webhook (payload version 4): validated, spooled and answered; applied exactly once,
+    in order, by the applier right after (:mod:`alert_webhook.spool`, :mod:`alert_webhook.applier`)."""
     token = _bearer()
     shared = current_app.config.get("BATIKNET_API_TOKEN")
     if token is None or not shared or not hmac.compare_digest(token.encode(), str(shared).encode()):
@@ -241,18 +243,16 @@ def receive_alerts() -> Response:
     except ValueError as error:
         return _reject(400, "invalid_json", f"the body is not valid JSON: {error}", "(body)")
     try:
-        notification = parse_notification(document)
+        parse_notification(document)  # refuses what the applier could not apply; it parses the body again
     except PayloadError as error:
         return _reject(400, "invalid_payload", error.message, error.field)
-    result = services.ingest_notification(text_body, notification)
-    return jsonify(
-        {
-            "status": "accepted",
-            "notification_id": result.notification_id,
-            "duplicate": result.duplicate,
-            "cases": list(result.case_ids),
-        }
-    )
+    try:
+        spool_name = services.store_notification(text_body)
+    except OSError:
+        log.exception("cannot keep a notification in the spool")
+        return _error(503, "the notification cannot be stored now; retry later", headers={"Retry-After": "5"})
+    wake_applier(current_app._get_current_object())
+    return jsonify({"status": "queued", "id": spool_name})
 
 
 @bp.post("/heartbeat")

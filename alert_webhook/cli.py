@@ -24,6 +24,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from . import create_app
+from .applier import start_applier, stop_applier
 
 
 class TrackerServer(BaseApplication):
@@ -58,6 +59,7 @@ def _serve(args: argparse.Namespace) -> int:
     host, _, port = args.listen.rpartition(":")
     if not host or not port.isdigit():
         raise SystemExit(f"--listen {args.listen!r}: expected HOST:PORT")
+    start_applier(app)  # the process that applies the queued notifications (alert_webhook.applier)
     TrackerServer(
         app,
         {
@@ -72,6 +74,7 @@ def _serve(args: argparse.Namespace) -> int:
             "proc_name": "batiknet-cases",
             # Forked workers each open their own database connections (the pool is empty at fork).
             "preload_app": True,
+            "on_exit": lambda _server: stop_applier(app),
         },
     ).run()
     return 0

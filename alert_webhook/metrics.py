@@ -18,6 +18,7 @@ from sqlalchemy import func, literal, select
 
 from .models import STATES, Case, CaseAssignment, Heartbeat, Notification, RejectionCount, User
 from .services import Tracker
+from .spool import received_at_of
 
 # Working seconds: 5 min … one Mon–Thu day (7 h 15 min = 26,100 s) … five days.
 WORKING_SECONDS_BUCKETS = (
@@ -128,15 +129,42 @@ class CaseCollector:
 
             received = session.scalar(select(func.count(Notification.id))) or 0
             duplicates = (
-                session.scalar(select(func.count(Notification.id)).where(Notification.effects == 0)) or 0
+                session.scalar(
+                    select(func.count(Notification.id)).where(
+                        Notification.effects == 0, Notification.apply_error.is_(None)
+                    )
+                )
+                or 0
+            )
+            failed = (
+                session.scalar(
+                    select(func.count(Notification.id)).where(Notification.apply_error.is_not(None))
+                )
+                or 0
             )
             yield CounterMetricFamily(
-                "batiknet_notifications_received", "Webhook notifications accepted and stored.", received
+                "batiknet_notifications_received", "Webhook notifications applied and stored raw.", received
             )
             yield CounterMetricFamily(
                 "batiknet_notifications_deduplicated",
-                "Accepted notifications that changed nothing (repeats, HA copies).",
+                "Applied notifications that changed nothing (repeats, HA copies).",
                 duplicates,
+            )
+            yield CounterMetricFamily(
+                "batiknet_notifications_failed",
+                "Notifications that could not be applied and were stored with their error (see the log).",
+                failed,
+            )
+            queued = self.tracker.spool.names()
+            yield GaugeMetricFamily(
+                "batiknet_notifications_queued",
+                "Notifications accepted and spooled, not yet applied (this server's spool).",
+                len(queued),
+            )
+            yield GaugeMetricFamily(
+                "batiknet_notifications_apply_lag_seconds",
+                "How long the oldest spooled notification has waited (0: none waiting).",
+                max(0.0, (now - received_at_of(queued[0])).total_seconds()) if queued else 0.0,
             )
             rejected = CounterMetricFamily(
                 "batiknet_notifications_rejected", "Webhook requests refused.", labels=["reason"]

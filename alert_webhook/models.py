@@ -197,7 +197,7 @@ class CaseEvent(Base):
 
 
 class Notification(Base):
-    """An Alertmanager webhook delivery, stored raw before anything is derived from it."""
+    """An Alertmanager webhook delivery, stored raw with the effects derived from it."""
 
     __tablename__ = "notifications"
 
@@ -212,6 +212,10 @@ class Notification(Base):
     group_key: Mapped[str] = mapped_column(Text)
     truncated_alerts: Mapped[int] = mapped_column(Integer, default=0)
     effects: Mapped[int] = mapped_column(Integer, default=0)  # changes it caused; 0 = duplicate
+    # The spool file it came from (alert_webhook.spool): applied exactly once even if the server stopped
+    # between the commit and the removal of the file. NULL for notifications applied before the spool.
+    spool_name: Mapped[str | None] = mapped_column(String(64), unique=True)
+    apply_error: Mapped[str | None] = mapped_column(Text)  # why applying failed; it was then skipped
 
 
 class AlertEpisode(Base):

@@ -101,10 +101,13 @@ def openapi_document() -> dict[str, Any]:
                 "security": [{"sharedToken": []}],
                 "requestBody": {"required": True, "content": {JSON: {"schema": _ref("AlertmanagerPayload")}}},
                 "responses": {
-                    **_answer("Stored and applied (duplicates too)", {"type": "object"}),
+                    **_answer(
+                        "Validated and spooled (`{status: queued, id}`); applied right after, exactly once",
+                        {"type": "object"},
+                    ),
                     "413": {"description": "Body above the size limit"},
                     "415": {"description": "Not application/json"},
-                    "503": {"description": "Database cannot be written; Alertmanager retries"},
+                    "503": {"description": "The notification cannot be stored; Alertmanager retries"},
                 },
             }
         },

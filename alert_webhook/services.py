@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
 import secrets
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -22,12 +24,13 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import clock, ingest, workflow
 from .alertmanager import Notification as ParsedNotification
+from .alertmanager import parse_notification
 from .config import SMTPSettings
 from .db import Database, serialize_writers
 from .models import (
@@ -49,12 +52,14 @@ from .models import (
     User,
 )
 from .refusals import Refusal
+from .spool import Spool, Spooled
 from .workflow import Actor
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "Actor",
+    "AppliedNotification",
     "CaseList",
     "Forbidden",
     "Invalid",
@@ -66,6 +71,7 @@ __all__ = [
     "actor_of",
     "add_comment",
     "allowed_actions",
+    "apply_pending",
     "assign",
     "authenticate",
     "case_chart",
@@ -81,7 +87,6 @@ __all__ = [
     "file_complaint",
     "get_case",
     "heartbeat_stale",
-    "ingest_notification",
     "issue_api_token",
     "last_heartbeat",
     "letter_file",
@@ -89,6 +94,7 @@ __all__ = [
     "list_complaints",
     "list_users",
     "load_user",
+    "notifications_queued",
     "open_letter_case",
     "record_check",
     "record_heartbeat",
@@ -100,6 +106,7 @@ __all__ = [
     "return_to_checking",
     "set_password",
     "start_checks",
+    "store_notification",
     "timeline",
     "user_by_api_token",
     "write_report",
@@ -156,6 +163,7 @@ class Tracker:
     calendar: clock.WorkingCalendar
     inventory: Any | None  # batiknet.inventory.Inventory
     config: dict[str, Any]
+    spool: Spool  # webhook notifications waiting to be applied
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     prometheus: Any | None = None  # promquery.PrometheusClient
     smtp: SMTPSettings | None = None
@@ -197,11 +205,18 @@ def actor_of(user: User) -> Actor:
 
 
 @dataclass(frozen=True)
-class IngestResult:
+class AppliedNotification:
+    spool_name: str
     notification_id: int
-    duplicate: bool
+    effects: int  # 0: it changed nothing (a repeat, the HA peer's copy, a late firing...)
     case_ids: tuple[int, ...]
+    error: str | None = None  # it could not be applied and was skipped
 
+
+# A batch of spooled notifications is applied in one transaction, which on SQLite holds the only writer
+# lock (the pages' actions wait for it): the batch ends after a short time, whatever its size.
+APPLY_BATCH = 100
+APPLY_BUDGET_SECONDS = 0.05
 
 # Ingestion runs table-level (Core) statements on the transaction's connection: the ORM's execution path
 # (bulk-insert bookkeeping, entity loading) cost more than the statements themselves. The statements of
@@ -213,6 +228,9 @@ _EPISODES = AlertEpisode.__table__
 _EVENTS = CaseEvent.__table__
 _NOTIFICATION_WITH_CONTENT = (
     select(_NOTIFICATIONS.c.id).where(_NOTIFICATIONS.c.content_sha256 == bindparam("digest")).limit(1)
+)
+_NOTIFICATIONS_OF_SPOOL_NAMES = select(_NOTIFICATIONS.c.spool_name).where(
+    _NOTIFICATIONS.c.spool_name.in_(bindparam("names", expanding=True))
 )
 _INSERT_NOTIFICATION = _NOTIFICATIONS.insert().returning(_NOTIFICATIONS.c.id)
 _EPISODES_BY_FINGERPRINT = select(
@@ -297,44 +315,140 @@ def _world(
     )
 
 
-def ingest_notification(body: str, notification: ParsedNotification) -> IngestResult:
-    """Store the raw notification and apply its effects, exactly once, in one transaction."""
+def store_notification(body: str) -> str:
+    """Keep a validated notification in the spool until it is applied; returns its spool name.
+
+    This is all a webhook delivery waits for (:mod:`alert_webhook.spool`). Raises OSError when the
+    notification cannot be kept.
+    """
     tracker = current_tracker()
-    now = tracker.now()
-    key = ingest.case_key(notification)
-    digest = ingest.content_digest(notification)
+    return tracker.spool.put(body, tracker.now())
+
+
+def notifications_queued() -> bool:
+    """Whether a spooled notification waits to be applied."""
+    return bool(current_tracker().spool.names())
+
+
+class _ApplyFailed(Exception):
+    def __init__(self, spooled: Spooled, error: Exception) -> None:
+        super().__init__(spooled.name, error)
+        self.spooled = spooled
+        self.error = error
+
+
+def apply_pending(
+    limit: int = APPLY_BATCH, budget_seconds: float = APPLY_BUDGET_SECONDS
+) -> list[AppliedNotification]:
+    """Apply spooled notifications in the order they were received, exactly once; returns what was done.
+
+    Each is stored raw in ``notifications``, under its spool name (unique), in the same transaction as
+    its effects, and appliers are serialised (the ingestion lock); its file is removed only after the
+    commit. So a notification is applied once whichever process applies it and whenever one stops: a
+    file whose name the database holds was applied already and is only removed. Each takes effect as of
+    the moment it was received. A notification whose content was stored before (a repeat, the HA peer's
+    copy) is stored with no effect without planning.
+
+    A notification that cannot be applied for any reason other than the database (a bug, data the rules
+    did not foresee) is stored with its error and no effect, so that it never holds up the queue; the
+    batch is rolled back and the notifications before it are applied by the next call. A database error
+    (unreachable, read-only, or even a constraint) propagates and leaves everything in the spool: the
+    queue then waits, visibly (``batiknet_notifications_apply_lag_seconds``), rather than lose anything.
+    """
+    tracker = current_tracker()
+    spooled = tracker.spool.oldest(limit)
+    if not spooled:
+        return []
+    try:
+        applied = _apply_batch(tracker, spooled, budget_seconds)
+    except _ApplyFailed as failure:
+        log.error("notification %s cannot be applied; skipped", failure.spooled.name, exc_info=failure.error)
+        error = f"{failure.error.__class__.__name__}: {failure.error}"[:2000]
+        with tracker.db.write() as session:
+            notification_id = _insert_notification(session.connection(), failure.spooled, 0, error)
+        applied = [AppliedNotification(failure.spooled.name, notification_id, 0, (), error)]
+    for done in applied:
+        tracker.spool.remove(done.spool_name)
+    return applied
+
+
+def _apply_batch(
+    tracker: Tracker, spooled: list[Spooled], budget_seconds: float
+) -> list[AppliedNotification]:
+    started = time.monotonic()
+    applied: list[AppliedNotification] = []
     with tracker.db.write() as session:
         serialize_writers(session)
         connection = session.connection()
-        seen = connection.scalar(_NOTIFICATION_WITH_CONTENT, {"digest": digest})
-        plan = None
-        if seen is None:  # otherwise a repeat or the HA peer's copy: nothing left to apply
-            world = _world(connection, tracker, notification, key)
-            plan = ingest.plan_notification(
-                notification, world, tracker.ancestors, tracker.working_seconds, tracker.reopen_window_seconds
-            )
-        notification_id = connection.execute(
-            _INSERT_NOTIFICATION,
-            {
-                "received_at": now,
-                "body": body,
-                "body_sha256": hashlib.sha256(body.encode()).hexdigest(),
-                "content_sha256": digest,
-                "receiver": notification.receiver,
-                "status": notification.status,
-                "group_key": notification.group_key,
-                "truncated_alerts": notification.truncated_alerts,
-                "effects": len(plan.effects) if plan else 0,
-            },
-        ).scalar_one()
-        if plan is None:
-            return IngestResult(notification_id, True, ())
-        touched = _apply_plan(session, tracker, plan, notification_id, now)
-        return IngestResult(notification_id, plan.duplicate, tuple(sorted(touched)))
+        names = [item.name for item in spooled]
+        known = set(connection.scalars(_NOTIFICATIONS_OF_SPOOL_NAMES, {"names": names}))
+        for item in spooled:
+            if item.name in known:  # applied before the server stopped; only its file was left
+                applied.append(AppliedNotification(item.name, 0, 0, ()))
+                continue
+            try:
+                applied.append(_apply_notification(session, tracker, item))
+            except DBAPIError:
+                raise  # the database's own trouble: skipping would lose the notification
+            except Exception as error:
+                raise _ApplyFailed(item, error) from error
+            if time.monotonic() - started > budget_seconds:
+                break
+    return applied
+
+
+def _apply_notification(session: Session, tracker: Tracker, spooled: Spooled) -> AppliedNotification:
+    connection = session.connection()
+    body = spooled.body()
+    notification = parse_notification(json.loads(body))
+    digest = ingest.content_digest(notification)
+    plan = None
+    if connection.scalar(_NOTIFICATION_WITH_CONTENT, {"digest": digest}) is None:
+        # Otherwise a repeat or the HA peer's copy: nothing left to apply.
+        world = _world(connection, tracker, notification, ingest.case_key(notification))
+        plan = ingest.plan_notification(
+            notification, world, tracker.ancestors, tracker.working_seconds, tracker.reopen_window_seconds
+        )
+    effects = len(plan.effects) if plan else 0
+    notification_id = _insert_notification(connection, spooled, effects, None, body, notification, digest)
+    touched: set[int] = set()
+    if plan is not None:
+        touched = _apply_plan(session, tracker, plan, notification_id, spooled.received_at)
+        # The next notification of the batch reads the cases with Core statements, which do not flush.
+        session.flush()
+    return AppliedNotification(spooled.name, notification_id, effects, tuple(sorted(touched)))
+
+
+def _insert_notification(
+    connection: Connection,
+    spooled: Spooled,
+    effects: int,
+    error: str | None,
+    body: str | None = None,
+    notification: ParsedNotification | None = None,
+    digest: str | None = None,
+) -> int:
+    body = spooled.body() if body is None else body
+    return connection.execute(
+        _INSERT_NOTIFICATION,
+        {
+            "received_at": spooled.received_at,
+            "body": body,
+            "body_sha256": hashlib.sha256(body.encode()).hexdigest(),
+            "content_sha256": digest or "",
+            "receiver": notification.receiver if notification else "",
+            "status": notification.status if notification else "",
+            "group_key": notification.group_key if notification else "",
+            "truncated_alerts": notification.truncated_alerts if notification else 0,
+            "effects": effects,
+            "spool_name": spooled.name,
+            "apply_error": error,
+        },
+    ).scalar_one()
 
 
 def _apply_plan(
-    session: Session, tracker: Tracker, plan: ingest.Plan, notification_id: int, now: datetime
+    session: Session, tracker: Tracker, plan: ingest.Plan, notification_id: int, received_at: datetime
 ) -> set[int]:
     """Write a plan's effects, in bulk where rows are only added; one timeline event per case and kind.
 
@@ -356,7 +470,7 @@ def _apply_plan(
         events.append(
             {
                 "case_id": case_id,
-                "at": now,
+                "at": received_at,
                 "actor_id": None,
                 "actor_name": SYSTEM.username,
                 "kind": kind,
@@ -387,7 +501,7 @@ def _apply_plan(
                     source="alert",
                     target=effect.target,
                     title=effect.title,
-                    received_at=now,
+                    received_at=received_at,
                     group_key=effect.group_key,
                     previous_case_id=effect.previous_case_id,
                 )
@@ -429,7 +543,7 @@ def _apply_plan(
                         "annotations": dict(alert.annotations),
                         "generator_url": alert.generator_url,
                         "first_notification_id": notification_id,
-                        "last_seen_at": now,
+                        "last_seen_at": received_at,
                     }
                 )
                 if case_id is not None:
@@ -438,7 +552,7 @@ def _apply_plan(
                 fingerprint, starts_at = effect.key
                 connection.execute(
                     _RESOLVE_EPISODE,
-                    {"fp": fingerprint, "starts": starts_at, "ends": effect.ends_at, "seen": now},
+                    {"fp": fingerprint, "starts": starts_at, "ends": effect.ends_at, "seen": received_at},
                 )
                 if effect.case is not None:
                     alert_events.setdefault((id_of(effect.case), "alert_resolved"), []).append(
@@ -451,7 +565,7 @@ def _apply_plan(
             case ingest.JoinTarget():
                 connection.execute(
                     _INSERT_CASE_TARGET,
-                    {"case_id": id_of(effect.case), "target": effect.target, "added_at": now},
+                    {"case_id": id_of(effect.case), "target": effect.target, "added_at": received_at},
                 )
                 event(id_of(effect.case), "target_joined", {"target": effect.target})
         if getattr(effect, "case", None) is not None:
@@ -467,7 +581,7 @@ def _apply_plan(
                 case.network_restored_at = effect.at
                 case.active_key = None
                 if case.restored_at is None:
-                    _record_recovery(case, effect.at, now)
+                    _record_recovery(case, effect.at, received_at)
                 event(case.id, "network_restored", {"at": effect.at.isoformat()})
             case ingest.MarkIncomplete():
                 case = loaded(effect.case)

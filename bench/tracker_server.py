@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +20,10 @@ CLI = [sys.executable, "-m", "alert_webhook.cli"]
 
 
 def tracker_environment(database_url: str, token: str, secret_key: str) -> dict[str, str]:
+    """The server's environment; its instance folder (the spool) is a new temporary directory."""
     return {
         **os.environ,
+        "BATIKNET_INSTANCE_PATH": tempfile.mkdtemp(prefix="batiknet-instance-"),
         "BATIKNET_DATABASE_URL": database_url,
         "BATIKNET_API_TOKEN": token,
         "BATIKNET_INVENTORY": str(REPO / "lab" / "inventory.yml"),

@@ -3,9 +3,12 @@
 2,000 alerts in 200 notifications (10 alerts per group), each notification sent by both Alertmanagers,
 400 POSTs in all, through ``batiknet-cases serve`` (gunicorn) on loopback with a fresh SQLite database.
 Checks: exactly one case per group (no duplicate), every alert stored as one episode (none lost), half of
-the deliveries counted as deduplicated. Reports notifications per second and latency percentiles.
+the deliveries counted as deduplicated. Reports notifications per second and latency percentiles of the
+deliveries (answered once stored), and when the last notification had been applied to the cases.
 
-    .venv/bin/python bench/tracker_storm.py [--concurrency 8] [--database-url URL]
+    .venv/bin/python bench/tracker_storm.py [--concurrency 8] [--workers W --threads T] [--database-url URL]
+
+Without ``--workers``/``--threads`` the server runs with ``batiknet-cases serve``'s defaults.
 
 Traffic goes to 127.0.0.1 only.
 """
@@ -24,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import Engine, create_engine, func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -104,6 +107,18 @@ async def healthz_rate(base: str, count: int, concurrency: int) -> float:
         return count / (time.perf_counter() - started)
 
 
+def wait_until_applied(engine: Engine, deliveries: int, timeout: float = 60) -> float:
+    """When the applier had stored every delivery with its effects (polled every 10 ms)."""
+    deadline = time.perf_counter() + timeout
+    stored = select(func.count(Notification.id))
+    while time.perf_counter() < deadline:
+        with engine.connect() as connection:
+            if connection.scalar(stored) == deliveries:
+                return time.perf_counter()
+        time.sleep(0.01)
+    raise SystemExit("the deliveries were not applied within a minute")
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
@@ -112,8 +127,8 @@ def percentile(values: list[float], share: float) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=8, help="deliveries in flight (default 8)")
-    parser.add_argument("--workers", type=int, default=1, help="gunicorn workers (default 1)")
-    parser.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
+    parser.add_argument("--workers", type=int, help="gunicorn workers (default: serve's)")
+    parser.add_argument("--threads", type=int, help="threads per worker (default: serve's)")
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temporary directory")
     args = parser.parse_args()
 
@@ -121,13 +136,16 @@ def main() -> int:
     url = args.database_url or f"sqlite:///{workdir / 'cases.db'}"
     env = tracker_environment(url, TOKEN, "storm")
     migrate(env)
-    with serving(env, "--workers", str(args.workers), "--threads", str(args.threads)) as base:
+    options = [f"--{name}={value}" for name in ("workers", "threads") if (value := getattr(args, name))]
+    engine = create_engine(url)
+    with serving(env, *options) as base:
         # Both peers send every group; the second copy follows the first closely, as in an HA pair.
         bodies = [json.dumps(notification(g, peer)) for g in range(GROUPS) for peer in (0, 1)]
         baseline = asyncio.run(healthz_rate(base, len(bodies), args.concurrency))
+        started = time.perf_counter()
         results, elapsed = asyncio.run(deliver_all(base, bodies, args.concurrency))
+        applied = wait_until_applied(engine, len(bodies)) - started
 
-    engine = create_engine(url)
     with engine.connect() as connection:
         cases = connection.scalar(select(func.count(Case.id)))
         distinct_keys = connection.scalar(select(func.count(func.distinct(Case.group_key))))
@@ -144,11 +162,12 @@ def main() -> int:
         "deliveries": len(bodies),
         "alerts": GROUPS * ALERTS_PER_GROUP,
         "concurrency": args.concurrency,
-        "gunicorn_workers": args.workers,
-        "gunicorn_threads": args.threads,
+        "gunicorn": " ".join(options) or "serve's defaults",
         "statuses": statuses,
         "seconds": round(elapsed, 3),
         "notifications_per_second": round(len(bodies) / elapsed, 1),
+        "all_applied_after_seconds": round(applied, 3),
+        "applied_per_second": round(len(bodies) / applied, 1),
         "baseline_healthz_per_second": round(baseline, 1),
         "latency_ms": {
             "p50": round(statistics.median(latencies), 1),

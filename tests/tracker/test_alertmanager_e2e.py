@@ -65,6 +65,7 @@ def tracker_url(database_url: str, tmp_path: Path) -> Iterator[str]:
         "BATIKNET_API_TOKEN": API_TOKEN,
         "BATIKNET_INVENTORY": str(LAB_INVENTORY),
         "BATIKNET_SECRET_KEY": "e2e",
+        "BATIKNET_INSTANCE_PATH": str(tmp_path / "instance"),
     }
     cli = [sys.executable, "-m", "alert_webhook.cli"]
     subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
@@ -165,6 +166,7 @@ def test_ha_pair_gives_one_case_and_the_resolved_restores_it(
     for alertmanager in alertmanagers:
         post_alert(alertmanager, starts_at)
     wait_until(lambda: metric("batiknet_notifications_received_total") == 2, 30, "both deliveries")
+    wait_until(lambda: metric("batiknet_notifications_queued") == 0, 10, "the deliveries applied")
     [case] = cases()
     assert case["target"] == "setda" and case["source"] == "alert" and case["state"] == "received"
     assert len(case["episodes"]) == 1 and case["episodes"][0]["status"] == "firing"
@@ -175,6 +177,7 @@ def test_ha_pair_gives_one_case_and_the_resolved_restores_it(
         post_alert(alertmanager, starts_at, ends_at)
     wait_until(lambda: cases()[0]["restored_at"], 30, "the resolved notification")
     wait_until(lambda: metric("batiknet_notifications_received_total") == 4, 30, "both resolved deliveries")
+    wait_until(lambda: metric("batiknet_notifications_queued") == 0, 10, "the deliveries applied")
     [case] = cases()
     assert case["restored_at"] == ends_at.isoformat()
     assert case["closed_at"] is None

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
+from alert_webhook import ingest, services
 from alert_webhook.db import Database
 from alert_webhook.models import AlertEpisode, Case, Notification
 from tests.tracker.conftest import API_TOKEN, metric_value
@@ -23,8 +25,21 @@ def payload(name: str) -> dict[str, Any]:
 
 
 def deliver(client: Any, document: dict[str, Any] | str, headers: dict[str, str] | None = None) -> Any:
+    """POST a notification, then apply the queue as the server's applier thread would."""
     document = payload(document) if isinstance(document, str) else document
-    return client.post("/api/v1/alerts", json=document, headers=HEADERS if headers is None else headers)
+    answer = client.post("/api/v1/alerts", json=document, headers=HEADERS if headers is None else headers)
+    with client.application.app_context():
+        services.apply_pending()
+    return answer
+
+
+def changed_nothing(app: Any, answer: Any) -> bool:
+    """Whether the notification of a webhook answer, once applied, had no effect on the cases."""
+    with app.extensions["batiknet"].db.read() as session:
+        name = answer.get_json()["id"]
+        [row] = session.scalars(select(Notification).where(Notification.spool_name == name))
+        assert row.apply_error is None
+        return row.effects == 0
 
 
 def cases(client: Any, **params: Any) -> list[dict[str, Any]]:
@@ -34,16 +49,30 @@ def cases(client: Any, **params: Any) -> list[dict[str, Any]]:
 
 
 def counts(app: Any) -> tuple[int, int, int]:
+    """(notifications stored or still spooled, cases, episodes)."""
     with app.extensions["batiknet"].db.read() as session:
-        return tuple(
+        stored, cases_, episodes = (
             session.scalar(select(func.count()).select_from(t)) for t in (Notification, Case, AlertEpisode)
         )
+    return stored + len(app.extensions["batiknet"].spool.names()), cases_, episodes
+
+
+def post(client: Any, name: str) -> Any:
+    """POST a notification without applying it."""
+    answer = client.post("/api/v1/alerts", json=payload(name), headers=HEADERS)
+    assert answer.status_code == 200, answer.get_json()
+    return answer
+
+
+def apply(app: Any, **batch: Any) -> list[services.AppliedNotification]:
+    with app.app_context():
+        return services.apply_pending(**batch)
 
 
 def test_firing_opens_one_case_with_its_clock(client: Any) -> None:
     answer = deliver(client, "firing")
     assert answer.status_code == 200
-    assert answer.get_json()["duplicate"] is False
+    assert answer.get_json()["status"] == "queued"
     [case] = cases(client)
     assert case["state"] == "received"
     assert case["source"] == "alert"
@@ -62,11 +91,11 @@ def test_firing_opens_one_case_with_its_clock(client: Any) -> None:
 
 
 def test_repeats_and_the_ha_peer_change_nothing(client: Any, app: Any) -> None:
-    first = deliver(client, "firing").get_json()
-    again = deliver(client, "firing").get_json()
-    peer = deliver(client, "ha_peer_firing").get_json()
-    assert first["duplicate"] is False
-    assert again["duplicate"] is True and peer["duplicate"] is True
+    first = deliver(client, "firing")
+    again = deliver(client, "firing")
+    peer = deliver(client, "ha_peer_firing")
+    assert not changed_nothing(app, first)
+    assert changed_nothing(app, again) and changed_nothing(app, peer)
     assert len(cases(client)) == 1
     assert counts(app) == (3, 1, 1)  # every delivery stored raw, one case, one episode
     metrics = client.get("/metrics").get_data(as_text=True)
@@ -74,7 +103,7 @@ def test_repeats_and_the_ha_peer_change_nothing(client: Any, app: Any) -> None:
     assert metric_value(metrics, "batiknet_notifications_deduplicated_total") == 2
 
 
-def test_resolved_marks_network_restored_without_closing(client: Any) -> None:
+def test_resolved_marks_network_restored_without_closing(client: Any, app: Any) -> None:
     deliver(client, "firing")
     deliver(client, "resolved")
     [case] = cases(client)
@@ -83,23 +112,21 @@ def test_resolved_marks_network_restored_without_closing(client: Any) -> None:
     assert case["state"] == "received"  # the SOP handling still has to happen
     assert case["closed_at"] is None
     assert case["episodes"][0]["status"] == "resolved"
-    again = deliver(client, "resolved").get_json()
-    assert again["duplicate"] is True
+    assert changed_nothing(app, deliver(client, "resolved"))
 
 
 def test_resolved_before_firing_opens_nothing_and_the_late_firing_is_ignored(client: Any, app: Any) -> None:
     assert deliver(client, "resolved").status_code == 200
     assert cases(client) == []
-    late = deliver(client, "firing").get_json()
-    assert late["duplicate"] is True
+    assert changed_nothing(app, deliver(client, "firing"))
     assert cases(client) == []
     assert counts(app)[1:] == (0, 1)  # no case; the episode is remembered as resolved
 
 
-def test_firing_after_resolved_of_the_same_episode_does_not_reopen(client: Any) -> None:
+def test_firing_after_resolved_of_the_same_episode_does_not_reopen(client: Any, app: Any) -> None:
     deliver(client, "firing")
     deliver(client, "resolved")
-    assert deliver(client, "ha_peer_firing").get_json()["duplicate"] is True
+    assert changed_nothing(app, deliver(client, "ha_peer_firing"))
     [case] = cases(client)
     assert case["flap_count"] == 0
     assert case["network_restored_at"] is not None
@@ -294,7 +321,23 @@ def test_oversized_notification_413(app_config: dict, database_url: str) -> None
     app.extensions["batiknet"].db.dispose()
 
 
-def test_503_when_the_database_refuses_writes(client: Any, app: Any, database_url: str) -> None:
+def test_503_when_the_notification_cannot_be_stored(client: Any, app: Any) -> None:
+    spool = app.extensions["batiknet"].spool.directory
+    spool.rmdir()
+    spool.write_text("")  # a file where the spool directory should be: nothing can be written there
+    answer = client.post("/api/v1/alerts", json=payload("firing"), headers=HEADERS)
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"]
+    spool.unlink()
+    spool.mkdir()
+    assert counts(app) == (0, 0, 0)
+    assert deliver(client, "firing").status_code == 200  # Alertmanager's retry succeeds
+    assert counts(app) == (1, 1, 1)
+
+
+def test_while_the_database_refuses_writes_notifications_wait_in_the_spool(
+    client: Any, app: Any, database_url: str
+) -> None:
     tracker = app.extensions["batiknet"]
     tracker.db.dispose()
     if database_url.startswith("sqlite"):
@@ -302,13 +345,93 @@ def test_503_when_the_database_refuses_writes(client: Any, app: Any, database_ur
     else:
         read_only = database_url + "?options=-c%20default_transaction_read_only%3Don"
     tracker.db = Database.connect(read_only)
-    answer = deliver(client, "firing")
-    assert answer.status_code == 503
-    assert answer.headers["Retry-After"]
+    assert post(client, "firing").status_code == 200
+    with pytest.raises(DBAPIError), app.app_context():
+        services.apply_pending()
+    assert len(tracker.spool.names()) == 1
     tracker.db.dispose()
     tracker.db = Database.connect(database_url)
-    assert counts(app) == (0, 0, 0)
-    assert deliver(client, "firing").status_code == 200  # Alertmanager's retry succeeds
+    [applied] = apply(app)
+    assert applied.effects > 0 and len(cases(client)) == 1
+    assert tracker.spool.names() == []
+
+
+def test_a_delivery_is_answered_once_spooled_and_applied_after(client: Any, app: Any, clock: Any) -> None:
+    post(client, "firing")
+    assert cases(client) == []
+    clock.advance(seconds=30)
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert metric_value(metrics, "batiknet_notifications_queued") == 1
+    assert metric_value(metrics, "batiknet_notifications_apply_lag_seconds") == 30
+    assert metric_value(metrics, "batiknet_notifications_received_total") == 0
+    [applied] = apply(app)
+    [case] = cases(client)
+    assert applied.case_ids == (case["id"],)
+    assert case["received_at"] == "2026-11-30T03:00:00+00:00"  # when it was received, not applied
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert metric_value(metrics, "batiknet_notifications_queued") == 0
+    assert metric_value(metrics, "batiknet_notifications_apply_lag_seconds") == 0
+    assert metric_value(metrics, "batiknet_notifications_received_total") == 1
+
+
+def test_a_batch_applies_in_the_order_received_exactly_once(client: Any, app: Any) -> None:
+    for name in ("firing", "ha_peer_firing", "resolved", "firing"):
+        post(client, name)
+    applied = apply(app, budget_seconds=60)  # one transaction, however slow the machine
+    assert [a.effects > 0 for a in applied] == [True, False, True, False]
+    [case] = cases(client)
+    assert case["restored_at"] == "2026-11-30T03:40:00+00:00" and case["flap_count"] == 0
+    assert apply(app) == []
+    assert counts(app) == (4, 1, 1)
+
+
+def test_queued_notifications_survive_a_restart(app_config: dict[str, Any], client: Any, app: Any) -> None:
+    from alert_webhook import create_app
+
+    post(client, "core_down")
+    app.extensions["batiknet"].db.dispose()
+    restarted = create_app(app_config)
+    try:
+        [applied] = apply(restarted)
+        assert applied.effects > 0
+        assert counts(restarted) == (1, 1, 1)
+    finally:
+        restarted.extensions["batiknet"].db.dispose()
+
+
+def test_a_file_left_behind_after_its_commit_is_not_applied_twice(client: Any, app: Any) -> None:
+    spool = app.extensions["batiknet"].spool
+    name = post(client, "firing").get_json()["id"]
+    left_behind = (spool.directory / f"{name}.json").read_text()
+    apply(app)
+    (spool.directory / f"{name}.json").write_text(left_behind)  # a stop between the commit and the unlink
+    [again] = apply(app)
+    assert again.spool_name == name and again.effects == 0
+    assert counts(app) == (1, 1, 1) and spool.names() == []
+
+
+def test_a_notification_that_cannot_be_applied_is_kept_with_its_error_and_skipped(
+    client: Any, app: Any, monkeypatch: Any
+) -> None:
+    plan = ingest.plan_notification
+
+    def fails_for_the_core(notification: Any, *args: Any) -> Any:
+        if notification.group_labels.get("target") == "dist-sw1":
+            raise ValueError("a rule nobody foresaw")
+        return plan(notification, *args)
+
+    monkeypatch.setattr(ingest, "plan_notification", fails_for_the_core)
+    post(client, "core_down")
+    post(client, "firing")
+    [failed] = apply(app)
+    assert failed.error == "ValueError: a rule nobody foresaw"
+    [applied] = apply(app)
+    assert applied.effects > 0
+    assert [c["target"] for c in cases(client)] == ["setda"]
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert metric_value(metrics, "batiknet_notifications_failed_total") == 1
+    assert metric_value(metrics, "batiknet_notifications_deduplicated_total") == 0
+    assert counts(app) == (2, 1, 1)
 
 
 def test_heartbeat_and_silence(client: Any, clock: Any) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.tracker.conftest import API_TOKEN, LAB_INVENTORY
+from tests.tracker.conftest import API_TOKEN, LAB_INVENTORY, metric_value
 
 PAYLOADS = Path(__file__).with_name("payloads")
 
@@ -38,6 +38,7 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
         "BATIKNET_API_TOKEN": API_TOKEN,
         "BATIKNET_INVENTORY": str(LAB_INVENTORY),
         "BATIKNET_SECRET_KEY": "cli-test",
+        "BATIKNET_INSTANCE_PATH": str(tmp_path / "instance"),
     }
 
 
@@ -88,8 +89,30 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_serve_runs_gunicorn_on_loopback(env: dict[str, str]) -> None:
+def test_serve_runs_gunicorn_on_loopback_and_applies_what_was_queued(env: dict[str, str]) -> None:
+    from alert_webhook import create_app
+
     assert run(env, "db", "upgrade").returncode == 0
+    headers = {"Authorization": f"Bearer {API_TOKEN}"}
+    # Stored and answered by an earlier run that stopped before applying it (no applier in process).
+    before = create_app(
+        {
+            "TESTING": True,
+            **{
+                name: env[name]
+                for name in (
+                    "BATIKNET_DATABASE_URL",
+                    "BATIKNET_API_TOKEN",
+                    "BATIKNET_INVENTORY",
+                    "BATIKNET_INSTANCE_PATH",
+                )
+            },
+        }
+    )
+    queued = json.loads((PAYLOADS / "isp_path_opd.json").read_text())
+    assert before.test_client().post("/api/v1/alerts", json=queued, headers=headers).status_code == 200
+    before.extensions["batiknet"].db.dispose()
+
     port = _free_port()
     server = subprocess.Popen(
         [
@@ -108,6 +131,11 @@ def test_serve_runs_gunicorn_on_loopback(env: dict[str, str]) -> None:
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
+
+    def targets() -> list[str]:
+        listed = requests.get(f"{base}/api/v1/cases", headers=headers, timeout=10).json()
+        return sorted(case["target"] for case in listed["cases"])
+
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -118,15 +146,18 @@ def test_serve_runs_gunicorn_on_loopback(env: dict[str, str]) -> None:
                 pass
             assert server.poll() is None and time.monotonic() < deadline, "the server did not come up"
             time.sleep(0.2)
-        headers = {"Authorization": f"Bearer {API_TOKEN}"}
         body = json.loads((PAYLOADS / "firing.json").read_text())
         answers = [
             requests.post(f"{base}/api/v1/alerts", json=body, headers=headers, timeout=10) for _ in range(4)
         ]
         assert [a.status_code for a in answers] == [200] * 4
-        listed = requests.get(f"{base}/api/v1/cases", headers=headers, timeout=10).json()
-        assert listed["total"] == 1 and listed["cases"][0]["target"] == "setda"
-        assert "batiknet_cases" in requests.get(f"{base}/metrics", timeout=10).text
+        deadline = time.monotonic() + 10
+        while targets() != ["kec-barat", "setda"]:
+            assert time.monotonic() < deadline, f"not applied: {targets()}"
+            time.sleep(0.1)
+        exposition = requests.get(f"{base}/metrics", timeout=10).text
+        assert metric_value(exposition, "batiknet_notifications_queued") == 0
+        assert metric_value(exposition, "batiknet_notifications_deduplicated_total") == 3
     finally:
         server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=30)

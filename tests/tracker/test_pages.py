@@ -442,9 +442,13 @@ def fake_prometheus():
 
 
 def alert_case(client, shared_headers) -> int:
+    from alert_webhook import services
+
     payload = json.loads((PAYLOADS / "firing.json").read_text())
-    answer = client.post("/api/v1/alerts", headers=shared_headers, json=payload)
-    return answer.get_json()["cases"][0]
+    assert client.post("/api/v1/alerts", headers=shared_headers, json=payload).status_code == 200
+    with client.application.app_context():
+        [applied] = services.apply_pending()
+    return applied.case_ids[0]
 
 
 def make_app(app_config, **overrides):
