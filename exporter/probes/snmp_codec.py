@@ -111,7 +111,8 @@ def _tlv(tag: int, content: bytes) -> bytes:
 
 
 def _integer(value: int) -> bytes:
-    return _tlv(INTEGER, value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True))
+    size = (value if value >= 0 else ~value).bit_length() // 8 + 1  # the fewest octets, as BER wants
+    return _tlv(INTEGER, value.to_bytes(size, "big", signed=True))
 
 
 def _oid(oid: Oid) -> bytes:

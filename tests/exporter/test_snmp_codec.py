@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from pyasn1.codec.ber import decoder, encoder
 from pyasn1.type import univ
@@ -60,8 +60,10 @@ def test_a_pysnmp_response_reads_back_exactly(request_id, varbinds, community):
     assert pdu.varbinds == tuple((name, expected) for name, (_, expected) in varbinds)
 
 
+@example(128, [(1, 3)], 0, 32768, b"")  # integers on the edge of one more octet
+@example(2**31 - 1, [(1, 3)], 0, 255, b"")
 @given(
-    request_ids,
+    request_ids.filter(lambda i: i > 0),  # what the client sends
     st.lists(oids, min_size=1, max_size=30),
     st.integers(0, 5),
     st.integers(0, 2**31 - 1),
@@ -69,9 +71,8 @@ def test_a_pysnmp_response_reads_back_exactly(request_id, varbinds, community):
 )
 def test_a_getbulk_request_is_what_pysnmp_reads(request_id, names, non_repeaters, repetitions, community):
     pdu = codec.request_pdu(codec.GETBULK, request_id, names, non_repeaters, repetitions)
-    message, rest = decoder.decode(
-        codec.encode_v2c_message(community, codec.encode_pdu(pdu)), asn1Spec=v2c.Message()
-    )
+    ours = codec.encode_v2c_message(community, codec.encode_pdu(pdu))
+    message, rest = decoder.decode(ours, asn1Spec=v2c.Message())
     assert rest == b""
     assert bytes(v2c.apiMessage.get_community(message)) == community
     read = v2c.apiMessage.get_pdu(message)
@@ -82,6 +83,7 @@ def test_a_getbulk_request_is_what_pysnmp_reads(request_id, names, non_repeaters
     assert [(tuple(name), value) for name, value in v2c.apiBulkPDU.get_varbinds(read)] == [
         (name, rfc1902.Null("")) for name in names
     ]
+    assert ours == encoder.encode(message)  # byte for byte what pysnmp writes
 
 
 security_parameters = st.builds(
@@ -169,6 +171,17 @@ def test_damaged_messages_fail_only_as_malformed(data):
 def test_malformed_messages_say_so(data):
     with pytest.raises(codec.MalformedMessage):
         codec.decode_v2c_message(data)
+
+
+@pytest.mark.parametrize(
+    ("value", "octets"),
+    [(-1, "ff"), (-128, "80"), (-129, "ff7f"), (-32768, "8000"), (127, "7f"), (128, "0080")],
+)
+def test_integers_take_the_fewest_octets(value, octets):
+    """X.690 8.3.2 (pyasn1 writes -128 as ff80; agents read either)."""
+    size = len(octets) // 2
+    encoded = codec.encode_pdu(codec.request_pdu(codec.GET, value, []))  # tag, length, then request-id
+    assert encoded[2 : 4 + size] == bytes((0x02, size)) + bytes.fromhex(octets)
 
 
 def test_lengths_of_every_form_are_written_as_pysnmp_does():
