@@ -33,6 +33,7 @@ POLL_SECONDS = 1.0
 # Deliveries come in bursts (every group of an incident at once): gathering them for a moment applies
 # many in one transaction instead of one transaction each.
 GATHER_SECONDS = 0.01
+NICENESS = 10
 
 
 class ApplierProcess:
@@ -60,6 +61,8 @@ class ApplierProcess:
     def _run(self) -> None:
         # Connections belong to one process: never use one the parent opened.
         self.app.extensions["batiknet"].db.engine.dispose(close=False)
+        # Answering deliveries comes first; applying them may wait for a free moment of the CPU.
+        os.nice(NICENESS)
         while os.getppid() == self._parent:
             self._apply_queue()
             woken, _, _ = select.select([self._wake_reader], [], [], POLL_SECONDS)
