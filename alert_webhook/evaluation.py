@@ -4,6 +4,9 @@ Per technician and quarter: the cases they were assigned that were received in t
 were restored within the target (end of working day 2) and within the maximum (end of working day 5),
 the median time to restore in working hours, and the complaints about those cases. Shares are over all
 cases handled, so a case never restored counts against both.
+
+A technician is their user account: cases are matched by user id, never by the name shown, so renaming
+someone keeps their record whole and two people of the same name keep theirs apart.
 """
 
 from __future__ import annotations
@@ -16,9 +19,15 @@ from zoneinfo import ZoneInfo
 
 
 @dataclass(frozen=True)
+class Technician:
+    user_id: int
+    name: str  # as shown today
+
+
+@dataclass(frozen=True)
 class CaseFacts:
     case_id: int
-    technicians: tuple[str, ...]
+    technicians: tuple[Technician, ...]
     received_at: datetime
     restored_at: datetime | None
     target_deadline: datetime
@@ -29,7 +38,8 @@ class CaseFacts:
 
 @dataclass(frozen=True)
 class TechnicianScore:
-    technician: str
+    user_id: int
+    technician: str  # the name shown
     cases: int
     restored: int
     within_target: int
@@ -59,12 +69,15 @@ def quarter_bounds(year: int, quarter: int, timezone: ZoneInfo) -> tuple[datetim
     return start, datetime.combine(date(end_year, end_month, 1), time(), timezone)
 
 
-def evaluate(technicians: Iterable[str], cases: Sequence[CaseFacts]) -> list[TechnicianScore]:
+def evaluate(technicians: Iterable[Technician], cases: Sequence[CaseFacts]) -> list[TechnicianScore]:
     """One score per technician (those without cases too, so nobody silently drops out of the table)."""
-    names = list(dict.fromkeys([*technicians, *(t for case in cases for t in case.technicians)]))
+    roster = {t.user_id: t for t in technicians}
+    for case in cases:
+        for technician in case.technicians:
+            roster.setdefault(technician.user_id, technician)
     scores = []
-    for name in names:
-        handled = [case for case in cases if name in case.technicians]
+    for technician in roster.values():
+        handled = [case for case in cases if technician.user_id in {t.user_id for t in case.technicians}]
         restored = [case for case in handled if case.restored_at is not None]
         durations = [
             case.restore_working_seconds / 3600
@@ -73,7 +86,8 @@ def evaluate(technicians: Iterable[str], cases: Sequence[CaseFacts]) -> list[Tec
         ]
         scores.append(
             TechnicianScore(
-                technician=name,
+                user_id=technician.user_id,
+                technician=technician.name,
                 cases=len(handled),
                 restored=len(restored),
                 within_target=sum(case.restored_at <= case.target_deadline for case in restored),

@@ -34,7 +34,7 @@ from wtforms.validators import DataRequired, InputRequired, Optional, Validation
 from . import chart as chart_layout
 from . import services
 from .auth import Form, roles_required
-from .evaluation import CaseFacts, TechnicianScore, evaluate, quarter_bounds, quarter_of
+from .evaluation import CaseFacts, Technician, TechnicianScore, evaluate, quarter_bounds, quarter_of
 from .i18n import MESSAGES, current_language, gettext
 from .models import CHECK_RESULTS, CHECKS, ROLES, STATES, Case, CaseAssignment, Complaint, User
 
@@ -903,6 +903,7 @@ def quarterly_scores(start: datetime, end: datetime) -> list[TechnicianScore]:
                 Case.target_deadline,
                 Case.maximum_deadline,
                 Case.restore_working_seconds,
+                User.id,
                 User.display_name,
             )
             .outerjoin(CaseAssignment, CaseAssignment.case_id == Case.id)
@@ -918,19 +919,22 @@ def quarterly_scores(start: datetime, end: datetime) -> list[TechnicianScore]:
                 .group_by(Complaint.case_id)
             ).all()
         )
-        technicians = session.scalars(
-            select(User.display_name)
-            .where(User.role == "technician", User.active)
-            .order_by(User.display_name)
-        ).all()
+        technicians = [
+            Technician(user_id, name)
+            for user_id, name in session.execute(
+                select(User.id, User.display_name)
+                .where(User.role == "technician", User.active)
+                .order_by(User.display_name, User.id)
+            )
+        ]
     facts = []
     for case_id, group in groupby(rows, key=lambda row: row[0]):
         group = list(group)
-        _, received_at, restored_at, target_deadline, maximum_deadline, restore_seconds, _ = group[0]
+        _, received_at, restored_at, target_deadline, maximum_deadline, restore_seconds, _, _ = group[0]
         facts.append(
             CaseFacts(
                 case_id=case_id,
-                technicians=tuple(row[-1] for row in group if row[-1] is not None),
+                technicians=tuple(Technician(row[-2], row[-1]) for row in group if row[-2] is not None),
                 received_at=received_at,
                 restored_at=restored_at,
                 target_deadline=target_deadline,

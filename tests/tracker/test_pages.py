@@ -638,6 +638,32 @@ def test_quarterly_evaluation_per_technician(app, client, login, staff, clock):
     assert client.get("/evaluation?year=2026&quarter=7").status_code == 404
 
 
+def test_quarterly_evaluation_follows_the_account_not_the_name(app, client, login, staff, make_user):
+    from alert_webhook.models import User
+
+    namesake = make_user("technician", "andi2")
+    with app.app_context():
+        head = services.actor_of(services.load_user(staff["head"].id))
+        services.dispose(head, letter_case(app, staff["head"], "setda", "001/A"), [staff["tech"].id])
+        services.dispose(head, letter_case(app, staff["head"], "kec-barat", "002/B"), [namesake.id])
+
+    def rename(user_id: int, name: str) -> None:
+        with app.extensions["batiknet"].db.write() as session:
+            session.get(User, user_id).display_name = name
+
+    def rows() -> list[tuple[str, str]]:
+        page = client.get("/evaluation").get_data(as_text=True)
+        return re.findall(
+            r'<td data-label="Teknisi">([^<]+)</td>\s*<td data-label="Kasus ditangani">(\d+)</td>', page
+        )
+
+    login(staff["head"])
+    rename(namesake.id, "Andi")  # two technicians called Andi: two records
+    assert rows() == [("Andi", "1"), ("Andi", "1"), ("Budi", "0")]
+    rename(staff["tech"].id, "Andi Saputra")  # renamed: the same record, under the new name
+    assert rows() == [("Andi", "1"), ("Andi Saputra", "1"), ("Budi", "0")]
+
+
 def test_noc_screen_lists_open_cases_and_refreshes(app, client, login, staff):
     open_case = letter_case(app, staff["head"], "setda")
     login(staff["viewer"])

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from alert_webhook.chart import WIDTH, layout, sample_step, window_around
-from alert_webhook.evaluation import CaseFacts, evaluate, quarter_bounds, quarter_of
+from alert_webhook.evaluation import CaseFacts, Technician, evaluate, quarter_bounds, quarter_of
 
 T0 = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 
@@ -75,14 +75,17 @@ def facts(case_id, technicians, restored_after_hours, complaints=0, working_hour
     )
 
 
+ANI, BUDI, CITRA = Technician(1, "ani"), Technician(2, "budi"), Technician(3, "citra")
+
+
 def test_evaluation_counts_shares_median_and_complaints_per_technician():
     cases = [
-        facts(1, ("ani",), 2),  # within target
-        facts(2, ("ani", "budi"), 48, complaints=1),  # within maximum only
-        facts(3, ("ani",), 200),  # beyond maximum
-        facts(4, ("budi",), None, complaints=2),  # never restored
+        facts(1, (ANI,), 2),  # within target
+        facts(2, (ANI, BUDI), 48, complaints=1),  # within maximum only
+        facts(3, (ANI,), 200),  # beyond maximum
+        facts(4, (BUDI,), None, complaints=2),  # never restored
     ]
-    scores = {s.technician: s for s in evaluate(["ani", "budi", "citra"], cases)}
+    scores = {s.technician: s for s in evaluate([ANI, BUDI, CITRA], cases)}
     ani, budi, citra = scores["ani"], scores["budi"], scores["citra"]
     assert (ani.cases, ani.restored, ani.within_target, ani.within_maximum) == (3, 3, 1, 2)
     assert ani.median_restore_hours == 48
@@ -97,6 +100,16 @@ def test_evaluation_counts_shares_median_and_complaints_per_technician():
     )
     assert budi.maximum_share == 0.5
     assert (citra.cases, citra.median_restore_hours, citra.target_share) == (0, None, None)
+
+
+def test_evaluation_is_per_user_account_not_per_name():
+    # Two technicians of the same name stay apart; a case keeps the name the account had then, but
+    # it counts for the account, shown under today's name.
+    ani_again = Technician(4, "ani")
+    renamed = Technician(1, "Ani Rahayu")
+    cases = [facts(1, (ANI,), 2), facts(2, (ani_again,), 48), facts(3, (ANI,), 200)]
+    scores = evaluate([renamed, ani_again], cases)
+    assert [(s.user_id, s.technician, s.cases) for s in scores] == [(1, "Ani Rahayu", 2), (4, "ani", 1)]
 
 
 def test_quarters_in_local_time():
