@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -63,6 +64,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         reopen_window_seconds=float(app.config["BATIKNET_REOPEN_WINDOW_HOURS"]) * 3600,
     )
 
+    proxies = int(app.config["BATIKNET_TRUSTED_PROXIES"])
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)  # type: ignore[method-assign]
     i18n.init_app(app)
     auth.init_app(app)
     auth.csrf.exempt(api.bp)  # the API authenticates every change with a bearer token, never a cookie

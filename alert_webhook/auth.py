@@ -6,6 +6,7 @@ from CSRF (a token in a header cannot be forged cross-site). Everything else nee
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
@@ -85,16 +86,22 @@ def _safe_next(target: str | None, role: str) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    from .services import authenticate
+    from .services import current_tracker, sign_in
 
     form = LoginForm()
     next_url = request.args.get("next")
     if form.validate_on_submit():
-        user = authenticate(form.username.data, form.password.data)
-        if user is not None:
+        attempt = sign_in(form.username.data, form.password.data, request.remote_addr or "")
+        if attempt.retry_at is not None:
+            wait = attempt.retry_at - current_tracker().now()
+            minutes = max(1, math.ceil(wait.total_seconds() / 60))
+            flash(i18n.gettext("login.throttled", minutes=minutes), "error")
+            page = render_template("login.html", form=form, next_url=next_url)
+            return page, 429, {"Retry-After": str(math.ceil(wait.total_seconds()))}
+        if attempt.user is not None:
             session.permanent = True  # the cookie expires after PERMANENT_SESSION_LIFETIME (12 hours)
-            login_user(user)
-            return redirect(_safe_next(next_url, user.role))
+            login_user(attempt.user)
+            return redirect(_safe_next(next_url, attempt.user.role))
         flash(i18n.gettext("login.failed"), "error")
         return render_template("login.html", form=form, next_url=next_url), 401
     return render_template("login.html", form=form, next_url=next_url)

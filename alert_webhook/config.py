@@ -42,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     "BATIKNET_MAX_LETTER_BYTES": 10 << 20,
     "BATIKNET_HEARTBEAT_STALE_SECONDS": 600,
     "BATIKNET_SECURE_COOKIES": False,  # set when the pages are served over HTTPS: cookies then need TLS
+    # Reverse proxies in front of the server whose X-Forwarded-For is trusted for the client's address
+    # (the sign-in limit per address). 0: the address is the TCP peer's.
+    "BATIKNET_TRUSTED_PROXIES": 0,
     # The letterhead of printed reports (agency details are public; people's names only from here).
     "BATIKNET_LETTERHEAD_GOVERNMENT": "Pemerintah Kota Pekalongan",
     "BATIKNET_LETTERHEAD_AGENCY": "Dinas Komunikasi dan Informatika",

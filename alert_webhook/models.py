@@ -370,3 +370,18 @@ class Heartbeat(Base):
 
     source: Mapped[str] = mapped_column(String(200), primary_key=True)
     last_at: Mapped[datetime]
+
+
+class LoginFailure(Base):
+    """A failed sign-in on the login page, kept while it counts towards the brute-force limit."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_username_at", "username", "at"),
+        Index("ix_login_failures_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    username: Mapped[str] = mapped_column(String(64))  # as typed (it need not exist)
+    address: Mapped[str] = mapped_column(String(64))  # the client's IP address

@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -45,6 +45,7 @@ from .models import (
     Heartbeat,
     ISPContact,
     Letter,
+    LoginFailure,
     Notification,
     Recheck,
     RejectionCount,
@@ -67,6 +68,7 @@ __all__ = [
     "NotFound",
     "Refused",
     "ServiceError",
+    "SignIn",
     "Tracker",
     "actor_of",
     "add_comment",
@@ -105,6 +107,7 @@ __all__ = [
     "restore",
     "return_to_checking",
     "set_password",
+    "sign_in",
     "start_checks",
     "store_notification",
     "timeline",
@@ -1537,6 +1540,64 @@ def issue_api_token(username: str) -> str:
             raise NotFound(f"no user {username!r}")
         user.api_token_hash = _hash_token(token)
     return token
+
+
+# Brute-force protection of the login page. The failures are rows in the database, so the limit holds
+# across the server's worker processes and restarts. While an account or an address is over its limit,
+# attempts are refused without checking the password (and are not counted, so they do not extend it).
+LOGIN_WINDOW = timedelta(minutes=15)
+LOGIN_FAILURES_PER_ACCOUNT = 5
+LOGIN_FAILURES_PER_ADDRESS = 20  # a whole office may share one address behind NAT
+
+
+@dataclass(frozen=True)
+class SignIn:
+    user: User | None
+    retry_at: datetime | None = None  # set: refused unchecked, too many failures; try again then
+
+
+def sign_in(username: str, password: str, address: str) -> SignIn:
+    """The login page's check: :func:`authenticate`, limited per account and per client address."""
+    tracker = current_tracker()
+    now = tracker.now()
+    username, address = username[:64], address[:64]
+    with tracker.db.read() as session:
+        waits = [
+            blocked_until(_recent_login_failures(session, condition, now, limit), limit, LOGIN_WINDOW)
+            for condition, limit in (
+                (LoginFailure.username == username, LOGIN_FAILURES_PER_ACCOUNT),
+                (LoginFailure.address == address, LOGIN_FAILURES_PER_ADDRESS),
+            )
+        ]
+    retry_at = max((wait for wait in waits if wait is not None), default=None)
+    if retry_at is not None and retry_at > now:
+        return SignIn(None, retry_at)
+    user = authenticate(username, password)
+    with tracker.db.write() as session:
+        if user is None:
+            session.execute(delete(LoginFailure).where(LoginFailure.at <= now - LOGIN_WINDOW))
+            session.add(LoginFailure(at=now, username=username, address=address))
+        else:
+            session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+    return SignIn(user)
+
+
+def _recent_login_failures(session: Session, condition: Any, now: datetime, limit: int) -> list[datetime]:
+    return list(
+        session.scalars(
+            select(LoginFailure.at)
+            .where(condition, LoginFailure.at > now - LOGIN_WINDOW)
+            .order_by(LoginFailure.at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def blocked_until(failures: Sequence[datetime], limit: int, window: timedelta) -> datetime | None:
+    """Until when ``limit`` failures (newest first, within the window) refuse sign-in; None if fewer."""
+    if len(failures) < limit:
+        return None
+    return failures[limit - 1] + window
 
 
 def authenticate(username: str, password: str) -> User | None:

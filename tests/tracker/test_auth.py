@@ -208,3 +208,77 @@ def test_only_the_admin_sees_the_users_page(client, make_user, login):
     login(make_user("head"))
     assert client.get("/admin/users").status_code == 403
     assert 'href="/admin/users"' not in client.get("/cases").get_data(as_text=True)
+
+
+# --- brute-force protection of the login page ----------------------------------------------------------
+
+
+def attempt(client, username, password, address="192.0.2.10", headers=None):
+    """One POST of the login form from ``address`` (the TCP peer as the server sees it)."""
+    page = client.get("/login", environ_base={"REMOTE_ADDR": address})
+    form = {
+        "username": username,
+        "password": password,
+        "csrf_token": CSRF.search(page.get_data(as_text=True))[1],
+    }
+    return client.post("/login", data=form, environ_base={"REMOTE_ADDR": address}, headers=headers or {})
+
+
+def test_an_account_is_locked_for_a_while_after_five_failures(client, make_user, clock):
+    user = make_user("technician", "budi")
+    for _ in range(services.LOGIN_FAILURES_PER_ACCOUNT):
+        assert attempt(client, "budi", "tebakan-salah").status_code == 401
+    locked = attempt(client, "budi", user.password)  # even the right password, unchecked
+    assert locked.status_code == 429
+    assert locked.headers["Retry-After"] == "900"
+    assert "Terlalu banyak percobaan masuk yang gagal. Coba lagi dalam 15 menit." in locked.get_data(
+        as_text=True
+    )
+    client.get("/login?lang=en")
+    clock.advance(minutes=10)
+    english = attempt(client, "budi", user.password).get_data(as_text=True)
+    assert "Too many failed sign-in attempts. Try again in 5 minutes." in english
+    clock.advance(minutes=5)
+    assert attempt(client, "budi", user.password).status_code == 302  # the window has passed
+    client.post("/logout", data={"csrf_token": csrf_token(client)})
+    # A success clears the account's failures: four more do not lock it.
+    for _ in range(services.LOGIN_FAILURES_PER_ACCOUNT - 1):
+        assert attempt(client, "budi", "tebakan-salah").status_code == 401
+    assert attempt(client, "budi", user.password).status_code == 302
+
+
+def test_an_address_is_limited_across_accounts_and_workers(app, app_config, client, make_user):
+    from alert_webhook import create_app
+
+    sari = make_user("technician", "sari")
+    # A second application on the same database, as a second gunicorn worker would be.
+    other_worker = create_app(app_config)
+    try:
+        second = other_worker.test_client()
+        for i in range(services.LOGIN_FAILURES_PER_ADDRESS):
+            worker = client if i % 2 else second
+            assert attempt(worker, f"tamu{i}", "tebakan", address="198.51.100.7").status_code == 401
+        assert attempt(client, "sari", sari.password, address="198.51.100.7").status_code == 429
+        assert attempt(second, "sari", sari.password, address="198.51.100.7").status_code == 429
+        assert attempt(client, "sari", sari.password, address="198.51.100.8").status_code == 302
+    finally:
+        other_worker.extensions["batiknet"].db.dispose()
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_counts(app_config):
+    from alert_webhook import create_app
+
+    app = create_app({**app_config, "BATIKNET_TRUSTED_PROXIES": 1})
+    try:
+        client = app.test_client()
+        for i in range(services.LOGIN_FAILURES_PER_ADDRESS):
+            forwarded = {"X-Forwarded-For": "203.0.113.5"}
+            assert attempt(client, f"tamu{i}", "x", address="127.0.0.1", headers=forwarded).status_code == 401
+        refused = attempt(
+            client, "tamu", "x", address="127.0.0.1", headers={"X-Forwarded-For": "203.0.113.5"}
+        )
+        assert refused.status_code == 429
+        other = attempt(client, "tamu", "x", address="127.0.0.1", headers={"X-Forwarded-For": "203.0.113.6"})
+        assert other.status_code == 401  # the proxy's own address is not what counts
+    finally:
+        app.extensions["batiknet"].db.dispose()
