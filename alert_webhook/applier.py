@@ -62,7 +62,7 @@ class ApplierProcess:
         # Connections belong to one process: never use one the parent opened.
         self.app.extensions["batiknet"].db.engine.dispose(close=False)
         # Answering deliveries comes first; applying them may wait for a free moment of the CPU.
-        os.nice(NICENESS)
+        os.setpriority(os.PRIO_PROCESS, 0, NICENESS)
         while os.getppid() == self._parent:
             self._apply_queue()
             woken, _, _ = select.select([self._wake_reader], [], [], POLL_SECONDS)

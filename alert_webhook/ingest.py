@@ -17,7 +17,7 @@ and not necessarily in order. :func:`plan_notification` turns that into exactly-
   resolved, so alerts a truncated notification left out are never resolved by it; and such a
   notification restores the case's network only when its group status says every alert resolved.
 
-The caller (``services.ingest_notification``) loads a :class:`World` snapshot, applies the effects in one
+The caller (``services.apply_pending``) loads a :class:`World` snapshot, applies the effects in one
 transaction and writes the timeline.
 """
 
