@@ -451,7 +451,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "login.password": "Password",
         "login.submit": "Sign in",
         "login.failed": "Wrong username or password.",
-        "login.throttled": "Too many failed sign-in attempts. Try again in {minutes} minutes.",
+        "login.throttled": "Too many failed sign-in attempts. Try again in {minutes} min.",
         "login.required": "Please sign in to open this page.",
         "login.logged_out": "You have signed out.",
         "login.intro": "Main network disruption service — Office of Communication and Informatics",
