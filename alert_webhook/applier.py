@@ -11,15 +11,20 @@ transaction cut short rolls back, and its notifications stay queued.
 The HTTP workers wake it by writing a byte to a pipe when they store something new; it also looks every
 ``POLL_SECONDS`` (notifications stored by another server on the same database, or after a failure), and
 its first round applies whatever a previous run left queued. The tests call ``apply_pending`` themselves.
+
+If the process dies (killed from outside, out of memory), a watchdog thread of the server's master process
+starts another, after a pause that grows while it keeps dying (as systemd's ``RestartSec`` would), so the
+spool never silently stops draining while the server answers.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import os
 import select
+import signal
+import threading
 import time
 
 from flask import Flask
@@ -34,25 +39,79 @@ POLL_SECONDS = 1.0
 # many in one transaction instead of one transaction each.
 GATHER_SECONDS = 0.01
 NICENESS = 10
+RESTART_DELAY_SECONDS = (1.0, 30.0)  # the first pause before a restart, and the longest
+STABLE_SECONDS = 60.0  # a process that ran this long died of something new: the pause starts over
 
 
 class ApplierProcess:
+    """The applier, forked from the server's master process and kept running by a watchdog thread there.
+
+    A plain ``os.fork`` rather than :mod:`multiprocessing`: gunicorn forks its workers from the same
+    master, and a worker that inherited a multiprocessing child would terminate it on its way out (at
+    every graceful worker restart). A pipe whose writing end only the applier holds tells the watchdog
+    when it has ended, whoever reaps it (gunicorn's master reaps every child it sees exit).
+    """
+
     def __init__(self, app: Flask) -> None:
         self.app = app
         self._parent = os.getpid()
         self._wake_reader, self._wake_writer = os.pipe()
         os.set_blocking(self._wake_reader, False)
         os.set_blocking(self._wake_writer, False)
-        self._process = multiprocessing.get_context("fork").Process(
-            target=self._run, name="batiknet-cases-applier", daemon=True
-        )
+        self._lock = threading.Lock()  # between the watchdog's restarts and stop()
+        self._stopping = False
+        self._pid = 0
+        self._life_reader = -1
 
     def start(self) -> None:
-        self._process.start()
+        self._spawn()
+        threading.Thread(target=self._watch, name="applier-watchdog", daemon=True).start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._process.terminate()
-        self._process.join(timeout)
+        with self._lock:
+            self._stopping = True
+            pid, life = self._pid, self._life_reader
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        if not select.select([life], [], [], timeout)[0]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _reap(pid)
+
+    def _spawn(self) -> None:
+        with self._lock:
+            if self._stopping:
+                return
+            life_reader, life_writer = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(life_reader)
+                try:
+                    self._run()
+                finally:
+                    os._exit(0)  # not the master's exit handlers: they belong to the master
+            os.close(life_writer)
+            if self._life_reader >= 0:
+                os.close(self._life_reader)
+            self._pid, self._life_reader = pid, life_reader
+        log.info("applier process %d started", pid)
+
+    def _watch(self) -> None:
+        delay = RESTART_DELAY_SECONDS[0]
+        while True:
+            started = time.monotonic()
+            os.read(self._life_reader, 1)  # end of file: the applier has ended
+            _reap(self._pid)
+            if self._stopping:
+                return
+            if time.monotonic() - started >= STABLE_SECONDS:
+                delay = RESTART_DELAY_SECONDS[0]
+            log.error("applier process %d ended; starting another in %.0f s", self._pid, delay)
+            time.sleep(delay)
+            self._spawn()
+            if self._stopping:
+                return
+            delay = min(delay * 2, RESTART_DELAY_SECONDS[1])
 
     def wake(self) -> None:
         with contextlib.suppress(BlockingIOError):  # the pipe is full of wake-ups already
@@ -105,3 +164,9 @@ def wake_applier(app: Flask) -> None:
     applier = app.extensions.get(EXTENSION)
     if applier is not None:
         applier.wake()
+
+
+def _reap(pid: int) -> None:
+    """Collect an ended (or ending) applier's exit status, unless gunicorn's master did."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from alert_webhook.applier import NICENESS
 from tests.tracker.conftest import API_TOKEN, LAB_INVENTORY, metric_value
 
 PAYLOADS = Path(__file__).with_name("payloads")
@@ -162,3 +164,85 @@ def test_serve_runs_gunicorn_on_loopback_and_applies_what_was_queued(env: dict[s
         server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=30)
     assert "gunicorn" in output.lower() or "Booting worker" in output
+
+
+def _children(pid: int) -> dict[int, int]:
+    """The processes whose parent is ``pid``, with their nice values."""
+    children = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) == pid:
+                    children[int(entry.name)] = int(fields[16])
+    return children
+
+
+def test_a_killed_applier_is_started_again_and_the_spool_drains(env: dict[str, str]) -> None:
+    """The applier is the server's child with the applier's nice value. It outlives a reload of the
+    workers; killed from outside, the master starts another, which applies what arrived meanwhile;
+    stopping the server stops it too."""
+    assert run(env, "db", "upgrade").returncode == 0
+    headers = {"Authorization": f"Bearer {API_TOKEN}"}
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "alert_webhook.cli",
+            "serve",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def appliers() -> list[int]:
+        return [pid for pid, nice in _children(server.pid).items() if nice == NICENESS]
+
+    def wait_for(condition, what: str, seconds: float = 15):
+        deadline = time.monotonic() + seconds
+        while not (value := condition()):
+            assert server.poll() is None and time.monotonic() < deadline, what
+            time.sleep(0.1)
+        return value
+
+    try:
+        wait_for(lambda: _healthy(base), "the server did not come up", 30)
+        (first,) = wait_for(appliers, "no applier process")
+        # A graceful reload replaces the workers: the applier is not theirs to stop on their way out.
+        workers = set(_children(server.pid)) - {first}
+        os.kill(server.pid, signal.SIGHUP)
+        wait_for(lambda: workers.isdisjoint(_children(server.pid)), "the workers were not replaced")
+        time.sleep(0.5)
+        assert appliers() == [first]
+        os.kill(first, signal.SIGKILL)
+        body = json.loads((PAYLOADS / "firing.json").read_text())
+        assert (
+            requests.post(f"{base}/api/v1/alerts", json=body, headers=headers, timeout=10).status_code == 200
+        )
+        (second,) = wait_for(
+            lambda: [pid for pid in appliers() if pid != first], "the applier was not restarted"
+        )
+        wait_for(
+            lambda: requests.get(f"{base}/api/v1/cases", headers=headers, timeout=10).json()["cases"],
+            "the restarted applier did not apply the spool",
+        )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    assert f"applier process {first} ended" in output
+    assert not Path(f"/proc/{second}").exists()
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return requests.get(f"{base}/healthz", timeout=1).ok
+    except requests.ConnectionError:
+        return False
