@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -31,3 +33,18 @@ def require_binary(name: str) -> str:
     path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
     require(path is not None, f"binary {name!r} is not installed (make install)")
     return path  # type: ignore[return-value]
+
+
+def applier_pids(server_pid: int) -> list[int]:
+    """The tracker's applier processes under a ``batiknet-cases serve`` master: its children running at
+    the applier's nice value (the HTTP workers run at the master's)."""
+    from alert_webhook.applier import NICENESS
+
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):  # gone meanwhile
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) == server_pid and int(fields[16]) == NICENESS:
+                    found.append(int(entry.name))
+    return found

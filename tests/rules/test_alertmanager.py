@@ -50,6 +50,7 @@ EXPECTED_RECEIVER = {
     "BatiknetSNMPUnreachable": "pemantauan-perangkat",
     "BatiknetProbesStale": "operasional-noc",
     "BatiknetCaseTrackerDown": "operasional-noc",
+    "BatiknetCaseTrackerSpoolStuck": "operasional-noc",
     "BatiknetCaseOverdue": "operasional-noc",
     "Watchdog": "heartbeat",
 }

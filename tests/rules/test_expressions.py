@@ -35,6 +35,7 @@ import requests
 import yaml
 
 from tests.stack import Stack, Timing, start_stack
+from tests.support import applier_pids
 
 REPO = Path(__file__).resolve().parents[2]
 SLOW_ECHO = Path(__file__).resolve().parent / "slow_echo.py"
@@ -285,6 +286,26 @@ def test_every_rule_and_panel_expression_returns_data(lab, proving_stack) -> Non
                 proof.settle(stack, f"{service} frozen")
             finally:
                 os.killpg(group, signal.SIGCONT)
+
+        # 6. The tracker's applier frozen: a delivery is answered and waits in the spool.
+        (applier,) = applier_pids(stack.pids()["cases"])
+        os.kill(applier, signal.SIGSTOP)
+        try:
+            delivered = requests.post(
+                stack.url("cases") + "/api/v1/alerts",
+                data=(REPO / "tests" / "tracker" / "payloads" / "resolved.json").read_bytes(),
+                headers={"Authorization": f"Bearer {stack.api_token}", "Content-Type": "application/json"},
+                timeout=10,
+            )
+            assert delivered.status_code == 200, delivered.text
+            stack.wait_until(
+                lambda: has_data(stack, "batiknet_notifications_apply_lag_seconds > 60"),
+                timeout=150,
+                what="the delivery waiting in the spool for over a minute",
+            )
+            proof.settle(stack, "applier frozen")
+        finally:
+            os.kill(applier, signal.SIGCONT)
     finally:
         subprocess.run(["ip", "-n", ports_namespace, "link", "set", DARK_PORT[1], "up"], check=False)
         for pid in paused_snmpd:

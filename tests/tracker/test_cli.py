@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from alert_webhook.applier import NICENESS
+from tests.support import applier_pids
 from tests.tracker.conftest import API_TOKEN, LAB_INVENTORY, metric_value
 
 PAYLOADS = Path(__file__).with_name("payloads")
@@ -166,18 +165,6 @@ def test_serve_runs_gunicorn_on_loopback_and_applies_what_was_queued(env: dict[s
     assert "gunicorn" in output.lower() or "Booting worker" in output
 
 
-def _children(pid: int) -> dict[int, int]:
-    """The processes whose parent is ``pid``, with their nice values."""
-    children = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                if int(fields[1]) == pid:
-                    children[int(entry.name)] = int(fields[16])
-    return children
-
-
 def test_a_killed_applier_is_started_again_and_the_spool_drains(env: dict[str, str]) -> None:
     """The applier is the server's child with the applier's nice value. It outlives a reload of the
     workers; killed from outside, the master starts another, which applies what arrived meanwhile;
@@ -204,7 +191,7 @@ def test_a_killed_applier_is_started_again_and_the_spool_drains(env: dict[str, s
     base = f"http://127.0.0.1:{port}"
 
     def appliers() -> list[int]:
-        return [pid for pid, nice in _children(server.pid).items() if nice == NICENESS]
+        return applier_pids(server.pid)
 
     def wait_for(condition, what: str, seconds: float = 15):
         deadline = time.monotonic() + seconds
@@ -217,9 +204,9 @@ def test_a_killed_applier_is_started_again_and_the_spool_drains(env: dict[str, s
         wait_for(lambda: _healthy(base), "the server did not come up", 30)
         (first,) = wait_for(appliers, "no applier process")
         # A graceful reload replaces the workers: the applier is not theirs to stop on their way out.
-        workers = set(_children(server.pid)) - {first}
+        workers = worker_pids(server.pid)
         os.kill(server.pid, signal.SIGHUP)
-        wait_for(lambda: workers.isdisjoint(_children(server.pid)), "the workers were not replaced")
+        wait_for(lambda: workers.isdisjoint(worker_pids(server.pid)), "the workers were not replaced")
         time.sleep(0.5)
         assert appliers() == [first]
         os.kill(first, signal.SIGKILL)
@@ -239,6 +226,11 @@ def test_a_killed_applier_is_started_again_and_the_spool_drains(env: dict[str, s
         output, _ = server.communicate(timeout=30)
     assert f"applier process {first} ended" in output
     assert not Path(f"/proc/{second}").exists()
+
+
+def worker_pids(server_pid: int) -> set[int]:
+    children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(server_pid)], capture_output=True, text=True)
+    return {int(pid) for pid in children.stdout.split()} - set(applier_pids(server_pid))
 
 
 def _healthy(base: str) -> bool:
