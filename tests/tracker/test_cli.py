@@ -90,6 +90,48 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+class Server:
+    """``batiknet-cases serve`` on a free loopback port for the length of a ``with`` block; its output
+    (stdout and stderr) is in ``output`` afterwards."""
+
+    def __init__(self, env: dict[str, str], workers: int) -> None:
+        port = _free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        self.output = ""
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "alert_webhook.cli", "serve", "--listen", f"127.0.0.1:{port}",
+             "--workers", str(workers)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def wait_for(self, condition, what: str, seconds: float = 15):
+        """The first true value of ``condition()``, asked every 0.1 s while the server runs."""
+        deadline = time.monotonic() + seconds
+        while not (value := condition()):
+            assert self.process.poll() is None and time.monotonic() < deadline, what
+            time.sleep(0.1)
+        return value
+
+    def __enter__(self) -> Server:
+        try:
+            self.wait_for(lambda: _healthy(self.base), "the server did not come up", 30)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.output, _ = self.process.communicate(timeout=30)
+
+
 def test_serve_runs_gunicorn_on_loopback_and_applies_what_was_queued(env: dict[str, str]) -> None:
     from alert_webhook import create_app
 
@@ -114,55 +156,23 @@ def test_serve_runs_gunicorn_on_loopback_and_applies_what_was_queued(env: dict[s
     assert before.test_client().post("/api/v1/alerts", json=queued, headers=headers).status_code == 200
     before.extensions["batiknet"].db.dispose()
 
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "alert_webhook.cli",
-            "serve",
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    with Server(env, workers=2) as server:
 
-    def targets() -> list[str]:
-        listed = requests.get(f"{base}/api/v1/cases", headers=headers, timeout=10).json()
-        return sorted(case["target"] for case in listed["cases"])
+        def targets() -> list[str]:
+            listed = requests.get(f"{server.base}/api/v1/cases", headers=headers, timeout=10).json()
+            return sorted(case["target"] for case in listed["cases"])
 
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "the server did not come up"
-            time.sleep(0.2)
         body = json.loads((PAYLOADS / "firing.json").read_text())
         answers = [
-            requests.post(f"{base}/api/v1/alerts", json=body, headers=headers, timeout=10) for _ in range(4)
+            requests.post(f"{server.base}/api/v1/alerts", json=body, headers=headers, timeout=10)
+            for _ in range(4)
         ]
         assert [a.status_code for a in answers] == [200] * 4
-        deadline = time.monotonic() + 10
-        while targets() != ["kec-barat", "setda"]:
-            assert time.monotonic() < deadline, f"not applied: {targets()}"
-            time.sleep(0.1)
-        exposition = requests.get(f"{base}/metrics", timeout=10).text
+        server.wait_for(lambda: targets() == ["kec-barat", "setda"], "not applied", 10)
+        exposition = requests.get(f"{server.base}/metrics", timeout=10).text
         assert metric_value(exposition, "batiknet_notifications_queued") == 0
         assert metric_value(exposition, "batiknet_notifications_deduplicated_total") == 3
-    finally:
-        server.send_signal(signal.SIGTERM)
-        output, _ = server.communicate(timeout=30)
-    assert "gunicorn" in output.lower() or "Booting worker" in output
+    assert "gunicorn" in server.output.lower() or "Booting worker" in server.output
 
 
 def test_a_killed_applier_is_started_again_and_the_spool_drains(env: dict[str, str]) -> None:
@@ -171,60 +181,26 @@ def test_a_killed_applier_is_started_again_and_the_spool_drains(env: dict[str, s
     stopping the server stops it too."""
     assert run(env, "db", "upgrade").returncode == 0
     headers = {"Authorization": f"Bearer {API_TOKEN}"}
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "alert_webhook.cli",
-            "serve",
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def appliers() -> list[int]:
-        return applier_pids(server.pid)
-
-    def wait_for(condition, what: str, seconds: float = 15):
-        deadline = time.monotonic() + seconds
-        while not (value := condition()):
-            assert server.poll() is None and time.monotonic() < deadline, what
-            time.sleep(0.1)
-        return value
-
-    try:
-        wait_for(lambda: _healthy(base), "the server did not come up", 30)
-        (first,) = wait_for(appliers, "no applier process")
+    with Server(env, workers=1) as server:
+        (first,) = server.wait_for(lambda: applier_pids(server.pid), "no applier process")
         # A graceful reload replaces the workers: the applier is not theirs to stop on their way out.
         workers = worker_pids(server.pid)
         os.kill(server.pid, signal.SIGHUP)
-        wait_for(lambda: workers.isdisjoint(worker_pids(server.pid)), "the workers were not replaced")
+        server.wait_for(lambda: workers.isdisjoint(worker_pids(server.pid)), "the workers were not replaced")
         time.sleep(0.5)
-        assert appliers() == [first]
+        assert applier_pids(server.pid) == [first]
         os.kill(first, signal.SIGKILL)
         body = json.loads((PAYLOADS / "firing.json").read_text())
-        assert (
-            requests.post(f"{base}/api/v1/alerts", json=body, headers=headers, timeout=10).status_code == 200
+        delivered = requests.post(f"{server.base}/api/v1/alerts", json=body, headers=headers, timeout=10)
+        assert delivered.status_code == 200
+        (second,) = server.wait_for(
+            lambda: [pid for pid in applier_pids(server.pid) if pid != first], "the applier was not restarted"
         )
-        (second,) = wait_for(
-            lambda: [pid for pid in appliers() if pid != first], "the applier was not restarted"
-        )
-        wait_for(
-            lambda: requests.get(f"{base}/api/v1/cases", headers=headers, timeout=10).json()["cases"],
+        server.wait_for(
+            lambda: requests.get(f"{server.base}/api/v1/cases", headers=headers, timeout=10).json()["cases"],
             "the restarted applier did not apply the spool",
         )
-    finally:
-        server.send_signal(signal.SIGTERM)
-        output, _ = server.communicate(timeout=30)
-    assert f"applier process {first} ended" in output
+    assert f"applier process {first} ended" in server.output
     assert not Path(f"/proc/{second}").exists()
 
 
