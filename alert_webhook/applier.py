@@ -138,9 +138,9 @@ class ApplierProcess:
     def _apply_queue(self) -> None:
         try:
             with self.app.app_context():
-                # Looking costs no write lock; applying takes it.
-                while services.notifications_queued():
-                    services.apply_pending()
+                # apply_pending looks at the spool before taking the write lock: an empty one costs none.
+                while services.apply_pending():
+                    pass
         except Exception:  # the database is away: everything stays queued for the next round
             log.exception("cannot apply queued notifications now; retrying")
             time.sleep(POLL_SECONDS)

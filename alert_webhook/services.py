@@ -96,7 +96,6 @@ __all__ = [
     "list_complaints",
     "list_users",
     "load_user",
-    "notifications_queued",
     "open_letter_case",
     "record_check",
     "record_heartbeat",
@@ -326,11 +325,6 @@ def store_notification(body: str) -> str:
     """
     tracker = current_tracker()
     return tracker.spool.put(body, tracker.now())
-
-
-def notifications_queued() -> bool:
-    """Whether a spooled notification waits to be applied."""
-    return bool(current_tracker().spool.names())
 
 
 class _ApplyFailed(Exception):

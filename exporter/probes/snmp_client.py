@@ -190,7 +190,8 @@ class SNMPClient:
 
     def forget(self, keep_addresses: Sequence[str]) -> None:
         """Drop the engines of agents no longer probed."""
-        for key in [key for key in self._engines if key[0] not in keep_addresses]:
+        kept = set(keep_addresses)
+        for key in [key for key in self._engines if key[0] not in kept]:
             del self._engines[key]
 
     async def get_bulk(
