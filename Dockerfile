@@ -16,11 +16,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /opt/batiknet
+# Exact versions with their hashes (requirements/runtime.lock, refreshed by `make lock`), then the project
+# alone, built with the locked setuptools.
+COPY requirements/runtime.lock ./requirements/
+RUN pip install --require-hashes -r requirements/runtime.lock
 COPY pyproject.toml README.md ./
 COPY batiknet ./batiknet
 COPY exporter ./exporter
 COPY alert_webhook ./alert_webhook
-RUN pip install . && rm -rf build
+RUN pip install --no-deps --no-build-isolation . && rm -rf build
 
 COPY deploy/docker-entrypoint.sh /usr/local/bin/batiknet-entrypoint
 # The data directory exists in the image so that a fresh named volume mounted there belongs to the user.

@@ -2,7 +2,7 @@
 #
 # Every target that runs something depends on `install`, which is idempotent: it installs only the Debian
 # packages that are missing (running `apt-get update` first only then) and reinstalls the virtual
-# environment only when pyproject.toml changed.
+# environment only when pyproject.toml or the lock (requirements/dev.lock) changed.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -11,6 +11,10 @@ PYTHON ?= python3
 VENV := .venv
 VENV_PYTHON := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed-from-pyproject
+DEV_LOCK := requirements/dev.lock
+RUNTIME_LOCK := requirements/runtime.lock
+LOCK_OPTIONS := --quiet --generate-hashes --allow-unsafe --strip-extras --build-deps-for wheel \
+	--no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade)
 
 # What the stack, the lab and the test suite run: the distribution's Prometheus and Alertmanager, the lab's
 # simulated devices (snmpd, dnsmasq) and probing tools, PostgreSQL for the database tests, Chromium for the
@@ -29,7 +33,7 @@ PACKAGED_SERVICES := prometheus prometheus-alertmanager
 RULE_FILES = $(wildcard prometheus/rules/*.yml)
 RULE_TESTS = $(wildcard prometheus/tests/*.yml)
 
-.PHONY: install debian-packages test lint check-configs pytest demo dashboards bench clean
+.PHONY: install debian-packages lock test check lint check-configs pytest demo dashboards bench clean
 
 install: debian-packages $(VENV_STAMP)
 
@@ -51,12 +55,26 @@ debian-packages:
 		fi; \
 	fi
 
+# Exact versions with their hashes from the lock (what CI and the image install, so that a new release
+# elsewhere cannot change a fresh install), then the project itself without dependencies. check_lock.py
+# stops here when pyproject.toml asks for something the lock does not pin: run `make lock`.
 # The packages come first: python3-venv is among them.
-$(VENV_STAMP): pyproject.toml | debian-packages
+$(VENV_STAMP): pyproject.toml $(DEV_LOCK) | debian-packages
 	test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV)
-	$(VENV_PYTHON) -m pip install --quiet --upgrade pip
-	$(VENV_PYTHON) -m pip install --quiet -e '.[dev]'
+	$(VENV_PYTHON) -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(VENV_PYTHON) requirements/check_lock.py
+	$(VENV_PYTHON) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# Refresh the lock files after changing the dependencies in pyproject.toml: versions already locked are
+# kept when they still fit; `make lock UPGRADE=1` moves everything to the newest versions that fit.
+# runtime.lock (the image) is constrained by dev.lock, so both pin the same versions.
+lock: | debian-packages
+	test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV)
+	test -x $(VENV)/bin/pip-compile || $(VENV_PYTHON) -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(VENV)/bin/pip-compile $(LOCK_OPTIONS) --extra dev -o $(DEV_LOCK) pyproject.toml
+	$(VENV)/bin/pip-compile $(LOCK_OPTIONS) -c $(DEV_LOCK) -o $(RUNTIME_LOCK) pyproject.toml
+	$(VENV_PYTHON) requirements/check_lock.py
 
 # Python code blocks in Markdown are illustrations laid out for the reader (aligned comments, several calls
 # on a line); recent ruff versions would format them too, so the format check covers the code only.
@@ -71,11 +89,10 @@ check-configs: install
 	$(if $(RULE_TESTS),promtool test rules $(RULE_TESTS))
 	amtool check-config alertmanager/alertmanager.yml
 
-# pytest exits 5 when it collected no test; that is reported, not treated as a failure.
+# pytest fails (exit 5) when it collected no test: a suite that ran nothing has proved nothing. The slowest
+# tests are printed at the end, to keep the suite's time in view.
 pytest: install
-	status=0; $(VENV)/bin/pytest $(PYTEST_ARGS) || status=$$?; \
-	if [ "$$status" -eq 5 ]; then echo "pytest collected no tests"; status=0; fi; \
-	exit "$$status"
+	$(VENV)/bin/pytest --durations=25 $(PYTEST_ARGS)
 
 test: lint check-configs pytest
 
