@@ -13,10 +13,15 @@ from tests.support import require_binary
 
 
 def as_unprivileged(argv: list[str]) -> list[str]:
-    """Run as nobody when the suite runs as root; a non-root run is unprivileged already."""
+    """Run as nobody when the suite runs as root; a non-root run is unprivileged already.
+
+    A new user namespace maps nobody (65534) onto root outside: the program sees itself as nobody and holds
+    no privilege over the machine's network, yet can still read a checkout that only root may read (a
+    clone in root's 0700 home), which a plain ``setpriv --reuid=65534`` could not even open.
+    """
     if os.geteuid() != 0:
         return argv
-    return [require_binary("setpriv"), "--reuid=65534", "--regid=65534", "--clear-groups", "--", *argv]
+    return [require_binary("unshare"), "--user", "--map-user=65534", "--map-group=65534", "--", *argv]
 
 
 @pytest.mark.parametrize("command", [["up"], ["down"], ["status", "--json"], ["cut", "setda"]])
