@@ -30,19 +30,31 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from . import services
-from .alertmanager import PayloadError, parse_notification
 from .applier import wake_applier
+from .core.alertmanager import PayloadError, parse_notification
+from .core.workflow import Actor, Role
+from .extension import current_tracker
 from .openapi import openapi_document
-from .services import Actor, Invalid, LetterInput, ServiceError
+from .services import (
+    Invalid,
+    ServiceError,
+    accounts,
+    actor_of,
+    cases,
+    casework,
+    complaints,
+    evidence,
+    letters,
+    notifications,
+)
+from .services.letters import LetterInput
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 root = Blueprint("root", __name__)
 
-AUTOMATION = Actor(user_id=None, username="automation", role="system")
-LETTER_TYPES = {b"%PDF-": "application/pdf", b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
+AUTOMATION = Actor(user_id=None, username="automation", role=Role.SYSTEM)
 
 
 class APIError(Exception):
@@ -110,13 +122,13 @@ def _bearer() -> str | None:
 def _identify() -> Caller | None:
     token = _bearer()
     if token is not None:
-        shared = current_app.config.get("BATIKNET_API_TOKEN")
-        if shared and hmac.compare_digest(token.encode(), str(shared).encode()):
+        shared = current_tracker().settings.api_token
+        if shared and hmac.compare_digest(token.encode(), shared.encode()):
             return Caller(AUTOMATION, automation=True)
-        user = services.user_by_api_token(token)
-        return Caller(services.actor_of(user), automation=False) if user is not None else None
+        user = accounts.user_by_api_token(current_tracker(), token)
+        return Caller(actor_of(user), automation=False) if user is not None else None
     if request.method in ("GET", "HEAD") and current_user.is_authenticated:
-        return Caller(services.actor_of(current_user), automation=False)
+        return Caller(actor_of(current_user), automation=False)
     return None
 
 
@@ -198,7 +210,7 @@ def _user_ids(document: dict[str, Any]) -> list[int]:
         names = document["technicians"]
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise Invalid("technicians must be a list of usernames", "technicians")
-        known = {u.username: u.id for u in services.list_users()}
+        known = {u.username: u.id for u in accounts.list_users(current_tracker())}
         unknown = [n for n in names if n not in known]
         if unknown:
             raise Invalid(f"no user {unknown[0]!r}", "technicians")
@@ -215,7 +227,7 @@ def _user_ids(document: dict[str, Any]) -> list[int]:
 def _reject(
     status: int, reason: str, message: str, field: str | None = None, headers: dict[str, str] | None = None
 ) -> Response:
-    services.record_rejection(reason)
+    notifications.record_rejection(current_tracker(), reason)
     return _error(status, message, field, headers)
 
 
@@ -223,15 +235,16 @@ def _reject(
 def receive_alerts() -> Response:
     """Alertmanager's webhook (payload version 4): validated, spooled and answered; applied exactly once,
     in order, by the applier right after (:mod:`alert_webhook.spool`, :mod:`alert_webhook.applier`)."""
+    tracker = current_tracker()
     token = _bearer()
-    shared = current_app.config.get("BATIKNET_API_TOKEN")
-    if token is None or not shared or not hmac.compare_digest(token.encode(), str(shared).encode()):
+    shared = tracker.settings.api_token
+    if token is None or not shared or not hmac.compare_digest(token.encode(), shared.encode()):
         return _reject(
             401, "unauthorized", "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
     if request.mimetype != "application/json":
         return _reject(415, "content_type", "the body must be JSON (Content-Type: application/json)")
-    limit = int(current_app.config["BATIKNET_MAX_NOTIFICATION_BYTES"])
+    limit = tracker.settings.max_notification_bytes
     if request.content_length is not None and request.content_length > limit:
         return _reject(413, "too_large", f"a notification may be at most {limit} bytes")
     body = request.stream.read(limit + 1)
@@ -247,7 +260,7 @@ def receive_alerts() -> Response:
     except PayloadError as error:
         return _reject(400, "invalid_payload", error.message, error.field)
     try:
-        spool_name = services.store_notification(text_body)
+        spool_name = notifications.store_notification(tracker, text_body)
     except OSError:
         log.exception("cannot keep a notification in the spool")
         return _error(503, "the notification cannot be stored now; retry later", headers={"Retry-After": "5"})
@@ -266,7 +279,7 @@ def heartbeat() -> Response:
         document = request.get_json(silent=True)
         if isinstance(document, dict) and isinstance(document.get("receiver"), str):
             source = document["receiver"][:200]
-    at = services.record_heartbeat(source)
+    at = notifications.record_heartbeat(current_tracker(), source)
     return jsonify({"status": "ok", "source": source, "at": at.isoformat()})
 
 
@@ -300,7 +313,8 @@ def _bounded_int(name: str, default: int, low: int, high: int) -> int:
 @bp.get("/cases")
 @authenticated
 def list_cases() -> Response:
-    page = services.list_cases(
+    page = cases.list_cases(
+        current_tracker(),
         state=request.args.get("state") or None,
         target=request.args.get("target") or request.args.get("opd") or None,
         technician=request.args.get("technician") or None,
@@ -311,7 +325,8 @@ def list_cases() -> Response:
         offset=_bounded_int("offset", 0, 0, 10**9),
         count_total=True,
     )
-    return jsonify({"cases": page.items, "total": page.total, "limit": page.limit, "offset": page.offset})
+    items = [case.model_dump(mode="json") for case in page.items]
+    return jsonify({"cases": items, "total": page.total, "limit": page.limit, "offset": page.offset})
 
 
 @bp.post("/cases")
@@ -327,8 +342,8 @@ def create_case() -> Response:
         description=_text(document, "description", required=True),
         received_at=_instant(document, "received_at"),
     )
-    case = services.open_letter_case(g.caller.actor, letter)
-    return jsonify(case), 201
+    case = letters.open_letter_case(current_tracker(), g.caller.actor, letter)
+    return jsonify(case.model_dump(mode="json")), 201
 
 
 @bp.post("/letters")
@@ -337,19 +352,13 @@ def create_letter() -> Response:
     """The letter form as multipart: the fields of POST /cases plus the scanned letter (``file``)."""
     if request.mimetype != "multipart/form-data":
         raise APIError(415, "send the letter as multipart/form-data")
+    tracker = current_tracker()
     form = request.form.to_dict()
     upload = request.files.get("file")
-    file_name = file_mime = None
-    data = None
+    scan = None
     if upload is not None and upload.filename:
-        limit = int(current_app.config["BATIKNET_MAX_LETTER_BYTES"])
-        data = upload.stream.read(limit + 1)
-        if len(data) > limit:
-            raise APIError(413, f"the scanned letter may be at most {limit} bytes", "file")
-        file_mime = next((mime for magic, mime in LETTER_TYPES.items() if data.startswith(magic)), None)
-        if file_mime is None:
-            raise APIError(415, "the scanned letter must be a PDF, PNG or JPEG file", "file")
-        file_name = upload.filename[:255]
+        data = upload.stream.read(tracker.settings.max_letter_bytes + 1)
+        scan = letters.check_scan(tracker, upload.filename, data)
     letter = LetterInput(
         opd=_text(form, "opd", required=True),
         number=_text(form, "letter_number", required=True),
@@ -357,62 +366,75 @@ def create_letter() -> Response:
         reporter=_text(form, "reporter", required=True),
         description=_text(form, "description", required=True),
         received_at=_instant(form, "received_at"),
-        file_name=file_name,
-        file_mime=file_mime,
-        file_data=data,
+        scan=scan,
     )
-    return jsonify(services.open_letter_case(g.caller.actor, letter)), 201
+    return jsonify(letters.open_letter_case(tracker, g.caller.actor, letter).model_dump(mode="json")), 201
 
 
 @bp.get("/letters/<int:letter_id>/file")
 @authenticated
 def letter_file(letter_id: int) -> Response:
-    name, mime, data = services.letter_file(letter_id)
-    response = Response(data, mimetype=mime)
-    response.headers["Content-Disposition"] = f'inline; filename="{name.replace(chr(34), "")}"'
+    scan = letters.letter_file(current_tracker(), letter_id)
+    response = Response(scan.data, mimetype=scan.mime)
+    response.headers["Content-Disposition"] = f'inline; filename="{scan.name.replace(chr(34), "")}"'
     return response
 
 
 @bp.get("/cases/<int:case_id>")
 @authenticated
 def get_case(case_id: int) -> Response:
-    return jsonify(services.get_case(case_id))
+    return jsonify(cases.get_case(current_tracker(), case_id).model_dump(mode="json"))
 
 
 @bp.get("/cases/<int:case_id>/timeline")
 @authenticated
 def case_timeline(case_id: int) -> Response:
-    return jsonify({"case_id": case_id, "events": services.timeline(case_id)})
+    events = cases.timeline(current_tracker(), case_id)
+    return jsonify({"case_id": case_id, "events": [e.model_dump(mode="json") for e in events]})
 
 
 @bp.get("/cases/<int:case_id>/actions")
 @authenticated
 def case_actions(case_id: int) -> Response:
-    return jsonify({"case_id": case_id, "actions": services.allowed_actions(case_id, g.caller.actor)})
+    return jsonify(
+        {"case_id": case_id, "actions": cases.allowed_actions(current_tracker(), case_id, g.caller.actor)}
+    )
 
 
 @bp.get("/cases/<int:case_id>/evidence")
 @authenticated
 def case_evidence(case_id: int) -> Response:
-    return jsonify({"case_id": case_id, "evidence": services.check_prefill(case_id)})
+    return jsonify({"case_id": case_id, "evidence": evidence.check_prefill(current_tracker(), case_id)})
 
 
 @bp.get("/cases/<int:case_id>/chart")
 @authenticated
 def case_chart(case_id: int) -> Response:
-    return jsonify(services.case_chart(case_id))
+    chart = evidence.case_chart(current_tracker(), case_id)
+    return jsonify(
+        {
+            "target": chart.target,
+            "start": chart.start.isoformat(),
+            "end": chart.end.isoformat(),
+            "up": chart.up,
+            "rtt": chart.rtt,
+            "error": chart.error,
+        }
+    )
 
 
 # Every workflow action: POST /cases/<id>/<path> with a JSON object; answers the updated case.
-def _workflow_actions() -> dict[str, Callable[[Actor, int, dict[str, Any]], dict[str, Any]]]:
+def _workflow_actions() -> dict[str, Callable[[Actor, int, dict[str, Any]], Any]]:
+    t = current_tracker
     return {
-        "dispose": lambda a, c, d: services.dispose(a, c, _user_ids(d), _text(d, "note")),
-        "assign": lambda a, c, d: services.assign(a, c, _user_ids(d), _text(d, "note")),
-        "start-checks": lambda a, c, d: services.start_checks(a, c, _text(d, "note")),
-        "checks": lambda a, c, d: services.record_check(
-            a, c, _text(d, "check", required=True), _text(d, "result", required=True), _text(d, "note")
+        "dispose": lambda a, c, d: casework.dispose(t(), a, c, _user_ids(d), _text(d, "note")),
+        "assign": lambda a, c, d: casework.assign(t(), a, c, _user_ids(d), _text(d, "note")),
+        "start-checks": lambda a, c, d: casework.start_checks(t(), a, c, _text(d, "note")),
+        "checks": lambda a, c, d: casework.record_check(
+            t(), a, c, _text(d, "check", required=True), _text(d, "result", required=True), _text(d, "note")
         ),
-        "escalate-isp": lambda a, c, d: services.escalate_isp(
+        "escalate-isp": lambda a, c, d: casework.escalate_isp(
+            t(),
             a,
             c,
             _text(d, "ticket_number", required=True),
@@ -422,10 +444,11 @@ def _workflow_actions() -> dict[str, Callable[[Actor, int, dict[str, Any]], dict
             contact=_text(d, "contact") or None,
             note=_text(d, "note"),
         ),
-        "rechecks": lambda a, c, d: services.record_recheck(a, c, _connected(d), _text(d, "note")),
-        "return-to-checking": lambda a, c, d: services.return_to_checking(a, c, _text(d, "note")),
-        "restore": lambda a, c, d: services.restore(a, c, _instant(d, "restored_at"), _text(d, "note")),
-        "report": lambda a, c, d: services.write_report(
+        "rechecks": lambda a, c, d: casework.record_recheck(t(), a, c, _connected(d), _text(d, "note")),
+        "return-to-checking": lambda a, c, d: casework.return_to_checking(t(), a, c, _text(d, "note")),
+        "restore": lambda a, c, d: casework.restore(t(), a, c, _instant(d, "restored_at"), _text(d, "note")),
+        "report": lambda a, c, d: casework.write_report(
+            t(),
             a,
             c,
             _text(d, "cause", required=True),
@@ -434,10 +457,10 @@ def _workflow_actions() -> dict[str, Callable[[Actor, int, dict[str, Any]], dict
             _text(d, "isp_part"),
             _text(d, "note"),
         ),
-        "close": lambda a, c, d: services.close(
-            a, c, _text(d, "reported_to", required=True), _text(d, "note")
+        "close": lambda a, c, d: casework.close(
+            t(), a, c, _text(d, "reported_to", required=True), _text(d, "note")
         ),
-        "comments": lambda a, c, d: services.add_comment(a, c, _text(d, "note", required=True)),
+        "comments": lambda a, c, d: casework.add_comment(t(), a, c, _text(d, "note", required=True)),
     }
 
 
@@ -455,7 +478,7 @@ def _connected(document: dict[str, Any]) -> bool:
 @person
 def case_action(case_id: int, action: str) -> Response:
     document = _json_object()
-    return jsonify(_workflow_actions()[action](g.caller.actor, case_id, document))
+    return jsonify(_workflow_actions()[action](g.caller.actor, case_id, document).model_dump(mode="json"))
 
 
 # --- complaints ----------------------------------------------------------------------------------------
@@ -464,8 +487,9 @@ def case_action(case_id: int, action: str) -> Response:
 @bp.get("/complaints")
 @authenticated
 def list_complaints() -> Response:
-    case_id = request.args.get("case_id")
-    return jsonify({"complaints": services.list_complaints(int(case_id) if case_id else None)})
+    case_id = _bounded_int("case_id", 0, 1, 2**31 - 1) if request.args.get("case_id") else None
+    found = complaints.list_complaints(current_tracker(), case_id)
+    return jsonify({"complaints": [c.model_dump(mode="json") for c in found]})
 
 
 @bp.post("/complaints")
@@ -476,14 +500,15 @@ def file_complaint() -> Response:
     if case_id is not None and (not isinstance(case_id, int) or isinstance(case_id, bool)):
         raise Invalid("case_id must be a case number", "case_id")
     return jsonify(
-        services.file_complaint(
+        complaints.file_complaint(
+            current_tracker(),
             g.caller.actor,
             _text(d, "complainant", required=True),
             _text(d, "description", required=True),
             _text(d, "channel", default="direct"),
             _text(d, "contact"),
             case_id,
-        )
+        ).model_dump(mode="json")
     ), 201
 
 
@@ -494,27 +519,27 @@ def respond_complaint(complaint_id: int) -> Response:
     solved = d.get("solved")
     if not isinstance(solved, bool):
         raise Invalid("solved must be true or false", "solved")
-    return jsonify(
-        services.respond_complaint(g.caller.actor, complaint_id, _text(d, "response", required=True), solved)
-    )
+    response = _text(d, "response", required=True)
+    done = complaints.respond_complaint(current_tracker(), g.caller.actor, complaint_id, response, solved)
+    return jsonify(done.model_dump(mode="json"))
 
 
 @bp.post("/complaints/<int:complaint_id>/escalate")
 @person
 def escalate_complaint(complaint_id: int) -> Response:
     d = _json_object()
-    return jsonify(
-        services.escalate_complaint(g.caller.actor, complaint_id, _text(d, "official_name", required=True))
-    )
+    official = _text(d, "official_name", required=True)
+    done = complaints.escalate_complaint(current_tracker(), g.caller.actor, complaint_id, official)
+    return jsonify(done.model_dump(mode="json"))
 
 
 @bp.post("/complaints/<int:complaint_id>/resolve")
 @person
 def resolve_complaint(complaint_id: int) -> Response:
     d = _json_object()
-    return jsonify(
-        services.resolve_complaint(g.caller.actor, complaint_id, _text(d, "resolution", required=True))
-    )
+    resolution = _text(d, "resolution", required=True)
+    done = complaints.resolve_complaint(current_tracker(), g.caller.actor, complaint_id, resolution)
+    return jsonify(done.model_dump(mode="json"))
 
 
 # --- description and health ----------------------------------------------------------------------------
@@ -528,8 +553,8 @@ def openapi() -> Response:
 @root.get("/healthz")
 def healthz() -> Response:
     try:
-        with services.current_tracker().db.read() as session:
+        with current_tracker().db.read() as session:
             session.execute(text("SELECT 1"))
     except DBAPIError as error:
         return _error(503, f"database unavailable: {error.__class__.__name__}")
-    return jsonify({"status": "ok", "alertmanager_silent": services.heartbeat_stale()})
+    return jsonify({"status": "ok", "alertmanager_silent": notifications.heartbeat_stale(current_tracker())})

@@ -21,7 +21,10 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from . import i18n
-from .models import ROLES
+from .core.workflow import USER_ROLES, Role
+from .extension import current_tracker
+from .services import accounts
+from .settings import Settings
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -45,7 +48,7 @@ class LoginForm(Form):
 
 def roles_required(*roles: str) -> Callable[[View], View]:
     """Let signed-in users with one of ``roles`` through; admin may do everything; others get 403."""
-    unknown = set(roles) - set(ROLES)
+    unknown = set(roles) - set(USER_ROLES)
     if unknown:
         raise ValueError(f"unknown roles {sorted(unknown)}")
 
@@ -53,7 +56,7 @@ def roles_required(*roles: str) -> Callable[[View], View]:
         @wraps(view)
         @login_required
         def guarded(*args, **kwargs):
-            if current_user.role != "admin" and current_user.role not in roles:
+            if current_user.role != Role.ADMIN and current_user.role not in roles:
                 abort(403)
             return view(*args, **kwargs)
 
@@ -64,7 +67,7 @@ def roles_required(*roles: str) -> Callable[[View], View]:
 
 def has_role(*roles: str) -> bool:
     """For templates: may the current user take an action reserved to ``roles``?"""
-    return current_user.is_authenticated and (current_user.role == "admin" or current_user.role in roles)
+    return current_user.is_authenticated and (current_user.role == Role.ADMIN or current_user.role in roles)
 
 
 def _safe_next(target: str | None, role: str) -> str:
@@ -81,17 +84,17 @@ def _safe_next(target: str | None, role: str) -> str:
             and "\\" not in target
         ):
             return target
-    return url_for("cases.noc_screen" if role == "viewer" else "cases.case_list")
+    return url_for("cases.noc_screen" if role == Role.VIEWER else "cases.case_list")
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    from .services import current_tracker, sign_in
-
     form = LoginForm()
     next_url = request.args.get("next")
     if form.validate_on_submit():
-        attempt = sign_in(form.username.data, form.password.data, request.remote_addr or "")
+        attempt = accounts.sign_in(
+            current_tracker(), form.username.data, form.password.data, request.remote_addr or ""
+        )
         if attempt.retry_at is not None:
             wait = attempt.retry_at - current_tracker().now()
             minutes = max(1, math.ceil(wait.total_seconds() / 60))
@@ -115,9 +118,9 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
-def _harden_session(app: Flask) -> None:
+def _harden_session(app: Flask, settings: Settings) -> None:
     # Flask ships its own defaults for these, so they are set, not defaulted.
-    secure = bool(app.config.get("BATIKNET_SECURE_COOKIES"))  # behind TLS in production
+    secure = settings.secure_cookies  # behind TLS in production
     app.config.update(
         SESSION_COOKIE_NAME="batiknet_session",
         SESSION_COOKIE_HTTPONLY=True,
@@ -145,9 +148,9 @@ def _harden_session(app: Flask) -> None:
         return response
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, settings: Settings) -> None:
     """Wire sessions, CSRF and the sign-in page into ``app`` (called by ``create_app``)."""
-    _harden_session(app)
+    _harden_session(app, settings)
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -177,6 +180,4 @@ def init_app(app: Flask) -> None:
 
 @login_manager.user_loader
 def _load_user(user_id: str):
-    from .services import load_user
-
-    return load_user(user_id)
+    return accounts.load_user(current_tracker(), user_id)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import CHECK_RESULTS, CHECKS, SOURCES, STATES
-from .refusals import ENGLISH
+from .core.refusals import ENGLISH
+from .core.workflow import CaseSource, CaseState, Check, CheckResult
 
 JSON = "application/json"
 
@@ -124,12 +124,12 @@ def openapi_document() -> dict[str, Any]:
                 "parameters": [
                     {"name": n, "in": "query", "schema": s}
                     for n, s in (
-                        ("state", {"type": "string", "enum": list(STATES)}),
+                        ("state", {"type": "string", "enum": [str(s) for s in CaseState]}),
                         ("target", {"type": "string"}),
                         ("opd", {"type": "string"}),
                         ("technician", {"type": "string"}),
                         ("overdue", {"type": "boolean"}),
-                        ("source", {"type": "string", "enum": list(SOURCES)}),
+                        ("source", {"type": "string", "enum": [str(s) for s in CaseSource]}),
                         ("open", {"type": "boolean"}),
                         ("limit", {"type": "integer", "maximum": 500}),
                         ("offset", {"type": "integer"}),
@@ -241,8 +241,8 @@ def openapi_document() -> dict[str, Any]:
         case_path + "/checks": _action(
             "Record one of the four checks",
             {
-                "check": {"type": "string", "enum": list(CHECKS)},
-                "result": {"type": "string", "enum": list(CHECK_RESULTS)},
+                "check": {"type": "string", "enum": [str(c) for c in Check]},
+                "result": {"type": "string", "enum": [str(r) for r in CheckResult]},
             },
             ["check", "result"],
         ),
@@ -371,8 +371,8 @@ def openapi_document() -> dict[str, Any]:
                     "type": "object",
                     "properties": {
                         "id": {"type": "integer"},
-                        "state": {"enum": list(STATES)},
-                        "source": {"enum": list(SOURCES)},
+                        "state": {"enum": [str(s) for s in CaseState]},
+                        "source": {"enum": [str(s) for s in CaseSource]},
                         "target": {"type": "string"},
                         "affected_targets": {"type": "array", "items": {"type": "string"}},
                         "received_at": INSTANT,

@@ -8,15 +8,13 @@ permissions hold however a person acts. A refused action comes back as a flash m
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from io import BytesIO
-from itertools import groupby
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 from flask_wtf.file import FileField
-from sqlalchemy import func, select
 from wtforms import (
     DateField,
     DateTimeLocalField,
@@ -31,19 +29,36 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Optional, ValidationError
 
-from . import chart as chart_layout
-from . import services
 from .auth import Form, roles_required
-from .evaluation import CaseFacts, Technician, TechnicianScore, evaluate, quarter_bounds, quarter_of
+from .core import chart as chart_layout
+from .core import complaints as complaint_policy
+from .core.complaints import ComplaintChannel
+from .core.workflow import USER_ROLES, CaseState, Check, CheckResult, EventKind, Role
+from .extension import current_tracker
 from .i18n import MESSAGES, current_language, gettext
-from .models import CHECK_RESULTS, CHECKS, ROLES, STATES, Case, CaseAssignment, Complaint, User
+from .services import (
+    NotFound,
+    ServiceError,
+    TooLarge,
+    Unsupported,
+    accounts,
+    actor_of,
+    cases,
+    casework,
+    evidence,
+    letters,
+    notifications,
+)
+from .services import complaints as complaint_service
+from .services import evaluation as evaluation_service
+from .services.letters import LetterInput
+from .services.views import CaseDetail, CaseSummary, EventView
 
 bp = Blueprint("cases", __name__)
 
 PAGE_SIZE = 25  # a phone screen or two; each row costs a case summary from the services
 NOC_LIMIT = 200
-LETTER_TYPES = {"application/pdf": b"%PDF-", "image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
-COMPLAINT_CHANNELS = ("direct", "telephone", "email", "website", "social")
+COMPLAINT_CHANNELS = tuple(ComplaintChannel)
 
 
 # --- presentation helpers (also used by the report pages) --------------------------------------------
@@ -61,7 +76,7 @@ def local_time(value: datetime | str | None) -> str:
     if instant is None:
         return "—"
     # %Z names the zone as people say it: WIB for Asia/Jakarta.
-    return instant.astimezone(services.current_tracker().calendar.timezone).strftime("%d-%m-%Y %H:%M %Z")
+    return instant.astimezone(current_tracker().calendar.timezone).strftime("%d-%m-%Y %H:%M %Z")
 
 
 def long_date(value: date | datetime | str | None) -> str:
@@ -71,7 +86,7 @@ def long_date(value: date | datetime | str | None) -> str:
     if isinstance(value, str):
         value = date.fromisoformat(value) if len(value) == 10 else parse_instant(value)
     if isinstance(value, datetime):
-        value = value.astimezone(services.current_tracker().calendar.timezone).date()
+        value = value.astimezone(current_tracker().calendar.timezone).date()
     return f"{value.day} {gettext(f'month.{value.month}')} {value.year}"
 
 
@@ -104,7 +119,7 @@ def evidence_text(evidence: dict[str, Any]) -> str:
         if key == "queried_at":
             value = local_time(value)
         elif key == "suggested":
-            value = gettext(f"check.{value}") if value in CHECK_RESULTS else "—"
+            value = gettext(f"check.{value}") if value in tuple(CheckResult) else "—"
         if isinstance(value, dict):
             lines.extend(f"{label(key)} {k}: {v}" for k, v in value.items())
         elif isinstance(value, list):
@@ -114,15 +129,19 @@ def evidence_text(evidence: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def event_label(event: dict[str, Any]) -> str:
-    key = f"event.{event['kind']}"
-    return gettext(key) if key in EVENT_KINDS else event["kind"]
+def event_label(event: EventView) -> str:
+    key = f"event.{event.kind}"
+    return gettext(key) if key in EVENT_KINDS else event.kind
 
 
-def event_detail(event: dict[str, Any]) -> str:
+def event_detail(event: EventView) -> str:
     """The gist of an event's data, for the timeline: which check and its result, who was assigned..."""
-    data, kind = event.get("data") or {}, event["kind"]
-    if kind == "record_check" and data.get("check") in CHECKS and data.get("result") in CHECK_RESULTS:
+    data, kind = event.data, event.kind
+    if (
+        kind == "record_check"
+        and data.get("check") in tuple(Check)
+        and data.get("result") in tuple(CheckResult)
+    ):
         return f"{gettext('check.' + data['check'])}: {gettext('check.' + data['result'])}"
     if kind in ("dispose", "assign") and data.get("technicians"):
         return ", ".join(data["technicians"])
@@ -139,15 +158,7 @@ def event_detail(event: dict[str, Any]) -> str:
     return ""
 
 
-EVENT_KINDS = {
-    f"event.{kind}"
-    for kind in (
-        "opened", "reopened", "alert_firing", "alert_resolved", "target_joined", "network_restored",
-        "incomplete", "letter_added", "comment", "email_sent", "email_failed", "dispose", "assign",
-        "start_checks", "record_check", "restore", "escalate_isp", "record_recheck", "return_to_checking",
-        "write_report", "close",
-    )
-}  # fmt: skip
+EVENT_KINDS = {f"event.{kind}" for kind in EventKind}
 
 
 @bp.app_template_filter("local")
@@ -173,23 +184,20 @@ def _page_context() -> dict[str, Any]:
 
 def watchdog_warning() -> str | None:
     """The banner text when Alertmanager's Watchdog heartbeat has gone silent, else None."""
-    if not services.heartbeat_stale():
+    tracker = current_tracker()
+    if not notifications.heartbeat_stale(tracker):
         return None
-    last = services.last_heartbeat()
+    last = notifications.last_heartbeat(tracker)
     return gettext("watchdog.never") if last is None else gettext("watchdog.silent", since=local_time(last))
 
 
 def target_label(target_id: str) -> str:
-    return services.current_tracker().target_name(target_id)
+    return current_tracker().target_name(target_id)
 
 
 def target_contact(target_id: str) -> dict[str, str]:
     """Where the target is and whom to call there, from the inventory (OPDs only)."""
-    inventory = services.current_tracker().inventory
-    try:
-        target = inventory.target(target_id) if inventory is not None else None
-    except KeyError:
-        return {}
+    target = current_tracker().inventory_entry(target_id)
     contact = getattr(target, "contact", None)
     return {
         "address": getattr(target, "street_address", "") or "",
@@ -197,16 +205,18 @@ def target_contact(target_id: str) -> dict[str, str]:
     }
 
 
-def _actor() -> services.Actor:
-    return services.actor_of(current_user)
+def _actor():
+    return actor_of(current_user)
 
 
 def _technician_choices() -> list[tuple[int, str]]:
-    return [(u.id, u.display_name) for u in services.list_users(role="technician") if u.active]
+    return [
+        (u.id, u.display_name) for u in accounts.list_users(current_tracker(), Role.TECHNICIAN) if u.active
+    ]
 
 
 def _opd_choices() -> list[tuple[str, str]]:
-    inventory = services.current_tracker().inventory
+    inventory = current_tracker().inventory
     if inventory is None:
         return []
     return [(t.id, t.name) for t in inventory.targets()]
@@ -216,7 +226,7 @@ def _local_input(value: datetime | None) -> datetime | None:
     """A ``datetime-local`` input is wall-clock time in the service's time zone."""
     if value is None:
         return None
-    return value.replace(tzinfo=services.current_tracker().calendar.timezone)
+    return value.replace(tzinfo=current_tracker().calendar.timezone)
 
 
 def _localised(name: str, value: object) -> str:
@@ -238,7 +248,7 @@ def _localised(name: str, value: object) -> str:
     return gettext(key) if family and key in MESSAGES[current_language()] else str(value)
 
 
-def refusal_text(error: services.ServiceError) -> str:
+def refusal_text(error: ServiceError) -> str:
     """A refusal of the services in the page's language; other errors keep their English sentence."""
     refusal = error.refusal
     if refusal is None:
@@ -248,7 +258,7 @@ def refusal_text(error: services.ServiceError) -> str:
     )
 
 
-def _refused(error: services.ServiceError) -> None:
+def _refused(error: ServiceError) -> None:
     flash(gettext("action.refused", reason=refusal_text(error)), "error")
 
 
@@ -257,7 +267,7 @@ def _refused(error: services.ServiceError) -> None:
 
 @dataclass(frozen=True)
 class CaseRow:
-    case: dict[str, Any]
+    case: CaseSummary
     target_name: str
     technicians: list[str]
     past_maximum: bool  # past the maximum deadline (end of working day 5)
@@ -265,21 +275,21 @@ class CaseRow:
     affected_count: int
 
 
-def _row(item: dict[str, Any]) -> CaseRow:
+def _row(item: CaseSummary) -> CaseRow:
     return CaseRow(
         case=item,
-        target_name=item["target_name"],
-        technicians=[a["display_name"] for a in item["assignees"]],
-        past_maximum=item["past_maximum"],
-        past_target=item["overdue"],
-        affected_count=len(item["affected_targets"]),
+        target_name=item.target_name,
+        technicians=[a.display_name for a in item.assignees],
+        past_maximum=item.past_maximum,
+        past_target=item.overdue,
+        affected_count=len(item.affected_targets),
     )
 
 
 @bp.route("/")
 @login_required
 def home():
-    if current_user.role == "viewer":
+    if current_user.role == Role.VIEWER:
         return redirect(url_for("cases.noc_screen"))
     return redirect(url_for("cases.case_list"))
 
@@ -292,10 +302,11 @@ def case_list():
     technician = request.args.get("technician", type=int)
     overdue = request.args.get("overdue") == "1"
     page = max(request.args.get("page", 1, type=int), 1)
-    technicians = services.list_users(role="technician")
+    technicians = accounts.list_users(current_tracker(), Role.TECHNICIAN)
     usernames = {u.id: u.username for u in technicians}
-    result = services.list_cases(
-        state=state if state in STATES else None,
+    result = cases.list_cases(
+        current_tracker(),
+        state=CaseState(state) if state in tuple(CaseState) else None,
         open_only=state == "open",
         target=opd or None,
         technician=usernames.get(technician) if technician else None,
@@ -315,7 +326,7 @@ def case_list():
         page=page,
         has_next=result.has_next,
         page_url=page_url,
-        states=STATES,
+        states=tuple(CaseState),
         opds=_opd_choices(),
         technicians=technicians,
         filters={"state": state, "opd": opd, "technician": technician, "overdue": overdue},
@@ -325,11 +336,11 @@ def case_list():
 @bp.route("/noc")
 @login_required
 def noc_screen():
-    result = services.list_cases(open_only=True, limit=NOC_LIMIT)
+    result = cases.list_cases(current_tracker(), open_only=True, limit=NOC_LIMIT)
     rows = sorted(
         (_row(item) for item in result.items), key=lambda r: (not r.past_maximum, not r.past_target)
     )
-    return render_template("noc.html", rows=rows, now=services.current_tracker().now())
+    return render_template("noc.html", rows=rows, now=current_tracker().now())
 
 
 # --- the case page ------------------------------------------------------------------------------------
@@ -405,17 +416,17 @@ ACTION_FORMS: dict[str, type[Form]] = {
 HINTED_FIELDS = ("restored_at", "called_at")
 
 
-def _make_form(action: str, case: dict[str, Any], formdata=None) -> Form:
+def _make_form(action: str, case: CaseDetail, formdata=None) -> Form:
     form = ACTION_FORMS[action](formdata=formdata, prefix=action)
     if isinstance(form, DisposeForm):
-        assigned = {a["id"] for a in case["assignees"]}
+        assigned = {a.id for a in case.assignees}
         form.technician_ids.choices = [(i, n) for i, n in _technician_choices() if i not in assigned]
     if isinstance(form, EscalateForm):
-        inventory = services.current_tracker().inventory
+        inventory = current_tracker().inventory
         isps = [] if inventory is None else [(i.id, f"{i.provider} ({i.name})") for i in inventory.isps]
-        form.isp.choices = isps or [(case["isp"] or "", case["isp"] or "—")]
-        if formdata is None and case["isp"]:
-            form.isp.data = case["isp"]
+        form.isp.choices = isps or [(case.isp or "", case.isp or "—")]
+        if formdata is None and case.isp:
+            form.isp.data = case.isp
     if isinstance(form, RecheckForm):
         form.connected.choices = [("yes", gettext("form.yes")), ("no", gettext("form.no"))]
     return form
@@ -424,25 +435,26 @@ def _make_form(action: str, case: dict[str, Any], formdata=None) -> Form:
 def _check_form(check: str, formdata=None, suggested: str | None = None) -> CheckForm:
     """A check's form; the result the monitoring evidence suggests is pre-selected, the technician decides."""
     form = CheckForm(formdata=formdata, prefix=f"check-{check}")
-    form.result.choices = [(r, gettext(f"check.{r}")) for r in CHECK_RESULTS]
+    form.result.choices = [(r.value, gettext(f"check.{r}")) for r in CheckResult]
     if formdata is None:
         form.check.data = check
-        if suggested in CHECK_RESULTS:
+        if suggested in tuple(CheckResult):
             form.result.data = suggested
     return form
 
 
 def _apply(action: str, case_id: int, form: Form) -> None:
     """Call the service function behind ``action`` with the form's data."""
-    actor, data = _actor(), form.data
+    tracker, actor, data = current_tracker(), _actor(), form.data
     note = data.get("note") or ""
     match action:
         case "dispose" | "assign":
-            getattr(services, action)(actor, case_id, data["technician_ids"], note=note)
+            getattr(casework, action)(tracker, actor, case_id, data["technician_ids"], note=note)
         case "start_checks" | "return_to_checking":
-            getattr(services, action)(actor, case_id, note=note)
+            getattr(casework, action)(tracker, actor, case_id, note=note)
         case "escalate_isp":
-            services.escalate_isp(
+            casework.escalate_isp(
+                tracker,
                 actor,
                 case_id,
                 data["ticket_number"].strip(),
@@ -453,11 +465,12 @@ def _apply(action: str, case_id: int, form: Form) -> None:
                 note=note,
             )
         case "record_recheck":
-            services.record_recheck(actor, case_id, data["connected"] == "yes", note=note)
+            casework.record_recheck(tracker, actor, case_id, data["connected"] == "yes", note=note)
         case "restore":
-            services.restore(actor, case_id, _local_input(data["restored_at"]), note=note)
+            casework.restore(tracker, actor, case_id, _local_input(data["restored_at"]), note=note)
         case "write_report":
-            services.write_report(
+            casework.write_report(
+                tracker,
                 actor,
                 case_id,
                 data["cause"],
@@ -466,33 +479,33 @@ def _apply(action: str, case_id: int, form: Form) -> None:
                 data["isp_part"] or "",
             )
         case "close":
-            services.close(actor, case_id, data["reported_to"].strip(), note=note)
+            casework.close(tracker, actor, case_id, data["reported_to"].strip(), note=note)
 
 
 @dataclass(frozen=True)
 class ChecklistItem:
-    check: str
-    recorded: dict[str, Any] | None  # the latest result of the current round
+    check: Check
+    recorded: Any | None  # the latest CheckView of the current round
     actor: str
     prefill: dict[str, Any] | None
     form: CheckForm | None
 
 
-def checklist(case: dict[str, Any]) -> list[ChecklistItem]:
+def checklist(case: CaseDetail) -> list[ChecklistItem]:
     """The four checks of the current round, without forms (for the report)."""
     return _checklist(case, prefill={}, forms={})
 
 
 def _checklist(case, prefill, forms) -> list[ChecklistItem]:
-    this_round = [c for c in case["checks"] if c["round"] == case["check_round"]]
+    this_round = [c for c in case.checks if c.round == case.check_round]
     items = []
-    for check in CHECKS:
-        recorded = next((c for c in reversed(this_round) if c["check"] == check), None)
+    for check in Check:
+        recorded = next((c for c in reversed(this_round) if c.check == check), None)
         items.append(
             ChecklistItem(
                 check=check,
                 recorded=recorded,
-                actor=(recorded or {}).get("by") or "",
+                actor=(recorded.by if recorded else None) or "",
                 prefill=prefill.get(check),
                 form=forms.get(check),
             )
@@ -500,28 +513,23 @@ def _checklist(case, prefill, forms) -> list[ChecklistItem]:
     return items
 
 
-def _chart(case: dict[str, Any]) -> tuple[chart_layout.Chart | None, str | None, datetime, datetime]:
-    """Reachability and RTT of the case's target around the disruption, from Prometheus' query_range.
+def _chart(case_id: int) -> tuple[chart_layout.Chart | None, str | None, datetime, datetime]:
+    """Reachability and RTT of the case's target around the disruption (:func:`evidence.case_chart`).
 
     Returns the chart, or why there is none (Prometheus not configured or unreachable: the page still
     renders), and the window shown.
     """
-    from .promquery import PrometheusError, target_series
-
-    tracker = services.current_tracker()
-    received = parse_instant(case["received_at"])
-    restored = parse_instant(case["restored_at"] or case["network_restored_at"])
-    start, end = chart_layout.window_around(received, restored, tracker.now())
+    tracker = current_tracker()
+    series = evidence.case_chart(tracker, case_id)
     if tracker.prometheus is None:
-        return None, gettext("case.chart.not_configured"), start, end
-    try:
-        series = target_series(tracker.prometheus, case["target"], start, end)
-    except PrometheusError as error:
-        return None, str(error), start, end
-    markers = [(received, "case.chart.received")]
-    if restored is not None:
-        markers.append((restored, "case.chart.restored"))
-    return chart_layout.layout(series["up"], series["rtt"], start, end, markers), None, start, end
+        return None, gettext("case.chart.not_configured"), series.start, series.end
+    if series.error is not None:
+        return None, series.error, series.start, series.end
+    markers = [(series.received_at, "case.chart.received")]
+    if series.restored_at is not None:
+        markers.append((series.restored_at, "case.chart.restored"))
+    chart = chart_layout.layout(series.up, series.rtt, series.start, series.end, markers)
+    return chart, None, series.start, series.end
 
 
 # The Grafana dashboard (grafana/dashboards/) showing one target, and its variable, by inventory kind.
@@ -530,48 +538,47 @@ GRAFANA_DASHBOARDS = {"opd": ("batiknet-opd", "opd"), "router": ("batiknet-core"
 GRAFANA_OVERVIEW = "batiknet-noc"
 
 
-def grafana_url(episode: dict[str, Any]) -> str | None:
+def grafana_url(episode: Any) -> str | None:
     """The dashboard of the episode's target around the episode (the NOC overview for ISPs and DNS)."""
-    tracker = services.current_tracker()
-    base = tracker.config.get("BATIKNET_GRAFANA_URL")
-    if not base or not episode.get("target"):
+    tracker = current_tracker()
+    base = tracker.settings.grafana_url
+    if not base or not episode.target:
         return None
-    try:
-        kind = tracker.inventory.target(episode["target"]).kind if tracker.inventory is not None else "opd"
-    except KeyError:
-        kind = None
-    starts, ends = parse_instant(episode["starts_at"]), parse_instant(episode["ends_at"])
+    entry = tracker.inventory_entry(episode.target)
+    kind = "opd" if tracker.inventory is None else (entry.kind if entry is not None else None)
+    starts, ends = episode.starts_at, episode.ends_at
     window = f"from={int(starts.timestamp() * 1000) - 3_600_000}"
     window += "&to=now" if ends is None else f"&to={int(ends.timestamp() * 1000) + 1_800_000}"
     if kind in GRAFANA_DASHBOARDS:
         uid, variable = GRAFANA_DASHBOARDS[kind]
-        return f"{base.rstrip('/')}/d/{uid}?var-{variable}={episode['target']}&{window}"
+        return f"{base.rstrip('/')}/d/{uid}?var-{variable}={episode.target}&{window}"
     return f"{base.rstrip('/')}/d/{GRAFANA_OVERVIEW}?{window}"
 
 
 def _render_case(case_id: int, bound: dict[str, Form] | None = None, status: int = 200):
     bound = bound or {}
-    case = services.get_case(case_id)
-    allowed = services.allowed_actions(case_id, _actor())
+    tracker = current_tracker()
+    case = cases.get_case(tracker, case_id)
+    allowed = cases.allowed_actions(tracker, case_id, _actor())
     forms = {name: bound.get(name) or _make_form(name, case) for name in ACTION_FORMS if name in allowed}
     check_forms, prefill = {}, {}
     if "record_check" in allowed:
-        prefill = services.check_prefill(case_id)
+        prefill = evidence.check_prefill(tracker, case_id)
         check_forms = {
             c: bound.get(f"check-{c}") or _check_form(c, suggested=prefill.get(c, {}).get("suggested"))
-            for c in CHECKS
+            for c in Check
         }
     comment_form = (
-        bound.get("comment") or CommentForm(prefix="comment") if current_user.role != "viewer" else None
+        bound.get("comment") or CommentForm(prefix="comment") if current_user.role != Role.VIEWER else None
     )
-    chart, chart_error, chart_start, chart_end = _chart(case)
+    chart, chart_error, chart_start, chart_end = _chart(case_id)
     return render_template(
         "case.html",
         case=case,
-        target_name=case["target_name"],
-        affected=[target_label(t) for t in case["affected_targets"]],
-        contact=target_contact(case["target"]),
-        technicians=[a["display_name"] for a in case["assignees"]],
+        target_name=case.target_name,
+        affected=[target_label(t) for t in case.affected_targets],
+        contact=target_contact(case.target),
+        technicians=[a.display_name for a in case.assignees],
         forms=forms,
         comment_form=comment_form,
         hinted_fields=HINTED_FIELDS,
@@ -592,7 +599,7 @@ def _render_case(case_id: int, bound: dict[str, Form] | None = None, status: int
 def case_page(case_id: int):
     try:
         return _render_case(case_id)
-    except services.NotFound:
+    except NotFound:
         abort(404)
 
 
@@ -602,8 +609,8 @@ def case_action(case_id: int, action: str):
     if action not in ACTION_FORMS:
         abort(404)
     try:
-        case = services.get_case(case_id)
-    except services.NotFound:
+        case = cases.get_case(current_tracker(), case_id)
+    except NotFound:
         abort(404)
     form = _make_form(action, case, formdata=request.form)
     if not form.validate():
@@ -611,7 +618,7 @@ def case_action(case_id: int, action: str):
         return _render_case(case_id, {action: form}, 400)
     try:
         _apply(action, case_id, form)
-    except services.ServiceError as error:
+    except ServiceError as error:
         _refused(error)
         return _render_case(case_id, {action: form}, error.status)
     flash(gettext("action.done"), "success")
@@ -621,17 +628,24 @@ def case_action(case_id: int, action: str):
 @bp.route("/cases/<int:case_id>/checks/<check>", methods=["POST"])
 @login_required
 def case_check(case_id: int, check: str):
-    if check not in CHECKS:
+    if check not in tuple(Check):
         abort(404)
     form = _check_form(check, formdata=request.form)
-    if not form.validate() or form.result.data not in CHECK_RESULTS:
+    if not form.validate() or form.result.data not in tuple(CheckResult):
         flash(gettext("form.invalid"), "error")
         return _render_case(case_id, {f"check-{check}": form}, 400)
     try:
-        services.record_check(_actor(), case_id, check, form.result.data, note=form.note.data or "")
-    except services.NotFound:
+        casework.record_check(
+            current_tracker(),
+            _actor(),
+            case_id,
+            Check(check),
+            CheckResult(form.result.data),
+            form.note.data or "",
+        )
+    except NotFound:
         abort(404)
-    except services.ServiceError as error:
+    except ServiceError as error:
         _refused(error)
         return _render_case(case_id, {f"check-{check}": form}, error.status)
     flash(gettext("action.done"), "success")
@@ -646,10 +660,10 @@ def case_comment(case_id: int):
         flash(gettext("form.invalid"), "error")
         return _render_case(case_id, {"comment": form}, 400)
     try:
-        services.add_comment(_actor(), case_id, form.note.data)
-    except services.NotFound:
+        casework.add_comment(current_tracker(), _actor(), case_id, form.note.data)
+    except NotFound:
         abort(404)
-    except services.ServiceError as error:
+    except ServiceError as error:
         _refused(error)
         return _render_case(case_id, {"comment": form}, error.status)
     return redirect(url_for("cases.case_page", case_id=case_id, _anchor="timeline"))
@@ -666,30 +680,24 @@ class LetterForm(Form):
     description = TextAreaField(validators=[DataRequired()])
     received_at = DateTimeLocalField(validators=[Optional()])
     scan = FileField()
+    checked_scan: letters.Scan | None = None  # the scan as validate_scan accepted it
 
     def validate_scan(self, field) -> None:
+        """The services' one rule for scans (:func:`letters.check_scan`), worded for the page."""
         upload = field.data
         if not upload or not upload.filename:
+            self.checked_scan = None
             return
-        head = upload.stream.read(16)
-        upload.stream.seek(0)
-        magic = LETTER_TYPES.get(upload.mimetype)
-        # The browser's type is only a claim; the first bytes must agree with it.
-        if magic is None or not head.startswith(magic):
-            raise ValidationError(gettext("letter.scan_type"))
-        upload.stream.seek(0, 2)
-        size = upload.stream.tell()
-        upload.stream.seek(0)
-        if size > _max_letter_bytes():
-            raise ValidationError(gettext("letter.scan_size", max_mb=_max_letter_mb()))
-
-
-def _max_letter_bytes() -> int:
-    return int(services.current_tracker().config.get("BATIKNET_MAX_LETTER_BYTES") or 10 << 20)
+        try:
+            self.checked_scan = letters.check_scan(current_tracker(), upload.filename, upload.read())
+        except Unsupported:
+            raise ValidationError(gettext("letter.scan_type")) from None
+        except TooLarge:
+            raise ValidationError(gettext("letter.scan_size", max_mb=_max_letter_mb())) from None
 
 
 def _max_letter_mb() -> str:
-    return number(_max_letter_bytes() / (1 << 20))
+    return number(current_tracker().settings.max_letter_bytes / (1 << 20))
 
 
 @bp.route("/letters/new", methods=["GET", "POST"])
@@ -700,27 +708,23 @@ def new_letter():
     if request.method == "GET" and request.args.get("opd"):
         form.opd.data = request.args["opd"]
     if form.validate_on_submit():
-        upload = form.scan.data
-        data = upload.read() if upload and upload.filename else None
-        letter = services.LetterInput(
+        letter = LetterInput(
             opd=form.opd.data,
             number=form.number.data.strip(),
             letter_date=form.letter_date.data,
             reporter=form.reporter.data.strip(),
             description=form.description.data.strip(),
             received_at=_local_input(form.received_at.data),
-            file_name=upload.filename if data else None,
-            file_mime=upload.mimetype if data else None,
-            file_data=data,
+            scan=form.checked_scan,
         )
         try:
-            case = services.open_letter_case(_actor(), letter)
-        except services.ServiceError as error:
+            case = letters.open_letter_case(current_tracker(), _actor(), letter)
+        except ServiceError as error:
             _refused(error)
         else:
-            joined = len(case["letters"]) > 1 or case["source"] == "alert"
-            flash(gettext("letter.joined" if joined else "letter.saved", id=case["id"]), "success")
-            return redirect(url_for("cases.case_page", case_id=case["id"]))
+            joined = len(case.letters) > 1 or case.source == "alert"
+            flash(gettext("letter.joined" if joined else "letter.saved", id=case.id), "success")
+            return redirect(url_for("cases.case_page", case_id=case.id))
     elif form.is_submitted():
         flash(gettext("form.invalid"), "error")
     return render_template("letter.html", form=form, max_mb=_max_letter_mb()), 400 if form.errors else 200
@@ -730,10 +734,10 @@ def new_letter():
 @login_required
 def letter_scan(letter_id: int):
     try:
-        name, mime, data = services.letter_file(letter_id)
-    except services.NotFound:
+        scan = letters.letter_file(current_tracker(), letter_id)
+    except NotFound:
         abort(404)
-    response = send_file(BytesIO(data), mimetype=mime, download_name=name)
+    response = send_file(BytesIO(scan.data), mimetype=scan.mime, download_name=scan.name)
     # An uploaded file is shown, never run: no scripts, no plugins, no same-origin access.
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
@@ -771,15 +775,15 @@ class ResolveComplaintForm(Form):
     resolution = TextAreaField(validators=[DataRequired()])
 
 
-COMPLAINT_STEPS = {
-    "respond": ("received", RespondForm),
-    "escalate": ("responded", EscalateComplaintForm),
-    "resolve": ("escalated", ResolveComplaintForm),
+COMPLAINT_STEPS: dict[str, type[Form]] = {
+    "respond": RespondForm,
+    "escalate": EscalateComplaintForm,
+    "resolve": ResolveComplaintForm,
 }
 
 
 def _complaint_form(step: str, complaint_id: int, formdata=None) -> Form:
-    form = COMPLAINT_STEPS[step][1](formdata=formdata, prefix=f"c{complaint_id}-{step}")
+    form = COMPLAINT_STEPS[step](formdata=formdata, prefix=f"c{complaint_id}-{step}")
     if isinstance(form, RespondForm):
         form.solved.choices = [
             ("yes", gettext("complaints.solved")),
@@ -788,33 +792,31 @@ def _complaint_form(step: str, complaint_id: int, formdata=None) -> Form:
     return form
 
 
-def _working_seconds_since(start: str, end: str | None) -> float | None:
-    if end is None:
-        return None
-    return services.current_tracker().working_seconds(parse_instant(start), parse_instant(end))
+def _working_seconds_since(start: datetime, end: datetime | None) -> float | None:
+    return None if end is None else current_tracker().working_seconds(start, end)
 
 
 def _new_complaint_form(formdata=None) -> ComplaintForm:
     form = ComplaintForm(formdata=formdata, prefix="new")
-    form.channel.choices = [(c, gettext(f"complaints.channel.{c}")) for c in COMPLAINT_CHANNELS]
+    form.channel.choices = [(c.value, gettext(f"complaints.channel.{c}")) for c in COMPLAINT_CHANNELS]
     return form
 
 
 def _render_complaints(new_form: ComplaintForm | None = None, bound: dict | None = None, status: int = 200):
     bound = bound or {}
     items = []
-    for c in services.list_complaints():
-        step = next((s for s, (state, _) in COMPLAINT_STEPS.items() if state == c["state"]), None)
+    for c in complaint_service.list_complaints(current_tracker()):
+        step = complaint_policy.next_step(c.state)
         forms = {}
         if step:
-            forms[step] = bound.get((c["id"], step)) or _complaint_form(step, c["id"])
+            forms[step.name] = bound.get((c.id, step.name)) or _complaint_form(step.name, c.id)
         items.append(
             {
                 "complaint": c,
                 "forms": forms,
-                "response_hours": hours(c["response_working_seconds"]),
-                "escalation_hours": hours(_working_seconds_since(c["received_at"], c["escalated_at"])),
-                "resolution_hours": hours(c["resolution_working_seconds"]),
+                "response_hours": hours(c.response_working_seconds),
+                "escalation_hours": hours(_working_seconds_since(c.received_at, c.escalated_at)),
+                "resolution_hours": hours(c.resolution_working_seconds),
             }
         )
     return render_template(
@@ -823,7 +825,7 @@ def _render_complaints(new_form: ComplaintForm | None = None, bound: dict | None
 
 
 @bp.route("/complaints", methods=["GET", "POST"])
-@roles_required("head")
+@roles_required(*complaint_policy.HANDLERS)
 def complaints():
     if request.method == "GET":
         return _render_complaints()
@@ -831,15 +833,16 @@ def complaints():
     case_text = (form.case_id.data or "").strip().lstrip("#")
     if form.validate() and (not case_text or case_text.isdigit()):
         try:
-            services.file_complaint(
+            complaint_service.file_complaint(
+                current_tracker(),
                 _actor(),
                 form.complainant.data.strip(),
                 form.description.data.strip(),
-                form.channel.data,
+                ComplaintChannel(form.channel.data),
                 (form.contact.data or "").strip(),
                 int(case_text) if case_text else None,
             )
-        except services.ServiceError as error:
+        except ServiceError as error:
             _refused(error)
             return _render_complaints(form, status=error.status)
         flash(gettext("action.done"), "success")
@@ -849,7 +852,7 @@ def complaints():
 
 
 @bp.route("/complaints/<int:complaint_id>/<action>", methods=["POST"])
-@roles_required("head")
+@roles_required(*complaint_policy.HANDLERS)
 def complaint_action(complaint_id: int, action: str):
     if action not in COMPLAINT_STEPS:
         abort(404)
@@ -857,17 +860,19 @@ def complaint_action(complaint_id: int, action: str):
     if not form.validate():
         flash(gettext("form.invalid"), "error")
         return _render_complaints(bound={(complaint_id, action): form}, status=400)
-    actor = _actor()
+    tracker, actor = current_tracker(), _actor()
     try:
         if action == "respond":
-            services.respond_complaint(
-                actor, complaint_id, form.response.data.strip(), form.solved.data == "yes"
+            complaint_service.respond_complaint(
+                tracker, actor, complaint_id, form.response.data.strip(), form.solved.data == "yes"
             )
         elif action == "escalate":
-            services.escalate_complaint(actor, complaint_id, form.official_name.data.strip())
+            complaint_service.escalate_complaint(
+                tracker, actor, complaint_id, form.official_name.data.strip()
+            )
         else:
-            services.resolve_complaint(actor, complaint_id, form.resolution.data.strip())
-    except services.ServiceError as error:
+            complaint_service.resolve_complaint(tracker, actor, complaint_id, form.resolution.data.strip())
+    except ServiceError as error:
         _refused(error)
         return _render_complaints(bound={(complaint_id, action): form}, status=error.status)
     flash(gettext("action.done"), "success")
@@ -879,8 +884,7 @@ def complaint_action(complaint_id: int, action: str):
 
 def requested_quarter() -> tuple[int, int]:
     """``?year=&quarter=``, defaulting to the current quarter in the service's time zone."""
-    tracker = services.current_tracker()
-    year, quarter = quarter_of(tracker.now().astimezone(tracker.calendar.timezone).date())
+    year, quarter = evaluation_service.current_quarter(current_tracker())
     year = request.args.get("year", year, type=int)
     quarter = request.args.get("quarter", quarter, type=int)
     if not 2000 <= year <= 2100 or quarter not in (1, 2, 3, 4):
@@ -888,75 +892,8 @@ def requested_quarter() -> tuple[int, int]:
     return year, quarter
 
 
-def quarterly_scores(start: datetime, end: datetime) -> list[TechnicianScore]:
-    """Scores of every technician for the cases received in ``[start, end)``.
-
-    Plain rows rather than ORM objects: a quarter of a busy year holds thousands of cases.
-    """
-    in_quarter = (Case.received_at >= start, Case.received_at < end)
-    with services.current_tracker().db.read() as session:
-        rows = session.execute(
-            select(
-                Case.id,
-                Case.received_at,
-                Case.restored_at,
-                Case.target_deadline,
-                Case.maximum_deadline,
-                Case.restore_working_seconds,
-                User.id,
-                User.display_name,
-            )
-            .outerjoin(CaseAssignment, CaseAssignment.case_id == Case.id)
-            .outerjoin(User, User.id == CaseAssignment.user_id)
-            .where(*in_quarter)
-            .order_by(Case.id)
-        ).all()
-        complaints = dict(
-            session.execute(
-                select(Complaint.case_id, func.count(Complaint.id))
-                .join(Case, Case.id == Complaint.case_id)
-                .where(*in_quarter)
-                .group_by(Complaint.case_id)
-            ).all()
-        )
-        technicians = [
-            Technician(user_id, name)
-            for user_id, name in session.execute(
-                select(User.id, User.display_name)
-                .where(User.role == "technician", User.active)
-                .order_by(User.display_name, User.id)
-            )
-        ]
-    facts = []
-    for case_id, group in groupby(rows, key=lambda row: row[0]):
-        group = list(group)
-        _, received_at, restored_at, target_deadline, maximum_deadline, restore_seconds, _, _ = group[0]
-        facts.append(
-            CaseFacts(
-                case_id=case_id,
-                technicians=tuple(Technician(row[-2], row[-1]) for row in group if row[-2] is not None),
-                received_at=received_at,
-                restored_at=restored_at,
-                target_deadline=target_deadline,
-                maximum_deadline=maximum_deadline,
-                restore_working_seconds=restore_seconds,
-                complaints=complaints.get(case_id, 0),
-            )
-        )
-    return evaluate(technicians, facts)
-
-
 def evaluation_context(year: int, quarter: int) -> dict[str, Any]:
-    tracker = services.current_tracker()
-    start, end = quarter_bounds(year, quarter, tracker.calendar.timezone)
-    return {
-        "year": year,
-        "quarter": quarter,
-        "period_start": start.date(),
-        "period_end": (end - timedelta(days=1)).date(),
-        "scores": quarterly_scores(start, end),
-        "now": tracker.now(),
-    }
+    return evaluation_service.quarter(current_tracker(), year, quarter)
 
 
 @bp.route("/evaluation")
@@ -982,12 +919,12 @@ class PasswordForm(Form):
 
 def _new_user_form(formdata=None) -> NewUserForm:
     form = NewUserForm(formdata=formdata, prefix="new")
-    form.role.choices = [(role, gettext(f"role.{role}")) for role in ROLES]
+    form.role.choices = [(role.value, gettext(f"role.{role}")) for role in USER_ROLES]
     return form
 
 
 def _render_users(new_form: NewUserForm | None = None, status: int = 200):
-    users = services.list_users()
+    users = accounts.list_users(current_tracker())
     forms = {u.username: PasswordForm(formdata=None, prefix=f"pw-{u.id}") for u in users}
     return render_template("users.html", users=users, password_forms=forms,
                            new_form=new_form or _new_user_form()), status  # fmt: skip
@@ -1003,9 +940,15 @@ def users():
         flash(gettext("form.invalid"), "error")
         return _render_users(form, 400)
     try:
-        services.create_user(form.username.data.strip(), form.display_name.data.strip(), form.role.data,
-                             form.password.data, (form.email.data or "").strip() or None)  # fmt: skip
-    except services.ServiceError as error:
+        accounts.create_user(
+            current_tracker(),
+            form.username.data.strip(),
+            form.display_name.data.strip(),
+            form.role.data,
+            form.password.data,
+            (form.email.data or "").strip() or None,
+        )
+    except ServiceError as error:
         _refused(error)
         return _render_users(form, error.status)
     flash(gettext("users.created", username=form.username.data.strip()), "success")
@@ -1013,7 +956,7 @@ def users():
 
 
 def _user_id(username: str) -> int:
-    found = next((u.id for u in services.list_users() if u.username == username), None)
+    found = next((u.id for u in accounts.list_users(current_tracker()) if u.username == username), None)
     if found is None:
         abort(404)
     return found
@@ -1027,8 +970,8 @@ def user_password(username: str):
         flash(gettext("form.invalid"), "error")
         return _render_users(status=400)
     try:
-        services.set_password(username, form.password.data)
-    except services.ServiceError as error:
+        accounts.set_password(current_tracker(), username, form.password.data)
+    except ServiceError as error:
         _refused(error)
         return _render_users(status=error.status)
     flash(gettext("users.password_set", username=username), "success")
@@ -1043,6 +986,6 @@ def user_active(username: str):
         flash(gettext("users.not_yourself"), "error")
         return _render_users(status=409)
     active = request.form.get("active") == "1"
-    services.set_active(username, active)
+    accounts.set_active(current_tracker(), username, active)
     flash(gettext("users.activated" if active else "users.deactivated", username=username), "success")
     return redirect(url_for("cases.users"))
