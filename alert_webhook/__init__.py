@@ -24,7 +24,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """The application. ``test_config`` holds settings by their variable names (they win over the
     environment), Flask's own keys (``TESTING``), and ``BATIKNET_CLOCK``. Raises
     :class:`~alert_webhook.settings.SettingsError` naming a variable whose value is wrong."""
-    from . import api, auth, i18n, pages, reports
+    from . import api, i18n, web
     from .extension import install
     from .metrics import register_metrics
     from .services import Tracker
@@ -50,13 +50,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     i18n.init_app(app)
-    auth.init_app(app, settings)
-    auth.csrf.exempt(api.bp)  # the API authenticates every change with a bearer token, never a cookie
+    web.init_app(app, settings)
+    web.csrf.exempt(api.bp)  # the API authenticates every change with a bearer token, never a cookie
     app.register_blueprint(api.bp)
     app.register_blueprint(api.root)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(reports.bp)
     register_metrics(app)
     return app
 

@@ -158,7 +158,7 @@ def test_viewer_lands_on_the_noc_screen(client, make_user, login):
 
 
 def test_roles_required_rejects_unknown_roles():
-    from alert_webhook.auth import roles_required
+    from alert_webhook.web.auth import roles_required
 
     with pytest.raises(ValueError):
         roles_required("superuser")

@@ -108,7 +108,9 @@ def test_every_form_field_action_event_month_and_complaint_step_has_a_text():
     """Keys the pages build at run time (``"field." ~ name`` and the like) exist in both languages."""
     from wtforms.fields.core import UnboundField
 
-    from alert_webhook import pages
+    from alert_webhook.core.complaints import ComplaintChannel
+    from alert_webhook.web import formatting
+    from alert_webhook.web import forms as pages
 
     def field_names(form_class) -> set[str]:
         return {n for n in dir(form_class) if isinstance(getattr(form_class, n), UnboundField)}
@@ -128,15 +130,15 @@ def test_every_form_field_action_event_month_and_complaint_step_has_a_text():
     ):
         keys |= {f"field.{name}" for name in field_names(form_class) - {"check"}}
     keys |= {f"field.{name}" for name in field_names(pages.LetterForm) - {"scan"}}
-    keys |= {f"complaints.channel.{c}" for c in pages.COMPLAINT_CHANNELS}
-    keys |= {f"evidence.{key}" for key in pages.EVIDENCE_KEYS}
+    keys |= {f"complaints.channel.{c}" for c in ComplaintChannel}
+    keys |= {f"evidence.{key}" for key in formatting.EVIDENCE_KEYS}
     keys |= {f"complaints.{step}" for step in pages.COMPLAINT_STEPS}
     keys |= {f"complaints.state.{s}" for s in ("received", "responded", "escalated", "resolved")}
     keys |= {f"complaints.resolved_by.{who}" for who in ("officer", "official")}
     # Every kind of timeline event the services write (they write only EventKinds) has a label.
     assert {"dispose", "close", "opened", "letter_added"} <= set(EventKind)
-    assert {f"event.{kind}" for kind in EventKind} <= pages.EVENT_KINDS
-    keys |= pages.EVENT_KINDS
+    assert {f"event.{kind}" for kind in EventKind} <= formatting.EVENT_KINDS
+    keys |= formatting.EVENT_KINDS
     for language in i18n.LANGUAGES:
         assert sorted(keys - set(i18n.MESSAGES[language])) == [], language
 

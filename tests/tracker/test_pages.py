@@ -18,7 +18,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from alert_webhook import pages
 from alert_webhook.extension import tracker_of
 from alert_webhook.services import (
     Invalid,
@@ -31,6 +30,7 @@ from alert_webhook.services import (
     notifications,
 )
 from alert_webhook.services.letters import LetterInput
+from alert_webhook.web import formatting as pages
 
 PAYLOADS = Path(__file__).parent / "payloads"
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -115,7 +115,9 @@ def test_case_list_shows_deadlines_and_filters(app, client, login, staff, clock)
 
 
 def test_case_list_is_paginated(app, client, login, staff, monkeypatch):
-    monkeypatch.setattr(pages, "PAGE_SIZE", 2)
+    from alert_webhook.web import cases as case_list
+
+    monkeypatch.setattr(case_list, "PAGE_SIZE", 2)
     ids = [letter_case(app, staff["head"], opd) for opd in ("setda", "setwan", "bappeda")]
     login(staff["viewer"])
     first = client.get("/cases").get_data(as_text=True)

@@ -15,35 +15,20 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired
 
-from . import i18n
-from .core.workflow import USER_ROLES, Role
-from .extension import current_tracker
-from .services import accounts
-from .settings import Settings
+from .. import i18n
+from ..core.workflow import USER_ROLES, Actor, Role
+from ..extension import current_tracker
+from ..services import accounts, actor_of
+from ..settings import Settings
+from .forms import LoginForm
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
 View = TypeVar("View", bound=Callable)
-
-
-class Form(FlaskForm):
-    """Every form of the pages: Flask-WTF's CSRF token, and WTForms' own messages in the page's language."""
-
-    class Meta:
-        def get_translations(self, form):
-            return i18n.FormTranslations()
-
-
-class LoginForm(Form):
-    username = StringField(validators=[DataRequired()])
-    password = PasswordField(validators=[DataRequired()])
 
 
 def roles_required(*roles: str) -> Callable[[View], View]:
@@ -70,6 +55,11 @@ def has_role(*roles: str) -> bool:
     return current_user.is_authenticated and (current_user.role == Role.ADMIN or current_user.role in roles)
 
 
+def current_actor() -> Actor:
+    """The signed-in user, as the services know who acts."""
+    return actor_of(current_user)
+
+
 def _safe_next(target: str | None, role: str) -> str:
     """Where to go after sign-in: the page asked for if it is on this site (no open redirect), else the
     NOC screen for a viewer and the case list for everyone else."""
@@ -84,7 +74,7 @@ def _safe_next(target: str | None, role: str) -> str:
             and "\\" not in target
         ):
             return target
-    return url_for("cases.noc_screen" if role == Role.VIEWER else "cases.case_list")
+    return url_for("noc.noc_screen" if role == Role.VIEWER else "cases.case_list")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -92,11 +82,10 @@ def login():
     form = LoginForm()
     next_url = request.args.get("next")
     if form.validate_on_submit():
-        attempt = accounts.sign_in(
-            current_tracker(), form.username.data, form.password.data, request.remote_addr or ""
-        )
+        tracker = current_tracker()
+        attempt = accounts.sign_in(tracker, form.username.data, form.password.data, request.remote_addr or "")
         if attempt.retry_at is not None:
-            wait = attempt.retry_at - current_tracker().now()
+            wait = attempt.retry_at - tracker.now()
             minutes = max(1, math.ceil(wait.total_seconds() / 60))
             flash(i18n.gettext("login.throttled", minutes=minutes), "error")
             page = render_template("login.html", form=form, next_url=next_url)
@@ -159,6 +148,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     login_manager.localize_callback = i18n.gettext
     login_manager.session_protection = "strong"
     app.jinja_env.globals["has_role"] = has_role
+    app.register_blueprint(bp)
 
     @app.errorhandler(CSRFError)
     def _csrf_failed(error):

@@ -12,20 +12,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import login_required
 
+from ..core.workflow import Role
+from ..extension import current_tracker
+from ..i18n import DEFAULT_LANGUAGE, gettext
+from ..services import NotFound, accounts, cases
+from ..services import evaluation as queries
+from ..settings import Settings
 from .auth import roles_required
-from .core.workflow import Role
-from .extension import current_tracker
-from .i18n import DEFAULT_LANGUAGE, gettext
-from .pages import checklist, evaluation_context, requested_quarter, target_label
-from .services import NotFound, accounts, cases
-from .settings import Settings
+from .formatting import checklist, target_label
+from .forms import requested_quarter
 
 bp = Blueprint("reports", __name__)
 
-STATIC_DIR = Path(__file__).parent / "static"
+STATIC_DIR = Path(__file__).parents[1] / "static"
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ def _case_report(case_id: int, pdf: bool) -> Response | str:
     report = case.report
     if report is None:
         flash(gettext("report.not_written"), "error")
-        return redirect(url_for("cases.case_page", case_id=case_id))
+        return redirect(url_for("case.case_page", case_id=case_id))
     users = {u.id: u.display_name for u in accounts.list_users(tracker)}
     html = render_template(
         "report.html",
@@ -123,25 +125,31 @@ def case_report_pdf(case_id: int):
     return _case_report(case_id, pdf=True)
 
 
-def _evaluation_html(pdf: bool) -> str:
-    year, quarter = requested_quarter()
+def _quarter_asked() -> tuple[int, int]:
+    return requested_quarter(request.args, queries.current_quarter(current_tracker())) or abort(404)
+
+
+def _evaluation_html(year: int, quarter: int, pdf: bool) -> str:
+    tracker = current_tracker()
     return render_template(
         "evaluation_report.html",
         pdf=pdf,
-        letterhead=letterhead(current_tracker().settings),
-        **evaluation_context(year, quarter),
+        letterhead=letterhead(tracker.settings),
+        **queries.quarter(tracker, year, quarter),
     )
 
 
 @bp.route("/evaluation/report")
 @roles_required(Role.HEAD)
 def evaluation_report():
-    return _evaluation_html(pdf=False)
+    return _evaluation_html(*_quarter_asked(), pdf=False)
 
 
 @bp.route("/evaluation/report.pdf")
 @roles_required(Role.HEAD)
 def evaluation_report_pdf():
     _official_language()
-    year, quarter = requested_quarter()
-    return _pdf_response(_evaluation_html(pdf=True), f"evaluasi-teknisi-{year}-tw{quarter}.pdf")
+    year, quarter = _quarter_asked()
+    return _pdf_response(
+        _evaluation_html(year, quarter, pdf=True), f"evaluasi-teknisi-{year}-tw{quarter}.pdf"
+    )
