@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask_openapi3 import Info, OpenAPI
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 CLOCK = "BATIKNET_CLOCK"  # tests only: a callable answering "now"
@@ -25,6 +26,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     environment), Flask's own keys (``TESTING``), and ``BATIKNET_CLOCK``. Raises
     :class:`~alert_webhook.settings.SettingsError` naming a variable whose value is wrong."""
     from . import api, i18n, web
+    from .api.document import SECURITY_SCHEMES
+    from .api.errors import invalid_request
+    from .api.schemas import ErrorBody
     from .extension import install
     from .metrics import register_metrics
     from .services import Tracker
@@ -35,8 +39,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     settings = load_settings({k: v for k, v in overrides.items() if k.startswith(PREFIX)})
     # A deployment points the instance folder at its state directory: the package's own folder is
     # read-only under systemd's ProtectSystem=strict and in the container.
-    app = Flask(
+    app = OpenAPI(
         __name__,
+        info=Info(title="Batik.Net case tracker", version="1"),
+        security_schemes=SECURITY_SCHEMES,
+        validation_error_status=400,
+        validation_error_model=ErrorBody,
+        validation_error_callback=invalid_request,
+        doc_ui=False,  # the document is served at /api/v1/openapi.json (alert_webhook.api.document)
         instance_path=str(settings.instance_path.resolve()) if settings.instance_path else None,
         instance_relative_config=True,
     )
@@ -51,9 +61,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     i18n.init_app(app)
     web.init_app(app, settings)
-    web.csrf.exempt(api.bp)  # the API authenticates every change with a bearer token, never a cookie
-    app.register_blueprint(api.bp)
-    app.register_blueprint(api.root)
+    api.init_app(app, web.csrf)
     register_metrics(app)
     return app
 

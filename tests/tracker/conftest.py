@@ -31,6 +31,7 @@ from alert_webhook import create_app
 from alert_webhook.extension import tracker_of
 from alert_webhook.store.migrate import upgrade
 from tests.support import require
+from tests.tracker.openapi_conformance import ConformingClient
 
 REPO = Path(__file__).resolve().parents[2]
 LAB_INVENTORY = REPO / "lab" / "inventory.yml"
@@ -215,6 +216,8 @@ def app_config(database_url: str, clock: Clock, tmp_path: Path) -> dict[str, Any
 @pytest.fixture
 def app(app_config: dict[str, Any]) -> Iterator[Any]:
     application = create_app(app_config)
+    # Every API answer a test receives is checked against the OpenAPI document.
+    application.test_client_class = ConformingClient
     yield application
     tracker_of(application).db.dispose()
 
