@@ -60,38 +60,58 @@ def list_cases(query: CaseQuery) -> Response:
     return answer(CaseList(cases=page.items, total=page.total or 0, limit=page.limit, offset=page.offset))
 
 
-@bp.get("/cases/<int:case_id>", summary="One case with everything it holds", security=READERS,
-        responses={200: CaseDetail, 404: ErrorBody})  # fmt: skip
+@bp.get(
+    "/cases/<int(signed=True):case_id>",
+    summary="One case with everything it holds",
+    security=READERS,
+    responses={200: CaseDetail, 404: ErrorBody},
+)
 @access("anyone")
 def get_case(path: CasePath) -> Response:
     return answer(cases.get_case(current_tracker(), path.case_id))
 
 
-@bp.get("/cases/<int:case_id>/timeline", summary="Every change of the case", security=READERS,
-        responses={200: Timeline, 404: ErrorBody})  # fmt: skip
+@bp.get(
+    "/cases/<int(signed=True):case_id>/timeline",
+    summary="Every change of the case",
+    security=READERS,
+    responses={200: Timeline, 404: ErrorBody},
+)
 @access("anyone")
 def case_timeline(path: CasePath) -> Response:
     return answer(Timeline(case_id=path.case_id, events=cases.timeline(current_tracker(), path.case_id)))
 
 
-@bp.get("/cases/<int:case_id>/actions", summary="What the caller may do now", security=READERS,
-        responses={200: Actions, 404: ErrorBody})  # fmt: skip
+@bp.get(
+    "/cases/<int(signed=True):case_id>/actions",
+    summary="What the caller may do now",
+    security=READERS,
+    responses={200: Actions, 404: ErrorBody},
+)
 @access("anyone")
 def case_actions(path: CasePath) -> Response:
     allowed = cases.allowed_actions(current_tracker(), path.case_id, caller().actor)
     return answer(Actions(case_id=path.case_id, actions=allowed))
 
 
-@bp.get("/cases/<int:case_id>/evidence", summary="Prometheus evidence for the checks, now", security=READERS,
-        responses={200: Evidence, 404: ErrorBody})  # fmt: skip
+@bp.get(
+    "/cases/<int(signed=True):case_id>/evidence",
+    summary="Prometheus evidence for the checks, now",
+    security=READERS,
+    responses={200: Evidence, 404: ErrorBody},
+)
 @access("anyone")
 def case_evidence(path: CasePath) -> Response:
     found = evidence.check_prefill(current_tracker(), path.case_id)
     return answer(Evidence(case_id=path.case_id, evidence=found))
 
 
-@bp.get("/cases/<int:case_id>/chart", summary="Reachability and RTT around the disruption", security=READERS,
-        responses={200: Chart, 404: ErrorBody})  # fmt: skip
+@bp.get(
+    "/cases/<int(signed=True):case_id>/chart",
+    summary="Reachability and RTT around the disruption",
+    security=READERS,
+    responses={200: Chart, 404: ErrorBody},
+)
 @access("anyone")
 def case_chart(path: CasePath) -> Response:
     chart = evidence.case_chart(current_tracker(), path.case_id)
@@ -107,8 +127,12 @@ def case_chart(path: CasePath) -> Response:
     )
 
 
-@bp.post("/cases", summary="An OPD's letter as JSON: joins an open case or opens one", security=PEOPLE,
-         responses={201: CaseDetail, **REFUSED})  # fmt: skip
+@bp.post(
+    "/cases",
+    summary="An OPD's letter as JSON: joins an open case or opens one",
+    security=PEOPLE,
+    responses={201: CaseDetail, **REFUSED},
+)
 @access("person", "json")
 def create_case(body: LetterFields) -> Response:
     return answer(letters.open_letter_case(current_tracker(), caller().actor, body.letter()), 201)
@@ -130,7 +154,9 @@ def _technician_ids(body: Technicians) -> list[int]:
 
 
 def _act(path: str, summary: str):
-    return bp.post(f"/cases/<int:case_id>/{path}", summary=summary, security=PEOPLE, responses=ACTED)
+    return bp.post(
+        f"/cases/<int(signed=True):case_id>/{path}", summary=summary, security=PEOPLE, responses=ACTED
+    )
 
 
 @_act("dispose", "SOP step 2: the head's disposition, assigning technicians (they get an e-mail)")

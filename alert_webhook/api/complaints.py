@@ -34,8 +34,9 @@ def list_complaints(query: ComplaintQuery) -> Response:
     return answer(Complaints(complaints=complaints.list_complaints(current_tracker(), query.case_id)))
 
 
-@bp.post("/complaints", summary="Record a complaint", security=PEOPLE,
-         responses={201: ComplaintView, **REFUSED})  # fmt: skip
+@bp.post(
+    "/complaints", summary="Record a complaint", security=PEOPLE, responses={201: ComplaintView, **REFUSED}
+)
 @access("person", "json")
 def file_complaint(body: ComplaintBody) -> Response:
     filed = complaints.file_complaint(
@@ -50,8 +51,12 @@ def file_complaint(body: ComplaintBody) -> Response:
     return answer(filed, 201)
 
 
-@bp.post("/complaints/<int:complaint_id>/respond", summary="The officer's response", security=PEOPLE,
-         responses=STEP)  # fmt: skip
+@bp.post(
+    "/complaints/<int(signed=True):complaint_id>/respond",
+    summary="The officer's response",
+    security=PEOPLE,
+    responses=STEP,
+)
 @access("person", "json")
 def respond_complaint(path: ComplaintPath, body: RespondBody) -> Response:
     done = complaints.respond_complaint(
@@ -60,8 +65,12 @@ def respond_complaint(path: ComplaintPath, body: RespondBody) -> Response:
     return answer(done)
 
 
-@bp.post("/complaints/<int:complaint_id>/escalate", summary="Forwarded to an official", security=PEOPLE,
-         responses=STEP)  # fmt: skip
+@bp.post(
+    "/complaints/<int(signed=True):complaint_id>/escalate",
+    summary="Forwarded to an official",
+    security=PEOPLE,
+    responses=STEP,
+)
 @access("person", "json")
 def escalate_complaint(path: ComplaintPath, body: EscalateComplaintBody) -> Response:
     return answer(
@@ -71,8 +80,12 @@ def escalate_complaint(path: ComplaintPath, body: EscalateComplaintBody) -> Resp
     )
 
 
-@bp.post("/complaints/<int:complaint_id>/resolve", summary="The official's resolution", security=PEOPLE,
-         responses=STEP)  # fmt: skip
+@bp.post(
+    "/complaints/<int(signed=True):complaint_id>/resolve",
+    summary="The official's resolution",
+    security=PEOPLE,
+    responses=STEP,
+)
 @access("person", "json")
 def resolve_complaint(path: ComplaintPath, body: ResolveComplaintBody) -> Response:
     return answer(

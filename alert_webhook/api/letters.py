@@ -22,8 +22,12 @@ bp = blueprint("api_letters", "letters")
 OPENED = {201: CaseDetail, 403: ErrorBody, 409: ErrorBody, 413: ErrorBody, 415: ErrorBody}
 
 
-@bp.post("/letters", summary="The letter form as multipart, with the scanned letter (file)", security=PEOPLE,
-         responses=OPENED)  # fmt: skip
+@bp.post(
+    "/letters",
+    summary="The letter form as multipart, with the scanned letter (file)",
+    security=PEOPLE,
+    responses=OPENED,
+)
 @access("person", "multipart")
 def create_letter(form: LetterUpload) -> Response:
     tracker = current_tracker()
@@ -35,13 +39,18 @@ def create_letter(form: LetterUpload) -> Response:
     return answer(letters.open_letter_case(tracker, caller().actor, form.letter(scan)), 201)
 
 
-SCAN = {"description": "The scanned letter as it was received", "content": {
-    mime: {"schema": {"type": "string", "format": "binary"}} for mime in SCAN_TYPES.values()
-}}  # fmt: skip
+SCAN = {
+    "description": "The scanned letter as it was received",
+    "content": {mime: {"schema": {"type": "string", "format": "binary"}} for mime in SCAN_TYPES.values()},
+}
 
 
-@bp.get("/letters/<int:letter_id>/file", summary="A letter's scan", security=READERS,
-        responses={200: SCAN, 404: ErrorBody})  # fmt: skip
+@bp.get(
+    "/letters/<int(signed=True):letter_id>/file",
+    summary="A letter's scan",
+    security=READERS,
+    responses={200: SCAN, 404: ErrorBody},
+)
 @access("anyone")
 def letter_file(path: LetterPath) -> Response:
     scan = letters.letter_file(current_tracker(), path.letter_id)

@@ -30,9 +30,14 @@ from ..core.workflow import CaseSource, CaseState, Check, CheckResult
 from ..services.letters import LetterInput, Scan
 from ..services.views import CaseSummary, ComplaintView, EventView, Instant
 
-Text = Annotated[StrictStr, Field(min_length=1)]  # required: absent, null or "" is a 400
-Note = Annotated[StrictStr, Field(description="Recorded on the timeline")]
-Id = Annotated[int, Field(ge=1)]
+# PostgreSQL's text holds no NUL character: refused here (400), not by the database (a 5xx).
+WITHOUT_NUL = r"^[^\x00]*$"
+Plain = Annotated[StrictStr, Field(pattern=WITHOUT_NUL)]
+Text = Annotated[StrictStr, Field(min_length=1, pattern=WITHOUT_NUL)]  # required: absent, null, "": 400
+Note = Annotated[StrictStr, Field(pattern=WITHOUT_NUL, description="Recorded on the timeline")]
+MAX_ID = 2**31 - 1  # row ids are 32-bit integers on PostgreSQL
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]  # from a path or a query: text that reads as a number
+JsonId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]  # in a JSON body: a JSON number
 
 
 class Strict(BaseModel):
@@ -58,22 +63,22 @@ class ErrorBody(BaseModel):
 
 
 class CasePath(BaseModel):
-    case_id: int
+    case_id: Id
 
 
 class LetterPath(BaseModel):
-    letter_id: int
+    letter_id: Id
 
 
 class ComplaintPath(BaseModel):
-    complaint_id: int
+    complaint_id: Id
 
 
 class CaseQuery(BaseModel):
     state: CaseState | None = None
-    opd: StrictStr | None = Field(None, description="A target; matches affected targets too")
-    target: StrictStr | None = Field(None, description="The same as opd")
-    technician: StrictStr | None = Field(None, description="Assigned to this username")
+    opd: Plain | None = Field(None, description="A target; matches affected targets too")
+    target: Plain | None = Field(None, description="The same as opd")
+    technician: Plain | None = Field(None, description="Assigned to this username")
     overdue: bool | None = Field(None, description="Past the target deadline (end of working day 2)")
     source: CaseSource | None = None
     open: bool | None = Field(None, description="Not closed")
@@ -82,7 +87,7 @@ class CaseQuery(BaseModel):
 
 
 class ComplaintQuery(BaseModel):
-    case_id: int | None = Field(None, description="Only the complaints about this case")
+    case_id: Id | None = Field(None, description="Only the complaints about this case")
 
 
 # --- bodies ----------------------------------------------------------------------------------------------
@@ -130,8 +135,8 @@ class NoteBody(Strict):
 class Technicians(Strict):
     """Technicians by id (``technician_ids``) or by username (``technicians``)."""
 
-    technician_ids: list[StrictInt] | None = None
-    technicians: list[StrictStr] | None = Field(None, description="Usernames, instead of ids")
+    technician_ids: list[JsonId] | None = None
+    technicians: list[Plain] | None = Field(None, description="Usernames, instead of ids")
     note: Note = ""
 
 
@@ -145,8 +150,8 @@ class EscalateBody(Strict):
     ticket_number: Text
     called_at: AwareDatetime | None = None
     estimate_at: AwareDatetime | None = None
-    isp: StrictStr | None = Field(None, description="ISP uplink id; default: the case's")
-    contact: StrictStr | None = Field(None, description="Default: the inventory's support contact")
+    isp: Plain | None = Field(None, description="ISP uplink id; default: the case's")
+    contact: Plain | None = Field(None, description="Default: the inventory's support contact")
     note: Note = ""
 
 
@@ -163,8 +168,8 @@ class RestoreBody(Strict):
 class ReportBody(Strict):
     cause: Text
     actions: Text
-    parts_replaced: StrictStr = ""
-    isp_part: StrictStr = ""
+    parts_replaced: Plain = ""
+    isp_part: Plain = ""
     note: Note = ""
 
 
@@ -181,8 +186,8 @@ class ComplaintBody(Strict):
     complainant: Text
     description: Text
     channel: ComplaintChannel = ComplaintChannel.DIRECT
-    contact: StrictStr = ""
-    case_id: StrictInt | None = None
+    contact: Plain = ""
+    case_id: JsonId | None = None
 
 
 class RespondBody(Strict):

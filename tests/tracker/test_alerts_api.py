@@ -255,6 +255,14 @@ def test_opd_behind_a_down_core_device_joins_its_case(client: Any) -> None:
         ),
         (lambda d: d["alerts"][0].update(status="pending"), 400, "alerts[0].status", "invalid_payload"),
         (lambda d: d.update(truncatedAlerts=-1), 400, "truncatedAlerts", "invalid_payload"),
+        # PostgreSQL's text cannot hold a NUL: stored, it would hold up the whole spool.
+        (
+            lambda d: d["alerts"][0]["labels"].update(target="setda\x00"),
+            400,
+            "alerts[0].labels.target",
+            "invalid_payload",
+        ),
+        (lambda d: d.update(receiver="web\x00hook"), 400, "receiver", "invalid_payload"),
         (
             lambda d: d["alerts"][0].update(endsAt=None, status="resolved"),
             400,

@@ -128,3 +128,29 @@ def test_the_order_of_refusals_tells_a_stranger_nothing(client: Any, make_user: 
         "/api/v1/cases/1/comments", data="{", headers={**viewer.headers, "Content-Type": "application/json"}
     )
     assert broken.status_code == 400 and broken.get_json()["field"] == "(body)"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("get", "/api/v1/cases/-1", None, 400),  # an id is positive
+        ("get", "/api/v1/cases/99999999999999999999", None, 400),  # and fits the database's integer
+        ("get", "/api/v1/complaints?case_id=0", None, 400),
+        ("get", "/api/v1/cases?opd=a%00b", None, 400),  # PostgreSQL's text holds no NUL: refused first
+        ("post", "/api/v1/cases/1/comments", {"note": "a\x00b"}, 400),
+    ],
+)
+def test_what_the_database_cannot_hold_is_a_4xx_not_a_5xx(
+    client: Any, make_user: Any, method: str, path: str, body: Any, status: int
+) -> None:
+    head = make_user("head")
+    answer = client.open(path, method=method.upper(), json=body, headers=head.headers)
+    assert answer.status_code == status, answer.get_data(as_text=True)
+    assert answer.mimetype == "application/json" and "error" in answer.get_json()
+
+
+def test_a_path_no_view_takes_answers_the_apis_json(app: Any) -> None:
+    from flask.testing import FlaskClient
+
+    answer = FlaskClient(app, app.response_class).get("/api/v1/nothing-here", headers=HEADERS)
+    assert answer.status_code == 404 and answer.get_json()["error"]
