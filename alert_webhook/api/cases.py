@@ -42,6 +42,16 @@ ACTED = {200: CaseDetail, 404: ErrorBody, **REFUSED}
 # --- reading -------------------------------------------------------------------------------------------
 
 
+def _read(path: str, answered: type, summary: str):
+    """A view reading one case: any credential; 404 when the case does not exist."""
+    return bp.get(
+        f"/cases/<int(signed=True):case_id>{path}",
+        summary=summary,
+        security=READERS,
+        responses={200: answered, 404: ErrorBody},
+    )
+
+
 @bp.get("/cases", summary="Cases, newest first, filtered", security=READERS, responses={200: CaseList})
 @access("anyone")
 def list_cases(query: CaseQuery) -> Response:
@@ -60,58 +70,33 @@ def list_cases(query: CaseQuery) -> Response:
     return answer(CaseList(cases=page.items, total=page.total or 0, limit=page.limit, offset=page.offset))
 
 
-@bp.get(
-    "/cases/<int(signed=True):case_id>",
-    summary="One case with everything it holds",
-    security=READERS,
-    responses={200: CaseDetail, 404: ErrorBody},
-)
+@_read("", CaseDetail, "One case with everything it holds")
 @access("anyone")
 def get_case(path: CasePath) -> Response:
     return answer(cases.get_case(current_tracker(), path.case_id))
 
 
-@bp.get(
-    "/cases/<int(signed=True):case_id>/timeline",
-    summary="Every change of the case",
-    security=READERS,
-    responses={200: Timeline, 404: ErrorBody},
-)
+@_read("/timeline", Timeline, "Every change of the case")
 @access("anyone")
 def case_timeline(path: CasePath) -> Response:
     return answer(Timeline(case_id=path.case_id, events=cases.timeline(current_tracker(), path.case_id)))
 
 
-@bp.get(
-    "/cases/<int(signed=True):case_id>/actions",
-    summary="What the caller may do now",
-    security=READERS,
-    responses={200: Actions, 404: ErrorBody},
-)
+@_read("/actions", Actions, "What the caller may do now")
 @access("anyone")
 def case_actions(path: CasePath) -> Response:
     allowed = cases.allowed_actions(current_tracker(), path.case_id, caller().actor)
     return answer(Actions(case_id=path.case_id, actions=allowed))
 
 
-@bp.get(
-    "/cases/<int(signed=True):case_id>/evidence",
-    summary="Prometheus evidence for the checks, now",
-    security=READERS,
-    responses={200: Evidence, 404: ErrorBody},
-)
+@_read("/evidence", Evidence, "Prometheus evidence for the checks, now")
 @access("anyone")
 def case_evidence(path: CasePath) -> Response:
     found = evidence.check_prefill(current_tracker(), path.case_id)
     return answer(Evidence(case_id=path.case_id, evidence=found))
 
 
-@bp.get(
-    "/cases/<int(signed=True):case_id>/chart",
-    summary="Reachability and RTT around the disruption",
-    security=READERS,
-    responses={200: Chart, 404: ErrorBody},
-)
+@_read("/chart", Chart, "Reachability and RTT around the disruption")
 @access("anyone")
 def case_chart(path: CasePath) -> Response:
     chart = evidence.case_chart(current_tracker(), path.case_id)

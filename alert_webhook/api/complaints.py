@@ -24,6 +24,13 @@ from .schemas import (
 
 bp = blueprint("api_complaints", "complaints")
 
+
+def _step(step: str, summary: str):
+    """A step of a complaint: a personal token; the complaint as it is afterwards."""
+    path = f"/complaints/<int(signed=True):complaint_id>/{step}"
+    return bp.post(path, summary=summary, security=PEOPLE, responses=STEP)
+
+
 REFUSED = {403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 415: ErrorBody}
 STEP = {200: ComplaintView, **REFUSED}
 
@@ -51,12 +58,7 @@ def file_complaint(body: ComplaintBody) -> Response:
     return answer(filed, 201)
 
 
-@bp.post(
-    "/complaints/<int(signed=True):complaint_id>/respond",
-    summary="The officer's response",
-    security=PEOPLE,
-    responses=STEP,
-)
+@_step("respond", "The officer's response")
 @access("person", "json")
 def respond_complaint(path: ComplaintPath, body: RespondBody) -> Response:
     done = complaints.respond_complaint(
@@ -65,12 +67,7 @@ def respond_complaint(path: ComplaintPath, body: RespondBody) -> Response:
     return answer(done)
 
 
-@bp.post(
-    "/complaints/<int(signed=True):complaint_id>/escalate",
-    summary="Forwarded to an official",
-    security=PEOPLE,
-    responses=STEP,
-)
+@_step("escalate", "Forwarded to an official")
 @access("person", "json")
 def escalate_complaint(path: ComplaintPath, body: EscalateComplaintBody) -> Response:
     return answer(
@@ -80,12 +77,7 @@ def escalate_complaint(path: ComplaintPath, body: EscalateComplaintBody) -> Resp
     )
 
 
-@bp.post(
-    "/complaints/<int(signed=True):complaint_id>/resolve",
-    summary="The official's resolution",
-    security=PEOPLE,
-    responses=STEP,
-)
+@_step("resolve", "The official's resolution")
 @access("person", "json")
 def resolve_complaint(path: ComplaintPath, body: ResolveComplaintBody) -> Response:
     return answer(
