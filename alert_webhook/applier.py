@@ -1,7 +1,7 @@
 """The process that applies queued webhook notifications, beside the server's HTTP workers.
 
-The webhook answers as soon as a notification is stored (:func:`services.store_notification`); the
-effects on the cases follow through :func:`services.apply_pending`, run here in a process of its own: a
+The webhook answers as soon as a notification is stored (:func:`notifications.store_notification`); the
+effects on the cases follow through :func:`notifications.apply_pending`, run here in a process of its own: a
 thread inside an HTTP worker would share that worker's interpreter lock with the request threads and so
 hold the database's writer lock (SQLite has one) several times as long while waiting for its turn, which
 holds every delivery up. ``batiknet-cases serve`` forks it from the preloaded application before gunicorn
@@ -29,7 +29,8 @@ import time
 
 from flask import Flask
 
-from . import services
+from .extension import tracker_of
+from .services import notifications
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class ApplierProcess:
 
     def _run(self) -> None:
         # Connections belong to one process: never use one the parent opened.
-        self.app.extensions["batiknet"].db.engine.dispose(close=False)
+        tracker_of(self.app).db.engine.dispose(close=False)
         # Answering deliveries comes first; applying them may wait for a free moment of the CPU.
         os.setpriority(os.PRIO_PROCESS, 0, NICENESS)
         while os.getppid() == self._parent:
@@ -136,11 +137,11 @@ class ApplierProcess:
                 pass
 
     def _apply_queue(self) -> None:
+        tracker = tracker_of(self.app)
         try:
-            with self.app.app_context():
-                # apply_pending looks at the spool before taking the write lock: an empty one costs none.
-                while services.apply_pending():
-                    pass
+            # apply_pending looks at the spool before taking the write lock: an empty one costs none.
+            while notifications.apply_pending(tracker):
+                pass
         except Exception:  # the database is away: everything stays queued for the next round
             log.exception("cannot apply queued notifications now; retrying")
             time.sleep(POLL_SECONDS)

@@ -25,6 +25,9 @@ from gunicorn.app.base import BaseApplication
 
 from . import create_app
 from .applier import start_applier, stop_applier
+from .core.workflow import USER_ROLES
+from .extension import tracker_of
+from .settings import SettingsError
 
 
 class TrackerServer(BaseApplication):
@@ -54,8 +57,16 @@ def _read_password(args: argparse.Namespace) -> str:
     return first
 
 
+def _app() -> Any:
+    """The application, or an exit naming the setting that is wrong."""
+    try:
+        return create_app()
+    except SettingsError as error:
+        raise SystemExit(f"batiknet-cases: {error}") from None
+
+
 def _serve(args: argparse.Namespace) -> int:
-    app = create_app()
+    app = _app()
     host, _, port = args.listen.rpartition(":")
     if not host or not port.isdigit():
         raise SystemExit(f"--listen {args.listen!r}: expected HOST:PORT")
@@ -81,11 +92,11 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _db(args: argparse.Namespace) -> int:
-    from .migrate import upgrade
+    from .store.migrate import upgrade
 
-    app = create_app()
-    upgrade(app.config["BATIKNET_DATABASE_URL"])
-    print(f"database at revision head: {_redacted(app.config['BATIKNET_DATABASE_URL'])}")
+    url = tracker_of(_app()).database_url
+    upgrade(url)
+    print(f"database at revision head: {_redacted(url)}")
     return 0
 
 
@@ -96,28 +107,32 @@ def _redacted(url: str) -> str:
 
 
 def _users(args: argparse.Namespace) -> int:
-    from . import services
+    from .services import ServiceError, accounts
 
-    app = create_app()
-    with app.app_context():
-        try:
-            if args.users_command == "add":
-                user = services.create_user(
-                    args.username, args.name or args.username, args.role, _read_password(args), args.email
-                )
-                print(f"added {user.username} ({user.role})")
-            elif args.users_command == "reset-password":
-                services.set_password(args.username, _read_password(args))
-                print(f"password of {args.username} changed")
-            elif args.users_command == "token":
-                print(services.issue_api_token(args.username))
-            elif args.users_command == "list":
-                for user in services.list_users():
-                    state = "active" if user.active else "disabled"
-                    print(f"{user.username}\t{user.role}\t{state}\t{user.display_name}\t{user.email or ''}")
-        except services.ServiceError as error:
-            print(f"batiknet-cases: {error.message}", file=sys.stderr)
-            return 1
+    tracker = tracker_of(_app())
+    try:
+        if args.users_command == "add":
+            user = accounts.create_user(
+                tracker,
+                args.username,
+                args.name or args.username,
+                args.role,
+                _read_password(args),
+                args.email,
+            )
+            print(f"added {user.username} ({user.role})")
+        elif args.users_command == "reset-password":
+            accounts.set_password(tracker, args.username, _read_password(args))
+            print(f"password of {args.username} changed")
+        elif args.users_command == "token":
+            print(accounts.issue_api_token(tracker, args.username))
+        elif args.users_command == "list":
+            for user in accounts.list_users(tracker):
+                state = "active" if user.active else "disabled"
+                print(f"{user.username}\t{user.role}\t{state}\t{user.display_name}\t{user.email or ''}")
+    except ServiceError as error:
+        print(f"batiknet-cases: {error.message}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -140,7 +155,7 @@ def parser() -> argparse.ArgumentParser:
     user_commands = users.add_subparsers(dest="users_command", required=True)
     add = user_commands.add_parser("add", help="add a user")
     add.add_argument("username")
-    add.add_argument("--role", required=True, choices=("admin", "head", "technician", "viewer"))
+    add.add_argument("--role", required=True, choices=[str(role) for role in USER_ROLES])
     add.add_argument("--name", help="display name")
     add.add_argument("--email")
     add.add_argument("--password-file", help="read the password from this file (else: ask)")

@@ -16,9 +16,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from sqlalchemy import case as when
 from sqlalchemy import func, literal, select
 
-from .models import STATES, Case, CaseAssignment, Heartbeat, Notification, RejectionCount, User
+from .core.workflow import CaseSource, CaseState
+from .extension import tracker_of
 from .services import Tracker
 from .spool import received_at_of
+from .store.models import Case, CaseAssignment, Heartbeat, Notification, RejectionCount, User
 
 # Working seconds: 5 min … one Mon–Thu day (7 h 15 min = 26,100 s) … five days.
 WORKING_SECONDS_BUCKETS = (
@@ -50,7 +52,7 @@ class CaseCollector:
         with self.tracker.db.read() as session:
             by_state = dict(session.execute(select(Case.state, func.count()).group_by(Case.state)).all())
             cases = GaugeMetricFamily("batiknet_cases", "Cases by workflow state.", labels=["state"])
-            for state in STATES:
+            for state in CaseState:
                 cases.add_metric([state], by_state.get(state, 0))
             yield cases
 
@@ -61,7 +63,9 @@ class CaseCollector:
                 labels=["deadline"],
             )
             for name, column in (("target", Case.target_deadline), ("maximum", Case.maximum_deadline)):
-                count = session.scalar(select(func.count()).where(Case.state != "closed", column < now))
+                count = session.scalar(
+                    select(func.count()).where(Case.state != CaseState.CLOSED, column < now)
+                )
                 overdue.add_metric([name], count or 0)
             yield overdue
 
@@ -69,7 +73,7 @@ class CaseCollector:
                 "batiknet_case_open_info", "One series per open case.", labels=["case_id", "target", "state"]
             )
             for case_id, target, state in session.execute(
-                select(Case.id, Case.target, Case.state).where(Case.state != "closed")
+                select(Case.id, Case.target, Case.state).where(Case.state != CaseState.CLOSED)
             ):
                 info.add_metric([str(case_id), target, state], 1)
             yield info
@@ -78,10 +82,12 @@ class CaseCollector:
                 "batiknet_cases_opened", "Cases opened, by source.", labels=["source"]
             )
             by_source = dict(session.execute(select(Case.source, func.count()).group_by(Case.source)).all())
-            for source in ("alert", "letter"):
+            for source in CaseSource:
                 opened.add_metric([source], by_source.get(source, 0))
             yield opened
-            yield CounterMetricFamily("batiknet_cases_closed", "Cases closed.", by_state.get("closed", 0))
+            yield CounterMetricFamily(
+                "batiknet_cases_closed", "Cases closed.", by_state.get(CaseState.CLOSED, 0)
+            )
 
             yield self._histogram(
                 session,
@@ -205,7 +211,7 @@ class CaseCollector:
 
 def register_metrics(app: Flask) -> None:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(CaseCollector(app.extensions["batiknet"]))
+    registry.register(CaseCollector(tracker_of(app)))
     app.extensions["batiknet_registry"] = registry
     app.register_blueprint(bp)
 

@@ -23,8 +23,10 @@ from pathlib import Path
 
 from tracker_storm import GROUPS, notification
 
-from alert_webhook import create_app, services
-from alert_webhook.migrate import upgrade
+from alert_webhook import create_app
+from alert_webhook.extension import tracker_of
+from alert_webhook.services import notifications
+from alert_webhook.store.migrate import upgrade
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "ingest-benchmark-token"
@@ -65,9 +67,8 @@ def main() -> int:
             raise SystemExit(f"notification {index}: {answer.status_code} {answer.get_data(as_text=True)}")
         if index % args.batch == args.batch - 1:
             started = time.process_time()
-            with app.app_context():
-                while services.apply_pending():
-                    pass
+            while notifications.apply_pending(tracker_of(app)):
+                pass
             applying.append(time.process_time() - started)
     if profile:
         profile.disable()

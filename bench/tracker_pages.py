@@ -30,9 +30,17 @@ from werkzeug.security import generate_password_hash
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from alert_webhook.clock import WorkingCalendar, deadlines
-from alert_webhook.db import make_engine
-from alert_webhook.models import AlertEpisode, Case, CaseAssignment, CaseEvent, CaseTarget, Notification, User
+from alert_webhook.core.clock import WorkingCalendar, deadlines
+from alert_webhook.store.db import make_engine
+from alert_webhook.store.models import (
+    AlertEpisode,
+    Case,
+    CaseAssignment,
+    CaseEvent,
+    CaseTarget,
+    Notification,
+    User,
+)
 from bench.tracker_server import migrate, serving, tracker_environment
 
 TOKEN = "pages-benchmark-token"

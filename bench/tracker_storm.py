@@ -31,7 +31,7 @@ from sqlalchemy import Engine, create_engine, func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from alert_webhook.models import AlertEpisode, Case, Notification
+from alert_webhook.store.models import AlertEpisode, Case, Notification
 from bench.tracker_server import migrate, serving, tracker_environment
 
 GROUPS = 200

@@ -28,8 +28,10 @@ import psycopg
 import pytest
 
 from alert_webhook import create_app
-from alert_webhook.migrate import upgrade
+from alert_webhook.extension import tracker_of
+from alert_webhook.store.migrate import upgrade
 from tests.support import require
+from tests.tracker.openapi_conformance import ConformingClient
 
 REPO = Path(__file__).resolve().parents[2]
 LAB_INVENTORY = REPO / "lab" / "inventory.yml"
@@ -214,8 +216,16 @@ def app_config(database_url: str, clock: Clock, tmp_path: Path) -> dict[str, Any
 @pytest.fixture
 def app(app_config: dict[str, Any]) -> Iterator[Any]:
     application = create_app(app_config)
+    # Every API answer a test receives is checked against the OpenAPI document.
+    application.test_client_class = ConformingClient
     yield application
-    application.extensions["batiknet"].db.dispose()
+    tracker_of(application).db.dispose()
+
+
+@pytest.fixture
+def tracker(app: Any) -> Any:
+    """The app's :class:`~alert_webhook.services.Tracker`, which every service takes first."""
+    return tracker_of(app)
 
 
 @pytest.fixture
@@ -251,16 +261,15 @@ class TestUser:
 @pytest.fixture
 def make_user(app: Any) -> Callable[..., TestUser]:
     """``make_user("technician", username="budi", email="budi@example.org")`` → a user with a token."""
-    from alert_webhook import services
+    from alert_webhook.services import accounts
 
     counter = itertools.count(1)
 
     def make(role: str, username: str | None = None, email: str | None = None) -> TestUser:
         username = username or f"{role}{next(counter)}"
         password = f"pw-{username}-secret"
-        with app.app_context():
-            user = services.create_user(username, username.title(), role, password, email)
-            token = services.issue_api_token(username)
+        user = accounts.create_user(tracker_of(app), username, username.title(), role, password, email)
+        token = accounts.issue_api_token(tracker_of(app), username)
         return TestUser(user.id, username, password, role, token)
 
     return make

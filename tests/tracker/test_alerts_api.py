@@ -11,9 +11,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
-from alert_webhook import ingest, services
-from alert_webhook.db import Database
-from alert_webhook.models import AlertEpisode, Case, Notification
+from alert_webhook.core import ingest
+from alert_webhook.extension import tracker_of
+from alert_webhook.services import notifications
+from alert_webhook.store.db import Database
+from alert_webhook.store.models import AlertEpisode, Case, Notification
 from tests.tracker.conftest import API_TOKEN, metric_value
 
 PAYLOADS = Path(__file__).with_name("payloads")
@@ -28,8 +30,7 @@ def deliver(client: Any, document: dict[str, Any] | str, headers: dict[str, str]
     """POST a notification, then apply the queue as the server's applier thread would."""
     document = payload(document) if isinstance(document, str) else document
     answer = client.post("/api/v1/alerts", json=document, headers=HEADERS if headers is None else headers)
-    with client.application.app_context():
-        services.apply_pending()
+    notifications.apply_pending(tracker_of(client.application))
     return answer
 
 
@@ -64,9 +65,8 @@ def post(client: Any, name: str) -> Any:
     return answer
 
 
-def apply(app: Any, **batch: Any) -> list[services.AppliedNotification]:
-    with app.app_context():
-        return services.apply_pending(**batch)
+def apply(app: Any, **batch: Any) -> list[notifications.AppliedNotification]:
+    return notifications.apply_pending(tracker_of(app), **batch)
 
 
 def test_firing_opens_one_case_with_its_clock(client: Any) -> None:
@@ -255,6 +255,14 @@ def test_opd_behind_a_down_core_device_joins_its_case(client: Any) -> None:
         ),
         (lambda d: d["alerts"][0].update(status="pending"), 400, "alerts[0].status", "invalid_payload"),
         (lambda d: d.update(truncatedAlerts=-1), 400, "truncatedAlerts", "invalid_payload"),
+        # PostgreSQL's text cannot hold a NUL: stored, it would hold up the whole spool.
+        (
+            lambda d: d["alerts"][0]["labels"].update(target="setda\x00"),
+            400,
+            "alerts[0].labels.target",
+            "invalid_payload",
+        ),
+        (lambda d: d.update(receiver="web\x00hook"), 400, "receiver", "invalid_payload"),
         (
             lambda d: d["alerts"][0].update(endsAt=None, status="resolved"),
             400,
@@ -346,8 +354,8 @@ def test_while_the_database_refuses_writes_notifications_wait_in_the_spool(
         read_only = database_url + "?options=-c%20default_transaction_read_only%3Don"
     tracker.db = Database.connect(read_only)
     assert post(client, "firing").status_code == 200
-    with pytest.raises(DBAPIError), app.app_context():
-        services.apply_pending()
+    with pytest.raises(DBAPIError):
+        notifications.apply_pending(tracker)
     assert len(tracker.spool.names()) == 1
     tracker.db.dispose()
     tracker.db = Database.connect(database_url)

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from alert_webhook import services
+from alert_webhook.extension import tracker_of
+from alert_webhook.services import accounts
 
 PAGES = [
     "/",
@@ -80,8 +81,7 @@ def test_next_is_followed_but_only_on_this_site(client, make_user):
 
 def test_inactive_user_cannot_sign_in(app, client, make_user, login):
     user = make_user("technician")
-    with app.app_context():
-        services.set_active(user.username, False)
+    accounts.set_active(tracker_of(app), user.username, False)
     assert login(user).status_code == 401
 
 
@@ -158,7 +158,7 @@ def test_viewer_lands_on_the_noc_screen(client, make_user, login):
 
 
 def test_roles_required_rejects_unknown_roles():
-    from alert_webhook.auth import roles_required
+    from alert_webhook.web.auth import roles_required
 
     with pytest.raises(ValueError):
         roles_required("superuser")
@@ -190,9 +190,8 @@ def test_admin_manages_accounts_through_the_users_page(app, client, make_user, l
     assert answer.status_code == 400 and "Pengguna sari sudah ada." in answer.get_data(as_text=True)
     answer = post("/admin/users", {**new, "new-username": "dewi", "new-password": "pendek"})
     assert "Kata sandi paling sedikit 8 karakter." in answer.get_data(as_text=True)
-    with app.app_context():
-        sari = next(u for u in services.list_users() if u.username == "sari")
-        assert sari.role == "technician" and sari.display_name == "Sari Wulandari"
+    sari = next(u for u in accounts.list_users(tracker_of(app)) if u.username == "sari")
+    assert sari.role == "technician" and sari.display_name == "Sari Wulandari"
     answer = post("/admin/users/sari/password", {f"pw-{sari.id}-password": "kata-sandi-baru"})
     assert answer.status_code == 302
     assert post("/admin/users/sari/active", {"active": "0"}).status_code == 302
@@ -226,7 +225,7 @@ def attempt(client, username, password, address="192.0.2.10", headers=None):
 
 def test_an_account_is_locked_for_a_while_after_five_failures(client, make_user, clock):
     user = make_user("technician", "budi")
-    for _ in range(services.LOGIN_FAILURES_PER_ACCOUNT):
+    for _ in range(accounts.LOGIN_FAILURES_PER_ACCOUNT):
         assert attempt(client, "budi", "tebakan-salah").status_code == 401
     locked = attempt(client, "budi", user.password)  # even the right password, unchecked
     assert locked.status_code == 429
@@ -242,7 +241,7 @@ def test_an_account_is_locked_for_a_while_after_five_failures(client, make_user,
     assert attempt(client, "budi", user.password).status_code == 302  # the window has passed
     client.post("/logout", data={"csrf_token": csrf_token(client)})
     # A success clears the account's failures: four more do not lock it.
-    for _ in range(services.LOGIN_FAILURES_PER_ACCOUNT - 1):
+    for _ in range(accounts.LOGIN_FAILURES_PER_ACCOUNT - 1):
         assert attempt(client, "budi", "tebakan-salah").status_code == 401
     assert attempt(client, "budi", user.password).status_code == 302
 
@@ -255,7 +254,7 @@ def test_an_address_is_limited_across_accounts_and_workers(app, app_config, clie
     other_worker = create_app(app_config)
     try:
         second = other_worker.test_client()
-        for i in range(services.LOGIN_FAILURES_PER_ADDRESS):
+        for i in range(accounts.LOGIN_FAILURES_PER_ADDRESS):
             worker = client if i % 2 else second
             assert attempt(worker, f"tamu{i}", "tebakan", address="198.51.100.7").status_code == 401
         assert attempt(client, "sari", sari.password, address="198.51.100.7").status_code == 429
@@ -271,7 +270,7 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(app_config):
     app = create_app({**app_config, "BATIKNET_TRUSTED_PROXIES": 1})
     try:
         client = app.test_client()
-        for i in range(services.LOGIN_FAILURES_PER_ADDRESS):
+        for i in range(accounts.LOGIN_FAILURES_PER_ADDRESS):
             forwarded = {"X-Forwarded-For": "203.0.113.5"}
             assert attempt(client, f"tamu{i}", "x", address="127.0.0.1", headers=forwarded).status_code == 401
         refused = attempt(

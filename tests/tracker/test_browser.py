@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from alert_webhook import services
+from alert_webhook.extension import tracker_of
+from alert_webhook.services import accounts, actor_of, casework, letters
+from alert_webhook.services.letters import LetterInput
 from tests.support import require
 
 pytestmark = pytest.mark.browser
@@ -76,18 +78,18 @@ def people(make_user):
 
 @pytest.fixture
 def case_id(app, people) -> int:
-    with app.app_context():
-        actor = services.actor_of(services.load_user(people["head"].id))
-        return services.open_letter_case(
-            actor,
-            services.LetterInput(
-                opd="dindik",
-                number="421/77/XI/2026",
-                letter_date=date(2026, 11, 30),
-                reporter="Pak Hadi",
-                description="Seluruh komputer tidak bisa membuka internet",
-            ),
-        )["id"]
+    actor = actor_of(accounts.load_user(tracker_of(app), people["head"].id))
+    return letters.open_letter_case(
+        tracker_of(app),
+        actor,
+        LetterInput(
+            opd="dindik",
+            number="421/77/XI/2026",
+            letter_date=date(2026, 11, 30),
+            reporter="Pak Hadi",
+            description="Seluruh komputer tidak bisa membuka internet",
+        ),
+    ).id
 
 
 def new_page(browser, base_url, requests, **context_options):
@@ -191,13 +193,12 @@ def test_noc_wall_screen_for_the_viewer(browser, server, people, case_id, tmp_pa
 def test_technician_restores_writes_the_report_and_gets_the_pdf(
     app, browser, server, people, case_id, tmp_path
 ):
-    with app.app_context():
-        head = services.actor_of(services.load_user(people["head"].id))
-        tech = services.actor_of(services.load_user(people["tech"].id))
-        services.dispose(head, case_id, [people["tech"].id])
-        services.start_checks(tech, case_id)
-        for check in ("physical", "monitoring", "dns", "connectivity"):
-            services.record_check(tech, case_id, check, "ok")
+    head = actor_of(accounts.load_user(tracker_of(app), people["head"].id))
+    tech = actor_of(accounts.load_user(tracker_of(app), people["tech"].id))
+    casework.dispose(tracker_of(app), head, case_id, [people["tech"].id])
+    casework.start_checks(tracker_of(app), tech, case_id)
+    for check in ("physical", "monitoring", "dns", "connectivity"):
+        casework.record_check(tracker_of(app), tech, case_id, check, "ok")
     requests: list[str] = []
     page = new_page(browser, server, requests, viewport={"width": 390, "height": 844}, is_mobile=True)
     sign_in(page, people["tech"])

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alert_webhook.clock import (
+from alert_webhook.core.clock import (
     WorkingCalendar,
     add_working_seconds,
     day_one,
@@ -17,7 +17,7 @@ from alert_webhook.clock import (
     parse_windows,
     working_seconds_between,
 )
-from alert_webhook.config import working_calendar
+from alert_webhook.settings import load_settings, working_calendar
 
 WIB = ZoneInfo("Asia/Jakarta")
 CALENDAR = WorkingCalendar()
@@ -174,24 +174,26 @@ def test_configured_closing_and_opening_days() -> None:
         "BATIKNET_HOLIDAYS_REMOVE": "2026-12-24",
         "BATIKNET_HOLIDAY_CATEGORIES": "public,government",
     }
-    calendar = working_calendar(config)
+    calendar = working_calendar(load_settings(config))
     assert not calendar.is_working_day(date(2026, 12, 1))  # a local decree closes it
     assert calendar.is_working_day(date(2026, 12, 24))  # cuti bersama not observed
     assert day_one(calendar, wib(2026, 11, 30, 16)) == date(2026, 12, 2)
 
 
 def test_public_holidays_only_when_government_category_is_dropped() -> None:
-    public_only = working_calendar({"BATIKNET_HOLIDAY_CATEGORIES": "public"})
+    public_only = working_calendar(load_settings({"BATIKNET_HOLIDAY_CATEGORIES": "public"}))
     assert public_only.is_working_day(date(2026, 12, 24))  # cuti bersama is the government category
     assert not public_only.is_working_day(date(2026, 12, 25))
 
 
 def test_configured_windows() -> None:
     calendar = working_calendar(
-        {
-            "BATIKNET_WORKING_HOURS": '{"fri": ["07:30-11:30"], "sat": ["08:00-10:00"]}',
-            "BATIKNET_HOLIDAY_CATEGORIES": "",
-        }
+        load_settings(
+            {
+                "BATIKNET_WORKING_HOURS": '{"fri": ["07:30-11:30"], "sat": ["08:00-10:00"]}',
+                "BATIKNET_HOLIDAY_CATEGORIES": "",
+            }
+        )
     )
     assert working_seconds_between(calendar, wib(2026, 12, 4, 0), wib(2026, 12, 6, 0)) == 4 * 3600 + 2 * 3600
     assert deadlines(calendar, wib(2026, 12, 4, 11, 45)).day_one == date(2026, 12, 5)

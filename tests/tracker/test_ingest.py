@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from alert_webhook.alertmanager import parse_notification
-from alert_webhook.ingest import (
+from alert_webhook.core.alertmanager import parse_notification
+from alert_webhook.core.ingest import (
     AddEpisode,
     CaseState,
     EpisodeState,

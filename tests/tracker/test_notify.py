@@ -82,11 +82,11 @@ def test_unreachable_smtp_is_logged_and_the_disposition_stands(
     client: Any, app: Any, make_user: Any, smtp_sink: Any
 ) -> None:
     head, tech = make_user("head"), make_user("technician", email="t@kominfo.example")
-    smtp = app.extensions["batiknet"].smtp
+    notifier = app.extensions["batiknet"].notifier
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
-    app.extensions["batiknet"].smtp = dataclasses.replace(smtp, port=closed_port)
+    app.extensions["batiknet"].notifier = dataclasses.replace(notifier, port=closed_port)
     deliver(client, "firing")
     case_id = cases(client)[0]["id"]
     answer = client.post(

@@ -18,7 +18,19 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from alert_webhook import pages, services
+from alert_webhook.extension import tracker_of
+from alert_webhook.services import (
+    Invalid,
+    Refused,
+    accounts,
+    actor_of,
+    cases,
+    casework,
+    letters,
+    notifications,
+)
+from alert_webhook.services.letters import LetterInput
+from alert_webhook.web import formatting as pages
 
 PAYLOADS = Path(__file__).parent / "payloads"
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -40,24 +52,23 @@ def flashes(answer) -> list[str]:
 
 
 def letter_case(app, user, opd="setda", number="005/1/XI/2026") -> int:
-    with app.app_context():
-        actor = services.actor_of(services.load_user(user.id))
-        case = services.open_letter_case(
-            actor,
-            services.LetterInput(
-                opd=opd,
-                number=number,
-                letter_date=date(2026, 11, 30),
-                reporter="Ibu Sari",
-                description="Internet di kantor mati sejak pagi",
-            ),
-        )
-    return case["id"]
+    actor = actor_of(accounts.load_user(tracker_of(app), user.id))
+    case = letters.open_letter_case(
+        tracker_of(app),
+        actor,
+        LetterInput(
+            opd=opd,
+            number=number,
+            letter_date=date(2026, 11, 30),
+            reporter="Ibu Sari",
+            description="Internet di kantor mati sejak pagi",
+        ),
+    )
+    return case.id
 
 
 def case_state(app, case_id) -> str:
-    with app.app_context():
-        return services.get_case(case_id)["state"]
+    return cases.get_case(tracker_of(app), case_id).state
 
 
 @pytest.fixture
@@ -104,7 +115,9 @@ def test_case_list_shows_deadlines_and_filters(app, client, login, staff, clock)
 
 
 def test_case_list_is_paginated(app, client, login, staff, monkeypatch):
-    monkeypatch.setattr(pages, "PAGE_SIZE", 2)
+    from alert_webhook.web import cases as case_list
+
+    monkeypatch.setattr(case_list, "PAGE_SIZE", 2)
     ids = [letter_case(app, staff["head"], opd) for opd in ("setda", "setwan", "bappeda")]
     login(staff["viewer"])
     first = client.get("/cases").get_data(as_text=True)
@@ -118,13 +131,12 @@ def test_case_list_is_paginated(app, client, login, staff, monkeypatch):
 def test_a_page_knows_whether_more_follow_without_counting(app, staff):
     for opd in ("setda", "setwan"):
         letter_case(app, staff["head"], opd)
-    with app.app_context():
-        full = services.list_cases(limit=2)
-        assert len(full.items) == 2 and not full.has_next and full.total is None
-        first = services.list_cases(limit=1)
-        assert len(first.items) == 1 and first.has_next
-        assert not services.list_cases(limit=1, offset=1).has_next
-        assert services.list_cases(limit=1, count_total=True).total == 2
+    full = cases.list_cases(tracker_of(app), limit=2)
+    assert len(full.items) == 2 and not full.has_next and full.total is None
+    first = cases.list_cases(tracker_of(app), limit=1)
+    assert len(first.items) == 1 and first.has_next
+    assert not cases.list_cases(tracker_of(app), limit=1, offset=1).has_next
+    assert cases.list_cases(tracker_of(app), limit=1, count_total=True).total == 2
 
 
 # --- the case page and its workflow -------------------------------------------------------------------
@@ -240,9 +252,8 @@ def test_the_whole_sop_through_the_pages(app, client, login, staff, clock):
 
 def test_isp_escalation_and_recheck(app, client, login, staff):
     case_id = letter_case(app, staff["head"])
-    with app.app_context():
-        head = services.actor_of(services.load_user(staff["head"].id))
-        services.dispose(head, case_id, [staff["tech"].id])
+    head = actor_of(accounts.load_user(tracker_of(app), staff["head"].id))
+    casework.dispose(tracker_of(app), head, case_id, [staff["tech"].id])
     login(staff["tech"])
     submit(client, f"/cases/{case_id}/actions/start_checks", {})
     for check, result in (
@@ -339,8 +350,7 @@ def test_letter_scan_type_and_size_are_checked(app_config):
     app = create_app({**app_config, "BATIKNET_MAX_LETTER_BYTES": 1024})
     try:
         client = app.test_client()
-        with app.app_context():
-            services.create_user("andi", "Andi", "technician", "pw-andi-secret")
+        accounts.create_user(tracker_of(app), "andi", "Andi", "technician", "pw-andi-secret")
         page = client.get("/login").get_data(as_text=True)
         client.post(
             "/login",
@@ -367,8 +377,8 @@ def test_letter_scan_type_and_size_are_checked(app_config):
             {**letter_form(), "scan": (io.BytesIO(PDF + b" " * (2 << 20)), "surat.pdf", "application/pdf")},
         )
         assert huge.status_code == 413 and "Berkas terlalu besar" in huge.get_data(as_text=True)
-        with app.app_context():
-            assert services.list_cases(count_total=True).total == 0  # a rejected letter stores nothing
+        # A rejected letter stores nothing.
+        assert cases.list_cases(tracker_of(app), count_total=True).total == 0
     finally:
         app.extensions["batiknet"].db.dispose()
 
@@ -396,11 +406,13 @@ class FakePrometheus(BaseHTTPRequestHandler):
     """Answers query_range with a target that went down for five minutes; records the queries."""
 
     queries: ClassVar[list[str]] = []
+    query_strings: ClassVar[list[str]] = []
 
     def do_GET(self):
         url = urlsplit(self.path)
         params = {k: v[0] for k, v in parse_qs(url.query).items()}
         FakePrometheus.queries.append(params.get("query", ""))
+        FakePrometheus.query_strings.append(url.query)
         if url.path == "/api/v1/query":  # an instant query: setda is down and its alert fires
             query, at = params["query"], float(params["time"])
             result = []
@@ -442,12 +454,9 @@ def fake_prometheus():
 
 
 def alert_case(client, shared_headers) -> int:
-    from alert_webhook import services
-
     payload = json.loads((PAYLOADS / "firing.json").read_text())
     assert client.post("/api/v1/alerts", headers=shared_headers, json=payload).status_code == 200
-    with client.application.app_context():
-        [applied] = services.apply_pending()
+    [applied] = notifications.apply_pending(tracker_of(client.application))
     return applied.case_ids[0]
 
 
@@ -467,8 +476,7 @@ def test_linked_alerts_link_to_prometheus_and_grafana_and_the_chart_is_drawn(
     )
     try:
         client = app.test_client()
-        with app.app_context():
-            services.create_user("noc", "NOC", "viewer", "pw-noc-secret")
+        accounts.create_user(tracker_of(app), "noc", "NOC", "viewer", "pw-noc-secret")
         case_id = alert_case(client, shared_headers)
         page = client.get("/login").get_data(as_text=True)
         client.post(
@@ -494,13 +502,11 @@ def test_checks_are_prefilled_from_prometheus_and_the_timeline_tells_the_details
     app = make_app(app_config, BATIKNET_PROMETHEUS_URL=fake_prometheus)
     try:
         client = app.test_client()
-        with app.app_context():
-            head = services.create_user("kabid", "Kabid", "head", "pw-kabid-secret")
-            tech = services.create_user("andi", "Andi", "technician", "pw-andi-secret")
+        head = accounts.create_user(tracker_of(app), "kabid", "Kabid", "head", "pw-kabid-secret")
+        tech = accounts.create_user(tracker_of(app), "andi", "Andi", "technician", "pw-andi-secret")
         case_id = alert_case(client, shared_headers)
-        with app.app_context():
-            services.dispose(services.actor_of(head), case_id, [tech.id])
-            services.start_checks(services.actor_of(tech), case_id)
+        casework.dispose(tracker_of(app), actor_of(head), case_id, [tech.id])
+        casework.start_checks(tracker_of(app), actor_of(tech), case_id)
         page = client.get("/login").get_data(as_text=True)
         client.post(
             "/login",
@@ -537,8 +543,7 @@ def test_case_page_survives_prometheus_being_unreachable(app_config, shared_head
     app = make_app(app_config, BATIKNET_PROMETHEUS_URL=f"http://127.0.0.1:{port}")
     try:
         client = app.test_client()
-        with app.app_context():
-            services.create_user("noc", "NOC", "viewer", "pw-noc-secret")
+        accounts.create_user(tracker_of(app), "noc", "NOC", "viewer", "pw-noc-secret")
         case_id = alert_case(client, shared_headers)
         page = client.get("/login").get_data(as_text=True)
         client.post(
@@ -614,15 +619,14 @@ def test_complaint_is_recorded_answered_escalated_and_resolved_with_times(app, c
 
 def test_quarterly_evaluation_per_technician(app, client, login, staff, clock):
     case_id = letter_case(app, staff["head"])
-    with app.app_context():
-        head = services.actor_of(services.load_user(staff["head"].id))
-        tech = services.actor_of(services.load_user(staff["tech"].id))
-        services.dispose(head, case_id, [staff["tech"].id])
-        services.start_checks(tech, case_id)
-        for check in ("physical", "monitoring", "dns", "connectivity"):
-            services.record_check(tech, case_id, check, "ok")
-        clock.advance(hours=3)
-        services.restore(tech, case_id)
+    head = actor_of(accounts.load_user(tracker_of(app), staff["head"].id))
+    tech = actor_of(accounts.load_user(tracker_of(app), staff["tech"].id))
+    casework.dispose(tracker_of(app), head, case_id, [staff["tech"].id])
+    casework.start_checks(tracker_of(app), tech, case_id)
+    for check in ("physical", "monitoring", "dns", "connectivity"):
+        casework.record_check(tracker_of(app), tech, case_id, check, "ok")
+    clock.advance(hours=3)
+    casework.restore(tracker_of(app), tech, case_id)
     login(staff["head"])
     page = client.get("/evaluation").get_data(as_text=True)
     assert "triwulan 4 tahun 2026" in page and "1 Oktober 2026" in page and "31 Desember 2026" in page
@@ -639,13 +643,13 @@ def test_quarterly_evaluation_per_technician(app, client, login, staff, clock):
 
 
 def test_quarterly_evaluation_follows_the_account_not_the_name(app, client, login, staff, make_user):
-    from alert_webhook.models import User
+    from alert_webhook.store.models import User
 
     namesake = make_user("technician", "andi2")
-    with app.app_context():
-        head = services.actor_of(services.load_user(staff["head"].id))
-        services.dispose(head, letter_case(app, staff["head"], "setda", "001/A"), [staff["tech"].id])
-        services.dispose(head, letter_case(app, staff["head"], "kec-barat", "002/B"), [namesake.id])
+    head = actor_of(accounts.load_user(tracker_of(app), staff["head"].id))
+    tracker = tracker_of(app)
+    casework.dispose(tracker, head, letter_case(app, staff["head"], "setda", "001/A"), [staff["tech"].id])
+    casework.dispose(tracker, head, letter_case(app, staff["head"], "kec-barat", "002/B"), [namesake.id])
 
     def rename(user_id: int, name: str) -> None:
         with app.extensions["batiknet"].db.write() as session:
@@ -742,7 +746,7 @@ def test_language_switch_by_query_and_cookie(app, client, login, staff):
 )
 def test_workflow_refusals_read_in_indonesian(app, state, role, assigned, action, data, indonesian):
     """Each refusal the pages can meet, produced by the real workflow, has its Indonesian wording."""
-    from alert_webhook import workflow
+    from alert_webhook.core import workflow
 
     checks = {"physical": "ok", "monitoring": "ok", "connectivity": "fault"}
     if action == "restore" and state == "checking":
@@ -756,7 +760,7 @@ def test_workflow_refusals_read_in_indonesian(app, state, role, assigned, action
         from flask import g
 
         g.language = "id"
-        refused = services.Refused(decision.refusal)
+        refused = Refused(decision.refusal)
         assert pages.refusal_text(refused) == indonesian
         g.language = "en"
         english = pages.refusal_text(refused)
@@ -765,26 +769,31 @@ def test_workflow_refusals_read_in_indonesian(app, state, role, assigned, action
 
 def test_an_error_without_a_refusal_code_is_shown_as_it_is(app):
     with app.test_request_context("/cases"):
-        error = services.Invalid("something new went wrong", "note")
+        error = Invalid("something new went wrong", "note")
         assert pages.refusal_text(error) == "something new went wrong"
 
 
 def test_grafana_links_pick_the_dashboard_of_the_target_kind(app_config):
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
     app = make_app(app_config, BATIKNET_GRAFANA_URL="http://grafana.example:3000/")
     try:
+
+        def episode(target, ends_at=None):
+            starts_at = datetime(2026, 11, 30, 3, tzinfo=UTC)
+            return SimpleNamespace(target=target, starts_at=starts_at, ends_at=ends_at)
+
         with app.app_context():
-            episode = {"starts_at": "2026-11-30T03:00:00+00:00", "ends_at": None}
-            core = pages.grafana_url({**episode, "target": "core-router"})
+            core = pages.grafana_url(episode("core-router"))
             assert core.startswith("http://grafana.example:3000/d/batiknet-core?var-device=core-router&from=")
             assert core.endswith("&to=now")
-            isp = pages.grafana_url(
-                {**episode, "target": "isp-telkom", "ends_at": "2026-11-30T04:00:00+00:00"}
-            )
+            isp = pages.grafana_url(episode("isp-telkom", ends_at=datetime(2026, 11, 30, 4, tzinfo=UTC)))
             start, end = 1_796_007_600_000, 1_796_011_200_000  # 03:00 and 04:00 UTC in milliseconds
             assert (
                 isp
                 == f"http://grafana.example:3000/d/batiknet-noc?from={start - 3_600_000}&to={end + 1_800_000}"
             )
-            assert pages.grafana_url({**episode, "target": None}) is None
+            assert pages.grafana_url(episode(None)) is None
     finally:
         app.extensions["batiknet"].db.dispose()

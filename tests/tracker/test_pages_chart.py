@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from alert_webhook.chart import WIDTH, layout, sample_step, window_around
-from alert_webhook.evaluation import CaseFacts, Technician, evaluate, quarter_bounds, quarter_of
+from alert_webhook.core.chart import WIDTH, layout, sample_step, window_around
+from alert_webhook.core.evaluation import CaseFacts, Technician, evaluate, quarter_bounds, quarter_of
 
 T0 = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 

@@ -8,7 +8,10 @@ from datetime import date
 
 import pytest
 
-from alert_webhook import reports, services
+from alert_webhook.extension import tracker_of
+from alert_webhook.services import accounts, actor_of, casework, letters
+from alert_webhook.services.letters import LetterInput
+from alert_webhook.web import reports
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 LETTERHEAD = {
@@ -43,39 +46,41 @@ def document_text(document) -> str:
 def reported_case(app, make_user, clock):
     """A letter case carried through the SOP to a written report; returns (case id, technician)."""
     head, tech = make_user("head", "kabid"), make_user("technician", "andi")
-    with app.app_context():
-        head_actor = services.actor_of(services.load_user(head.id))
-        tech_actor = services.actor_of(services.load_user(tech.id))
-        case = services.open_letter_case(
-            head_actor,
-            services.LetterInput(
-                opd="rsud-bendan",
-                number="440/123/XI/2026",
-                letter_date=date(2026, 11, 30),
-                reporter="dr. Rina",
-                description="SIMRS tidak dapat diakses",
-            ),
-        )
-        case_id = case["id"]
-        services.dispose(head_actor, case_id, [tech.id])
-        services.start_checks(tech_actor, case_id)
-        for check in ("physical", "monitoring", "dns", "connectivity"):
-            services.record_check(
-                tech_actor,
-                case_id,
-                check,
-                "fault" if check == "physical" else "ok",
-                note="Port switch distribusi mati" if check == "physical" else "",
-            )
-        clock.advance(hours=2)
-        services.restore(tech_actor, case_id)
-        services.write_report(
+    head_actor = actor_of(accounts.load_user(tracker_of(app), head.id))
+    tech_actor = actor_of(accounts.load_user(tracker_of(app), tech.id))
+    case = letters.open_letter_case(
+        tracker_of(app),
+        head_actor,
+        LetterInput(
+            opd="rsud-bendan",
+            number="440/123/XI/2026",
+            letter_date=date(2026, 11, 30),
+            reporter="dr. Rina",
+            description="SIMRS tidak dapat diakses",
+        ),
+    )
+    case_id = case.id
+    casework.dispose(tracker_of(app), head_actor, case_id, [tech.id])
+    casework.start_checks(tracker_of(app), tech_actor, case_id)
+    for check in ("physical", "monitoring", "dns", "connectivity"):
+        casework.record_check(
+            tracker_of(app),
             tech_actor,
             case_id,
-            cause="Modul SFP pada switch distribusi rusak",
-            actions="Modul SFP diganti dan port diaktifkan kembali",
-            parts_replaced="1 modul SFP 1000BASE-LX",
+            check,
+            "fault" if check == "physical" else "ok",
+            note="Port switch distribusi mati" if check == "physical" else "",
         )
+    clock.advance(hours=2)
+    casework.restore(tracker_of(app), tech_actor, case_id)
+    casework.write_report(
+        tracker_of(app),
+        tech_actor,
+        case_id,
+        cause="Modul SFP pada switch distribusi rusak",
+        actions="Modul SFP diganti dan port diaktifkan kembali",
+        parts_replaced="1 modul SFP 1000BASE-LX",
+    )
     return case_id, tech
 
 
@@ -141,14 +146,12 @@ def test_report_pdf_is_a_pdf_in_indonesian_whatever_the_page_language(
 
 def test_no_report_yet_sends_back_to_the_case(app, client, login, make_user):
     head = make_user("head")
-    with app.app_context():
-        actor = services.actor_of(services.load_user(head.id))
-        case_id = services.open_letter_case(
-            actor,
-            services.LetterInput(
-                opd="setda", number="1", letter_date=date(2026, 11, 30), reporter="x", description="y"
-            ),
-        )["id"]
+    actor = actor_of(accounts.load_user(tracker_of(app), head.id))
+    case_id = letters.open_letter_case(
+        tracker_of(app),
+        actor,
+        LetterInput(opd="setda", number="1", letter_date=date(2026, 11, 30), reporter="x", description="y"),
+    ).id
     login(head)
     answer = client.get(f"/cases/{case_id}/report.pdf")
     assert answer.status_code == 302 and answer.location == f"/cases/{case_id}"
@@ -178,7 +181,7 @@ def test_people_and_phones_come_only_from_configuration():
     """No person's name or telephone number is written into the templates or the code of the pages."""
     from pathlib import Path
 
-    root = Path(reports.__file__).parent
-    sources = [*root.glob("templates/*.html"), root / "reports.py", root / "pages.py", root / "i18n.py"]
+    root = Path(reports.__file__).parents[1]
+    sources = [*root.glob("templates/*.html"), *root.glob("web/*.py"), root / "i18n.py"]
     phone = re.compile(r"(\+62|\(0\d{2,3}\))[\d\s-]{6,}")
     assert [p.name for p in sources if phone.search(p.read_text(encoding="utf-8"))] == []

@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from alert_webhook.db import Database
-from alert_webhook.migrate import schema_drift
+from alert_webhook.store.db import Database
+from alert_webhook.store.migrate import schema_drift
 
 
 def test_migrated_schema_equals_the_models(database_url: str) -> None:
@@ -27,11 +27,11 @@ def test_sqlite_uses_wal_and_foreign_keys(tmp_path: Any) -> None:
 def test_instants_come_back_aware_in_utc(app: Any, client: Any) -> None:
     from datetime import UTC
 
-    from alert_webhook import services
+    from alert_webhook.extension import tracker_of
+    from alert_webhook.services import accounts
 
-    with app.app_context():
-        services.create_user("clock", "Clock", "viewer", "password-123")
-        user = services.load_user(1)
+    accounts.create_user(tracker_of(app), "clock", "Clock", "viewer", "password-123")
+    user = accounts.load_user(tracker_of(app), 1)
     assert user is not None and user.created_at.tzinfo is UTC
 
 
@@ -45,7 +45,7 @@ def test_the_instance_folder_comes_from_the_environment(tmp_path: Any, monkeypat
     app = create_app({"TESTING": True})
     try:
         assert app.instance_path == str(state)
-        assert app.config["BATIKNET_DATABASE_URL"] == f"sqlite:///{state / 'cases.db'}"
+        assert app.extensions["batiknet"].database_url == f"sqlite:///{state / 'cases.db'}"
         assert (state / "secret_key").is_file()
     finally:
         app.extensions["batiknet"].db.dispose()

@@ -6,8 +6,17 @@ import itertools
 
 import pytest
 
-from alert_webhook.models import CHECKS, STATES
-from alert_webhook.workflow import ACTIONS, Actor, CaseSnapshot, allowed_actions, decide
+from alert_webhook.core.workflow import (
+    ACTIONS,
+    Actor,
+    CaseSnapshot,
+    CaseState,
+    Check,
+    allowed_actions,
+    decide,
+)
+
+CHECKS, STATES = tuple(map(str, Check)), tuple(map(str, CaseState))
 
 TECHNICIAN_ID = 7
 ALL_CHECKS_OK = {check: "ok" for check in CHECKS}

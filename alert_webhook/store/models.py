@@ -3,6 +3,9 @@
 Nothing is ever deleted: a case keeps every alert episode, letter, check, ISP call, recheck and report it
 ever had, and every change is also written to the append-only ``case_events`` timeline. Instants are
 stored as UTC and always come back time-zone aware (:class:`UTCDateTime`), on SQLite as on PostgreSQL.
+
+Columns holding a word of the workflow (state, role, check, result, channel) are plain strings; their
+values are the enumerations of :mod:`alert_webhook.core.workflow` and :mod:`alert_webhook.core.complaints`.
 """
 
 from __future__ import annotations
@@ -27,13 +30,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
-
-ROLES = ("admin", "head", "technician", "viewer")
-STATES = ("received", "dispositioned", "checking", "isp_escalated", "restored", "report_written", "closed")
-OPEN_STATES = STATES[:-1]
-SOURCES = ("alert", "letter")
-CHECKS = ("physical", "monitoring", "dns", "connectivity")
-CHECK_RESULTS = ("ok", "fault", "not_applicable")
 
 # Stable constraint names, so that Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING = {
@@ -142,7 +138,7 @@ class Case(Base):
     )
     episodes: Mapped[list[AlertEpisode]] = relationship(back_populates="case", order_by="AlertEpisode.id")
     events: Mapped[list[CaseEvent]] = relationship(back_populates="case", order_by="CaseEvent.id")
-    checks: Mapped[list[CheckResult]] = relationship(back_populates="case", order_by="CheckResult.id")
+    checks: Mapped[list[RecordedCheck]] = relationship(back_populates="case", order_by="RecordedCheck.id")
     isp_contacts: Mapped[list[ISPContact]] = relationship(back_populates="case", order_by="ISPContact.id")
     rechecks: Mapped[list[Recheck]] = relationship(back_populates="case", order_by="Recheck.id")
     letters: Mapped[list[Letter]] = relationship(back_populates="case", order_by="Letter.id")
@@ -261,7 +257,7 @@ class Letter(Base):
     case: Mapped[Case] = relationship(back_populates="letters")
 
 
-class CheckResult(Base):
+class RecordedCheck(Base):
     """One of the four checks of SOP steps 4–7, in a check round (a round restarts after an ISP call)."""
 
     __tablename__ = "check_results"

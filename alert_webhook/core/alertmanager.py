@@ -19,6 +19,9 @@ __all__ = ["Alert", "Notification", "PayloadError", "parse_notification", "parse
 GO_ZERO_TIME_YEAR = 1
 FRACTION = re.compile(r"\.(\d+)")
 STATUSES = ("firing", "resolved")
+# PostgreSQL's text cannot hold it: a notification carrying one could never be stored, and would hold up
+# every notification spooled after it.
+NUL = "\x00"
 
 
 class PayloadError(ValueError):
@@ -83,6 +86,8 @@ def _string_map(value: Any, field: str) -> dict[str, str]:
     for key, item in value.items():
         if not isinstance(item, str):
             raise PayloadError(f"{field}.{key}", "must be a string")
+        if NUL in item or NUL in key:
+            raise PayloadError(f"{field}.{key}", "must not contain a NUL character")
     return dict(value)
 
 
@@ -94,6 +99,8 @@ def _string(document: Mapping[str, Any], key: str, field: str, required: bool = 
         return ""
     if not isinstance(value, str):
         raise PayloadError(field, "must be a string")
+    if NUL in value:
+        raise PayloadError(field, "must not contain a NUL character")
     return value
 
 

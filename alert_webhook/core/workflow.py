@@ -11,70 +11,152 @@
 Roles: ``admin`` may do everything; ``head`` (kepala bidang) disposes and may act on any case; a
 ``technician`` acts only on cases assigned to him or her; a ``viewer`` only reads. Alertmanager acts as
 ``system`` and never moves the workflow; it only records recovery times and reopens (see ``ingest``).
+
+The words of the workflow (states, roles, checks and their results, sources, timeline events) are
+enumerations here; they are ``str`` too, so they are stored and compared as the plain text they stand for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-from .models import CHECK_RESULTS, CHECKS
 from .refusals import Refusal
 
-__all__ = ["ACTIONS", "Actor", "CaseSnapshot", "Decision", "Refusal", "allowed_actions", "decide"]
+__all__ = [
+    "ACTIONS",
+    "STAFF",
+    "Actor",
+    "CaseSnapshot",
+    "CaseSource",
+    "CaseState",
+    "Check",
+    "CheckResult",
+    "Decision",
+    "EventKind",
+    "Refusal",
+    "Role",
+    "allowed_actions",
+    "decide",
+]
 
-STAFF = ("admin", "head", "technician")
+
+class CaseState(StrEnum):
+    RECEIVED = "received"
+    DISPOSITIONED = "dispositioned"
+    CHECKING = "checking"
+    ISP_ESCALATED = "isp_escalated"
+    RESTORED = "restored"
+    REPORT_WRITTEN = "report_written"
+    CLOSED = "closed"
+
+
+OPEN_STATES = tuple(s for s in CaseState if s is not CaseState.CLOSED)
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    HEAD = "head"
+    TECHNICIAN = "technician"
+    VIEWER = "viewer"
+    SYSTEM = "system"  # Alertmanager and automation: never a user account
+
+
+USER_ROLES = (Role.ADMIN, Role.HEAD, Role.TECHNICIAN, Role.VIEWER)
+STAFF = (Role.ADMIN, Role.HEAD, Role.TECHNICIAN)
+
+
+class CaseSource(StrEnum):
+    ALERT = "alert"
+    LETTER = "letter"
+
+
+class Check(StrEnum):
+    """The four checks of SOP steps 4–7, in the order they are done."""
+
+    PHYSICAL = "physical"
+    MONITORING = "monitoring"
+    DNS = "dns"
+    CONNECTIVITY = "connectivity"
+
+
+# The checks Prometheus has evidence for (the physical check is looked at on site).
+MONITORED_CHECKS = (Check.MONITORING, Check.DNS, Check.CONNECTIVITY)
+
+
+class CheckResult(StrEnum):
+    OK = "ok"
+    FAULT = "fault"
+    NOT_APPLICABLE = "not_applicable"
+
+
+class EventKind(StrEnum):
+    """Every kind of line a case's timeline holds: the workflow's actions and what happened to the case."""
+
+    OPENED = "opened"
+    REOPENED = "reopened"
+    ALERT_FIRING = "alert_firing"
+    ALERT_RESOLVED = "alert_resolved"
+    TARGET_JOINED = "target_joined"
+    NETWORK_RESTORED = "network_restored"
+    INCOMPLETE = "incomplete"
+    LETTER_ADDED = "letter_added"
+    COMMENT = "comment"
+    EMAIL_SENT = "email_sent"
+    EMAIL_FAILED = "email_failed"
+    DISPOSE = "dispose"
+    ASSIGN = "assign"
+    START_CHECKS = "start_checks"
+    RECORD_CHECK = "record_check"
+    RESTORE = "restore"
+    ESCALATE_ISP = "escalate_isp"
+    RECORD_RECHECK = "record_recheck"
+    RETURN_TO_CHECKING = "return_to_checking"
+    WRITE_REPORT = "write_report"
+    CLOSE = "close"
 
 
 @dataclass(frozen=True)
 class Actor:
     user_id: int | None
     username: str
-    role: str  # admin, head, technician, viewer, system
+    role: Role
 
 
 @dataclass(frozen=True)
 class CaseSnapshot:
     """What the rules need to know about a case."""
 
-    state: str
+    state: CaseState
     assignee_ids: frozenset[int] = frozenset()
     # The result of each check recorded in the current round (the latest one per check).
-    round_checks: Mapping[str, str] = field(default_factory=dict)
+    round_checks: Mapping[Check, CheckResult] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Action:
     name: str
-    from_states: tuple[str, ...]
-    to_state: str | None  # None: stays in its state (or depends on the data, see decide)
+    from_states: tuple[CaseState, ...]
+    to_state: CaseState | None  # None: stays in its state (or depends on the data, see decide)
     who: str  # "head" (head/admin), "assigned" (assigned technician, head, admin), "staff"
 
 
+S = CaseState
 ACTIONS: dict[str, Action] = {
     a.name: a
     for a in (
-        Action("dispose", ("received",), "dispositioned", "head"),
-        Action(
-            "assign",
-            ("dispositioned", "checking", "isp_escalated", "restored", "report_written"),
-            None,
-            "head",
-        ),
-        Action("start_checks", ("dispositioned",), "checking", "assigned"),
-        Action("record_check", ("checking",), None, "assigned"),
-        Action("restore", ("checking", "isp_escalated"), "restored", "assigned"),
-        Action("escalate_isp", ("checking",), "isp_escalated", "assigned"),
-        Action("record_recheck", ("isp_escalated",), None, "assigned"),
-        Action("return_to_checking", ("isp_escalated",), "checking", "assigned"),
-        Action("write_report", ("restored",), "report_written", "assigned"),
-        Action("close", ("report_written",), "closed", "assigned"),
-        Action(
-            "add_letter",
-            ("received", "dispositioned", "checking", "isp_escalated", "restored", "report_written"),
-            None,
-            "staff",
-        ),
+        Action("dispose", (S.RECEIVED,), S.DISPOSITIONED, "head"),
+        Action("assign", OPEN_STATES[1:], None, "head"),
+        Action("start_checks", (S.DISPOSITIONED,), S.CHECKING, "assigned"),
+        Action("record_check", (S.CHECKING,), None, "assigned"),
+        Action("restore", (S.CHECKING, S.ISP_ESCALATED), S.RESTORED, "assigned"),
+        Action("escalate_isp", (S.CHECKING,), S.ISP_ESCALATED, "assigned"),
+        Action("record_recheck", (S.ISP_ESCALATED,), None, "assigned"),
+        Action("return_to_checking", (S.ISP_ESCALATED,), S.CHECKING, "assigned"),
+        Action("write_report", (S.RESTORED,), S.REPORT_WRITTEN, "assigned"),
+        Action("close", (S.REPORT_WRITTEN,), S.CLOSED, "assigned"),
+        Action("add_letter", OPEN_STATES, None, "staff"),
     )
 }
 
@@ -83,7 +165,7 @@ ACTIONS: dict[str, Action] = {
 class Decision:
     allowed: bool
     refusal: Refusal | None = None
-    to_state: str | None = None
+    to_state: CaseState | None = None
     forbidden: bool = False  # refused because of who asks (rather than the case's state or the data)
 
 
@@ -92,13 +174,13 @@ def _refuse(refusal: Refusal, forbidden: bool = False) -> Decision:
 
 
 def _permitted(action: Action, case: CaseSnapshot, actor: Actor) -> Refusal | None:
-    if actor.role == "admin":
+    if actor.role == Role.ADMIN:
         return None
     if actor.role not in STAFF:
         return Refusal("viewer", {"role": actor.role, "action": action.name})
-    if action.who == "head" and actor.role != "head":
+    if action.who == "head" and actor.role != Role.HEAD:
         return Refusal("head_only", {"action": action.name})
-    if action.who == "assigned" and actor.role == "technician" and actor.user_id not in case.assignee_ids:
+    if action.who == "assigned" and actor.role == Role.TECHNICIAN and actor.user_id not in case.assignee_ids:
         return Refusal("not_assigned", {"user": actor.username})
     return None
 
@@ -125,7 +207,7 @@ def decide(
             return _refuse(refusal)
     to_state = action.to_state
     if action_name == "record_recheck" and data.get("connected") is True:
-        to_state = "restored"
+        to_state = CaseState.RESTORED
     return Decision(True, None, to_state)
 
 
@@ -141,8 +223,8 @@ def allowed_actions(case: CaseSnapshot, actor: Actor) -> list[str]:
 # --- rules on the data of one action -------------------------------------------------------------
 
 
-def _missing_checks(case: CaseSnapshot) -> tuple[str, ...]:
-    return tuple(c for c in CHECKS if c not in case.round_checks)
+def _missing_checks(case: CaseSnapshot) -> tuple[Check, ...]:
+    return tuple(c for c in Check if c not in case.round_checks)
 
 
 def _dispose(case: CaseSnapshot, data: Mapping[str, object]) -> Refusal | None:
@@ -157,20 +239,20 @@ def _assign(case: CaseSnapshot, data: Mapping[str, object]) -> Refusal | None:
 
 
 def _record_check(case: CaseSnapshot, data: Mapping[str, object]) -> Refusal | None:
-    if data.get("check") not in CHECKS:
-        return Refusal("check_unknown", {"checks": CHECKS})
-    if data.get("result") not in CHECK_RESULTS:
-        return Refusal("result_unknown", {"results": CHECK_RESULTS})
+    if data.get("check") not in tuple(Check):
+        return Refusal("check_unknown", {"checks": tuple(Check)})
+    if data.get("result") not in tuple(CheckResult):
+        return Refusal("result_unknown", {"results": tuple(CheckResult)})
     return None
 
 
 def _restore(case: CaseSnapshot, data: Mapping[str, object]) -> Refusal | None:
-    if case.state == "isp_escalated":
+    if case.state == CaseState.ISP_ESCALATED:
         return None
     missing = _missing_checks(case)
     if missing:
         return Refusal("checks_incomplete", {"checks": missing})
-    if case.round_checks.get("connectivity") == "fault":
+    if case.round_checks.get(Check.CONNECTIVITY) == CheckResult.FAULT:
         return Refusal("connectivity_fault")
     return None
 
@@ -179,7 +261,7 @@ def _escalate_isp(case: CaseSnapshot, data: Mapping[str, object]) -> Refusal | N
     missing = _missing_checks(case)
     if missing:
         return Refusal("checks_incomplete", {"checks": missing})
-    if case.round_checks.get("connectivity") != "fault":
+    if case.round_checks.get(Check.CONNECTIVITY) != CheckResult.FAULT:
         return Refusal("isp_only_on_fault")
     if not data.get("ticket_number"):
         return Refusal("ticket_required")

@@ -15,13 +15,15 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired
 
-from . import i18n
-from .models import ROLES
+from .. import i18n
+from ..api.errors import error_response
+from ..core.workflow import USER_ROLES, Actor, Role
+from ..extension import current_tracker
+from ..services import accounts, actor_of
+from ..settings import Settings
+from .forms import LoginForm
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -30,22 +32,9 @@ csrf = CSRFProtect()
 View = TypeVar("View", bound=Callable)
 
 
-class Form(FlaskForm):
-    """Every form of the pages: Flask-WTF's CSRF token, and WTForms' own messages in the page's language."""
-
-    class Meta:
-        def get_translations(self, form):
-            return i18n.FormTranslations()
-
-
-class LoginForm(Form):
-    username = StringField(validators=[DataRequired()])
-    password = PasswordField(validators=[DataRequired()])
-
-
 def roles_required(*roles: str) -> Callable[[View], View]:
     """Let signed-in users with one of ``roles`` through; admin may do everything; others get 403."""
-    unknown = set(roles) - set(ROLES)
+    unknown = set(roles) - set(USER_ROLES)
     if unknown:
         raise ValueError(f"unknown roles {sorted(unknown)}")
 
@@ -53,7 +42,7 @@ def roles_required(*roles: str) -> Callable[[View], View]:
         @wraps(view)
         @login_required
         def guarded(*args, **kwargs):
-            if current_user.role != "admin" and current_user.role not in roles:
+            if current_user.role != Role.ADMIN and current_user.role not in roles:
                 abort(403)
             return view(*args, **kwargs)
 
@@ -64,7 +53,12 @@ def roles_required(*roles: str) -> Callable[[View], View]:
 
 def has_role(*roles: str) -> bool:
     """For templates: may the current user take an action reserved to ``roles``?"""
-    return current_user.is_authenticated and (current_user.role == "admin" or current_user.role in roles)
+    return current_user.is_authenticated and (current_user.role == Role.ADMIN or current_user.role in roles)
+
+
+def current_actor() -> Actor:
+    """The signed-in user, as the services know who acts."""
+    return actor_of(current_user)
 
 
 def _safe_next(target: str | None, role: str) -> str:
@@ -81,19 +75,18 @@ def _safe_next(target: str | None, role: str) -> str:
             and "\\" not in target
         ):
             return target
-    return url_for("cases.noc_screen" if role == "viewer" else "cases.case_list")
+    return url_for("noc.noc_screen" if role == Role.VIEWER else "cases.case_list")
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    from .services import current_tracker, sign_in
-
     form = LoginForm()
     next_url = request.args.get("next")
     if form.validate_on_submit():
-        attempt = sign_in(form.username.data, form.password.data, request.remote_addr or "")
+        tracker = current_tracker()
+        attempt = accounts.sign_in(tracker, form.username.data, form.password.data, request.remote_addr or "")
         if attempt.retry_at is not None:
-            wait = attempt.retry_at - current_tracker().now()
+            wait = attempt.retry_at - tracker.now()
             minutes = max(1, math.ceil(wait.total_seconds() / 60))
             flash(i18n.gettext("login.throttled", minutes=minutes), "error")
             page = render_template("login.html", form=form, next_url=next_url)
@@ -115,9 +108,9 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
-def _harden_session(app: Flask) -> None:
+def _harden_session(app: Flask, settings: Settings) -> None:
     # Flask ships its own defaults for these, so they are set, not defaulted.
-    secure = bool(app.config.get("BATIKNET_SECURE_COOKIES"))  # behind TLS in production
+    secure = settings.secure_cookies  # behind TLS in production
     app.config.update(
         SESSION_COOKIE_NAME="batiknet_session",
         SESSION_COOKIE_HTTPONLY=True,
@@ -145,9 +138,9 @@ def _harden_session(app: Flask) -> None:
         return response
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, settings: Settings) -> None:
     """Wire sessions, CSRF and the sign-in page into ``app`` (called by ``create_app``)."""
-    _harden_session(app)
+    _harden_session(app, settings)
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -156,6 +149,7 @@ def init_app(app: Flask) -> None:
     login_manager.localize_callback = i18n.gettext
     login_manager.session_protection = "strong"
     app.jinja_env.globals["has_role"] = has_role
+    app.register_blueprint(bp)
 
     @app.errorhandler(CSRFError)
     def _csrf_failed(error):
@@ -164,19 +158,17 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(403)
     def _forbidden(error):
-        if request.path.startswith("/api/"):
-            return error
+        if request.path.startswith("/api/"):  # a URL no view of the API took
+            return error_response(error.code, error.description)
         return render_template("error.html", code=403, message=i18n.gettext("error.forbidden")), 403
 
     @app.errorhandler(404)
     def _not_found(error):
         if request.path.startswith("/api/"):
-            return error
+            return error_response(error.code, error.description)
         return render_template("error.html", code=404, message=i18n.gettext("error.not_found")), 404
 
 
 @login_manager.user_loader
 def _load_user(user_id: str):
-    from .services import load_user
-
-    return load_user(user_id)
+    return accounts.load_user(current_tracker(), user_id)

@@ -1,6 +1,6 @@
-"""Alembic environment of the case tracker: the target schema is ``alert_webhook.models.Base``.
+"""Alembic environment of the case tracker: the target schema is ``alert_webhook.store.models.Base``.
 
-Run through ``batiknet-cases db upgrade`` (see :func:`alert_webhook.migrate.upgrade`), which passes the
+Run through ``batiknet-cases db upgrade`` (see :func:`alert_webhook.store.migrate.upgrade`), which passes the
 database URL in the Alembic config.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import pool
 
-from alert_webhook.db import make_engine
-from alert_webhook.models import Base, UTCDateTime
+from alert_webhook.store.db import make_engine
+from alert_webhook.store.models import Base, UTCDateTime
 
 config = context.config
 target_metadata = Base.metadata

@@ -11,29 +11,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    current_app,
-    flash,
-    g,
-    redirect,
-    render_template,
-    url_for,
-)
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from . import services
+from ..core.workflow import Role
+from ..extension import current_tracker
+from ..i18n import DEFAULT_LANGUAGE, gettext
+from ..services import NotFound, accounts, cases
+from ..services import evaluation as queries
+from ..settings import Settings
 from .auth import roles_required
-from .i18n import DEFAULT_LANGUAGE, gettext
-from .pages import checklist, evaluation_context, requested_quarter, target_label
+from .formatting import checklist, target_label
+from .forms import requested_quarter
 
 bp = Blueprint("reports", __name__)
 
-STATIC_DIR = Path(__file__).parent / "static"
+STATIC_DIR = Path(__file__).parents[1] / "static"
 
 
 @dataclass(frozen=True)
@@ -49,17 +43,17 @@ class Letterhead:
     head_id: str  # the head's staff number (NIP), printed under the signature when set
 
 
-def letterhead(config: dict[str, Any]) -> Letterhead:
+def letterhead(settings: Settings) -> Letterhead:
     return Letterhead(
-        government=config["BATIKNET_LETTERHEAD_GOVERNMENT"],
-        agency=config["BATIKNET_LETTERHEAD_AGENCY"],
-        address=config["BATIKNET_LETTERHEAD_ADDRESS"],
-        phone=config["BATIKNET_LETTERHEAD_PHONE"],
-        email=config["BATIKNET_LETTERHEAD_EMAIL"],
-        website=config["BATIKNET_LETTERHEAD_WEBSITE"],
-        city=config["BATIKNET_LETTERHEAD_CITY"],
-        head_name=config["BATIKNET_HEAD_NAME"],
-        head_id=config["BATIKNET_HEAD_ID"],
+        government=settings.letterhead_government,
+        agency=settings.letterhead_agency,
+        address=settings.letterhead_address,
+        phone=settings.letterhead_phone,
+        email=settings.letterhead_email,
+        website=settings.letterhead_website,
+        city=settings.letterhead_city,
+        head_name=settings.head_name,
+        head_id=settings.head_id,
     )
 
 
@@ -92,27 +86,28 @@ def _official_language() -> None:
 
 
 def _case_report(case_id: int, pdf: bool) -> Response | str:
+    tracker = current_tracker()
     try:
-        case = services.get_case(case_id)
-    except services.NotFound:
+        case = cases.get_case(tracker, case_id)
+    except NotFound:
         abort(404)
-    report = case["report"]
+    report = case.report
     if report is None:
         flash(gettext("report.not_written"), "error")
-        return redirect(url_for("cases.case_page", case_id=case_id))
-    users = {u.id: u.display_name for u in services.list_users()}
+        return redirect(url_for("case.case_page", case_id=case_id))
+    users = {u.id: u.display_name for u in accounts.list_users(tracker)}
     html = render_template(
         "report.html",
         pdf=pdf,
         case=case,
         report=report,
-        report_author=users.get(report["written_by_id"], ""),
-        target_name=case["target_name"],
-        affected=[target_label(t) for t in case["affected_targets"]],
-        technicians=[a["display_name"] for a in case["assignees"]],
+        report_author=users.get(report.written_by_id, ""),
+        target_name=case.target_name,
+        affected=[target_label(t) for t in case.affected_targets],
+        technicians=[a.display_name for a in case.assignees],
         checklist=checklist(case),
-        letterhead=letterhead(current_app.config),
-        now=services.current_tracker().now(),
+        letterhead=letterhead(tracker.settings),
+        now=tracker.now(),
     )
     return _pdf_response(html, f"laporan-gangguan-{case_id}.pdf") if pdf else html
 
@@ -130,25 +125,31 @@ def case_report_pdf(case_id: int):
     return _case_report(case_id, pdf=True)
 
 
-def _evaluation_html(pdf: bool) -> str:
-    year, quarter = requested_quarter()
+def _quarter_asked() -> tuple[int, int]:
+    return requested_quarter(request.args, queries.current_quarter(current_tracker())) or abort(404)
+
+
+def _evaluation_html(year: int, quarter: int, pdf: bool) -> str:
+    tracker = current_tracker()
     return render_template(
         "evaluation_report.html",
         pdf=pdf,
-        letterhead=letterhead(current_app.config),
-        **evaluation_context(year, quarter),
+        letterhead=letterhead(tracker.settings),
+        **queries.quarter(tracker, year, quarter),
     )
 
 
 @bp.route("/evaluation/report")
-@roles_required("head")
+@roles_required(Role.HEAD)
 def evaluation_report():
-    return _evaluation_html(pdf=False)
+    return _evaluation_html(*_quarter_asked(), pdf=False)
 
 
 @bp.route("/evaluation/report.pdf")
-@roles_required("head")
+@roles_required(Role.HEAD)
 def evaluation_report_pdf():
     _official_language()
-    year, quarter = requested_quarter()
-    return _pdf_response(_evaluation_html(pdf=True), f"evaluasi-teknisi-{year}-tw{quarter}.pdf")
+    year, quarter = _quarter_asked()
+    return _pdf_response(
+        _evaluation_html(year, quarter, pdf=True), f"evaluasi-teknisi-{year}-tw{quarter}.pdf"
+    )

@@ -1,0 +1,82 @@
+"""Every refusal of the API is JSON of one shape, :class:`~.schemas.ErrorBody`: ``{"error", "field",
+"code"}``, with the status the refusal calls for (400, 401, 403, 404, 409, 413, 415, 503)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Response
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException
+
+from ..services import ServiceError
+from .schemas import ErrorBody
+
+log = logging.getLogger(__name__)
+
+__all__ = ["APIError", "error_response", "install", "invalid_request"]
+
+
+class APIError(Exception):
+    """A refusal of the API layer itself (authentication, content type, size)."""
+
+    def __init__(
+        self, status: int, message: str, field: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.field, self.headers = status, message, field, headers or {}
+
+
+def error_response(
+    status: int,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+    code: str | None = None,
+) -> Response:
+    body = ErrorBody(error=message, field=field or None, code=code)
+    response = Response(body.model_dump_json(exclude_none=True), status=status, mimetype="application/json")
+    response.headers.update(headers or {})
+    return response
+
+
+def _where(location: tuple[Any, ...]) -> str:
+    """A pydantic error location as the field a client sent: ``alerts[3].startsAt``, ``technician_ids``."""
+    text = ""
+    for part in location:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(body)"
+
+
+def invalid_request(error: ValidationError) -> Response:
+    """flask-openapi3's callback for a request that does not fit its model: 400 naming the first field."""
+    problem = error.errors(include_url=False)[0]
+    field = _where(problem["loc"])
+    return error_response(400, f"{field}: {problem['msg']}", field)
+
+
+def install(bp: Any) -> None:
+    """The API's error handlers, on one of its blueprints."""
+
+    @bp.errorhandler(APIError)
+    def _api_error(error: APIError) -> Response:
+        return error_response(error.status, error.message, error.field, error.headers)
+
+    @bp.errorhandler(ServiceError)
+    def _service_error(error: ServiceError) -> Response:
+        return error_response(
+            error.status, error.message, error.field, code=error.refusal and error.refusal.code
+        )
+
+    @bp.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        return error_response(error.code or 500, error.description or error.name)
+
+    @bp.errorhandler(DBAPIError)
+    def _database_error(error: DBAPIError) -> Response:
+        log.error("database unavailable: %s", error)
+        return error_response(
+            503, "the database cannot be written now; retry later", headers={"Retry-After": "5"}
+        )

@@ -1,0 +1,287 @@
+"""What the API speaks, as typed models: the requests it takes and the answers it gives.
+
+One model validates a request (a 400 naming the field when it does not fit), shapes an answer, and
+describes both in the OpenAPI document (flask-openapi3 builds it from these and the services' views in
+:mod:`..services.views`). Text that a person must give is at least one character; booleans and numbers in
+a JSON body must be JSON booleans and numbers (``"true"`` is not ``true``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from flask_openapi3 import FileStorage
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
+
+from ..core.complaints import ComplaintChannel
+from ..core.refusals import ENGLISH
+from ..core.workflow import CaseSource, CaseState, Check, CheckResult
+from ..services.letters import LetterInput, Scan
+from ..services.views import CaseSummary, ComplaintView, EventView, Instant
+
+# PostgreSQL's text holds no NUL character: refused here (400), not by the database (a 5xx).
+WITHOUT_NUL = r"^[^\x00]*$"
+Plain = Annotated[StrictStr, Field(pattern=WITHOUT_NUL)]
+Text = Annotated[StrictStr, Field(min_length=1, pattern=WITHOUT_NUL)]  # required: absent, null, "": 400
+Note = Annotated[StrictStr, Field(pattern=WITHOUT_NUL, description="Recorded on the timeline")]
+MAX_ID = 2**31 - 1  # row ids are 32-bit integers on PostgreSQL
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]  # from a path or a query: text that reads as a number
+JsonId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]  # in a JSON body: a JSON number
+
+
+class Strict(BaseModel):
+    """A request model: fields it does not know are refused, not ignored (a typo would be lost)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- errors --------------------------------------------------------------------------------------------
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: why in English, the request field at fault, and which rule refused."""
+
+    error: str
+    field: str | None = Field(None, description="The request field at fault, e.g. alerts[3].startsAt")
+    code: Literal[tuple(sorted(ENGLISH))] | None = Field(  # type: ignore[valid-type]
+        None, description="Which rule refused (see alert_webhook/core/refusals.py); the pages translate it"
+    )
+
+
+# --- path and query parameters ---------------------------------------------------------------------
+
+
+class CasePath(BaseModel):
+    case_id: Id
+
+
+class LetterPath(BaseModel):
+    letter_id: Id
+
+
+class ComplaintPath(BaseModel):
+    complaint_id: Id
+
+
+class CaseQuery(BaseModel):
+    state: CaseState | None = None
+    opd: Plain | None = Field(None, description="A target; matches affected targets too")
+    target: Plain | None = Field(None, description="The same as opd")
+    technician: Plain | None = Field(None, description="Assigned to this username")
+    overdue: bool | None = Field(None, description="Past the target deadline (end of working day 2)")
+    source: CaseSource | None = None
+    open: bool | None = Field(None, description="Not closed")
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0, le=10**9)
+
+
+class ComplaintQuery(BaseModel):
+    case_id: Id | None = Field(None, description="Only the complaints about this case")
+
+
+# --- bodies ----------------------------------------------------------------------------------------------
+
+
+class LetterFields(Strict):
+    opd: Text = Field(description="OPD id from the inventory")
+    letter_number: Text
+    letter_date: date
+    reporter: Text
+    description: Text
+    received_at: AwareDatetime | None = Field(None, description="ISO 8601 with offset; default: now")
+
+    def letter(self, scan: Scan | None = None) -> LetterInput:
+        """The services' input for this letter."""
+        return LetterInput(
+            opd=self.opd,
+            number=self.letter_number,
+            letter_date=self.letter_date,
+            reporter=self.reporter,
+            description=self.description,
+            received_at=self.received_at,
+            scan=scan,
+        )
+
+
+class LetterUpload(LetterFields):
+    """The letter form as multipart/form-data, with the scanned letter."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fields_are_text(cls, data: Any) -> Any:
+        # flask-openapi3 decodes form values that look like JSON ("5" becomes 5); a form field is text.
+        if isinstance(data, dict):
+            return {k: v if isinstance(v, str) or k == "file" else json.dumps(v) for k, v in data.items()}
+        return data
+
+    file: FileStorage | None = Field(None, description="The scanned letter: PDF, PNG or JPEG")
+
+
+class NoteBody(Strict):
+    note: Note = ""
+
+
+class Technicians(Strict):
+    """Technicians by id (``technician_ids``) or by username (``technicians``)."""
+
+    technician_ids: list[JsonId] | None = None
+    technicians: list[Plain] | None = Field(None, description="Usernames, instead of ids")
+    note: Note = ""
+
+
+class CheckBody(Strict):
+    check: Check
+    result: CheckResult
+    note: Note = ""
+
+
+class EscalateBody(Strict):
+    ticket_number: Text
+    called_at: AwareDatetime | None = None
+    estimate_at: AwareDatetime | None = None
+    isp: Plain | None = Field(None, description="ISP uplink id; default: the case's")
+    contact: Plain | None = Field(None, description="Default: the inventory's support contact")
+    note: Note = ""
+
+
+class RecheckBody(Strict):
+    connected: StrictBool
+    note: Note = ""
+
+
+class RestoreBody(Strict):
+    restored_at: AwareDatetime | None = Field(None, description="Default: the resolved alert's, else now")
+    note: Note = ""
+
+
+class ReportBody(Strict):
+    cause: Text
+    actions: Text
+    parts_replaced: Plain = ""
+    isp_part: Plain = ""
+    note: Note = ""
+
+
+class CloseBody(Strict):
+    reported_to: Text = Field(description="Completion reported to the OPD: to whom")
+    note: Note = ""
+
+
+class CommentBody(Strict):
+    note: Text
+
+
+class ComplaintBody(Strict):
+    complainant: Text
+    description: Text
+    channel: ComplaintChannel = ComplaintChannel.DIRECT
+    contact: Plain = ""
+    case_id: JsonId | None = None
+
+
+class RespondBody(Strict):
+    response: Text
+    solved: StrictBool = Field(description="The officer's response solved it: the complaint ends here")
+
+
+class EscalateComplaintBody(Strict):
+    official_name: Text
+
+
+class ResolveComplaintBody(Strict):
+    resolution: Text
+
+
+# --- answers ---------------------------------------------------------------------------------------------
+
+
+class CaseList(BaseModel):
+    cases: list[CaseSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class Timeline(BaseModel):
+    case_id: int
+    events: list[EventView]
+
+
+class Actions(BaseModel):
+    case_id: int
+    actions: list[str] = Field(description="Workflow actions the caller may take now")
+
+
+class Evidence(BaseModel):
+    case_id: int
+    evidence: dict[Check, dict[str, Any]] = Field(description="A Prometheus snapshot per monitored check")
+
+
+class Chart(BaseModel):
+    target: str
+    start: Instant
+    end: Instant
+    up: list[tuple[float, float]] = Field(description="(unix seconds, 0 or 1)")
+    rtt: list[tuple[float, float]] = Field(description="(unix seconds, mean RTT in seconds)")
+    error: str | None = Field(
+        description="Why there are no series (Prometheus not configured or unreachable)"
+    )
+
+
+class Complaints(BaseModel):
+    complaints: list[ComplaintView]
+
+
+class Queued(BaseModel):
+    status: Literal["queued"]
+    id: str = Field(description="The notification's name in the spool")
+
+
+class HeartbeatRecorded(BaseModel):
+    status: Literal["ok"]
+    source: str
+    at: Instant
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    alertmanager_silent: bool
+
+
+# --- Alertmanager's webhook payload (described here; validated by core.alertmanager) ---------------------
+
+
+class Alert(BaseModel):
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str] = Field(description="Must hold alertname")
+    annotations: dict[str, str] = {}
+    startsAt: str = Field(json_schema_extra={"format": "date-time"})
+    endsAt: str = Field("", description="Go's zero time while firing; required when resolved")
+    generatorURL: str = ""
+    fingerprint: str = Field(pattern="^[0-9a-fA-F]{1,64}$")
+
+
+class AlertmanagerPayload(BaseModel):
+    """Alertmanager's webhook payload, version 4."""
+
+    version: Literal["4"]
+    status: Literal["firing", "resolved"]
+    receiver: str
+    groupKey: str
+    truncatedAlerts: int = Field(0, ge=0)
+    groupLabels: dict[str, str] = {}
+    commonLabels: dict[str, str] = {}
+    commonAnnotations: dict[str, str] = {}
+    externalURL: str = ""
+    alerts: list[Alert]

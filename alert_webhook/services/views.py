@@ -1,0 +1,399 @@
+"""What the tracker shows of a case and a complaint: typed views, the same for the JSON API and the pages.
+
+A view is built from the stored rows in one place (:func:`case_summary`, :func:`case_detail`,
+:func:`complaint_view`); the API serialises it as it is (``model_dump(mode="json")``) and the pages read
+its attributes. Instants are aware datetimes, written in JSON as ISO 8601 with their offset (UTC).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
+
+from ..core.complaints import ComplaintState
+from ..core.workflow import CaseSource, CaseState, Check, CheckResult
+from ..store.models import (
+    AlertEpisode,
+    Case,
+    CaseEvent,
+    Complaint,
+    ISPContact,
+    Letter,
+    RecordedCheck,
+    Report,
+)
+from .tracker import Tracker
+
+__all__ = [
+    "Assignee",
+    "CaseDetail",
+    "CaseLinks",
+    "CaseSummary",
+    "CheckView",
+    "ComplaintView",
+    "EpisodeView",
+    "EventView",
+    "ISPContactView",
+    "Instant",
+    "LetterView",
+    "RecheckView",
+    "ReportView",
+    "case_detail",
+    "case_summary",
+    "complaint_view",
+    "event_view",
+]
+
+# ISO 8601 with the offset written out (``+00:00``), as the API has always answered.
+Instant = Annotated[
+    datetime,
+    PlainSerializer(lambda value: value.isoformat(), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+class View(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Assignee(View):
+    id: int
+    username: str
+    display_name: str
+
+
+class EpisodeView(View):
+    """One firing of one alert (fingerprint and startsAt)."""
+
+    fingerprint: str
+    alertname: str
+    target: str | None
+    status: str  # firing or resolved
+    starts_at: Instant
+    ends_at: Instant | None
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    generator_url: str
+
+
+class CaseLinks(View):
+    self: str
+    timeline: str
+    page: str
+
+
+class CaseSummary(View):
+    """A case as the list shows it."""
+
+    id: int
+    state: CaseState
+    source: CaseSource
+    title: str
+    target: str
+    target_name: str
+    affected_targets: list[str]
+    isp: str | None
+    received_at: Instant
+    dispositioned_at: Instant | None
+    network_restored_at: Instant | None
+    restored_at: Instant | None
+    report_written_at: Instant | None
+    closed_at: Instant | None
+    target_deadline: Instant
+    maximum_deadline: Instant
+    working_seconds_elapsed: float
+    overdue: bool  # past the target (end of working day 2)
+    past_maximum: bool  # past the maximum (end of working day 5)
+    isp_wait_seconds: float
+    flap_count: int
+    incomplete: bool
+    previous_case_id: int | None
+    assignees: list[Assignee]
+    episodes: list[EpisodeView]
+    links: CaseLinks
+
+
+class CheckView(View):
+    id: int
+    round: int
+    check: Check
+    result: CheckResult
+    note: str
+    evidence: dict[str, Any]
+    user_id: int | None
+    by: str | None
+    at: Instant
+
+
+class ISPContactView(View):
+    id: int
+    isp: str
+    isp_name: str
+    contact: str
+    ticket_number: str
+    called_at: Instant
+    estimate_at: Instant | None
+    note: str
+    user_id: int | None
+    ended_at: Instant | None
+
+
+class RecheckView(View):
+    id: int
+    connected: bool
+    note: str
+    user_id: int | None
+    at: Instant
+
+
+class LetterView(View):
+    id: int
+    number: str
+    letter_date: date
+    opd: str
+    reporter: str
+    description: str
+    received_at: Instant
+    file_name: str | None
+    file_mime: str | None
+    file_url: str | None
+
+
+class ReportView(View):
+    id: int
+    cause: str
+    actions: str
+    parts_replaced: str
+    isp_part: str
+    duration_working_seconds: float
+    isp_wait_working_seconds: float
+    written_by_id: int | None
+    written_at: Instant
+
+
+class EventView(View):
+    """One line of a case's timeline."""
+
+    id: int
+    at: Instant
+    actor: str
+    actor_id: int | None
+    kind: str
+    from_state: CaseState | None
+    to_state: CaseState | None
+    note: str
+    data: dict[str, Any]
+
+
+class CaseDetail(CaseSummary):
+    """A case with everything it holds: checks, ISP log, letters, report, timeline."""
+
+    check_round: int
+    checks: list[CheckView]
+    isp_contacts: list[ISPContactView]
+    rechecks: list[RecheckView]
+    letters: list[LetterView]
+    report: ReportView | None
+    timeline: list[EventView]
+
+
+class ComplaintView(View):
+    id: int
+    case_id: int | None
+    state: ComplaintState
+    channel: str
+    complainant: str
+    contact: str
+    description: str
+    received_at: Instant
+    officer_id: int | None
+    officer_response: str
+    responded_at: Instant | None
+    escalated_at: Instant | None
+    official_name: str
+    resolution: str
+    resolved_at: Instant | None
+    resolved_by: str
+    response_working_seconds: float | None
+    resolution_working_seconds: float | None
+
+
+# --- building the views from the stored rows ------------------------------------------------------------
+
+
+def isp_wait_seconds(tracker: Tracker, case: Case, now: datetime) -> float:
+    """Working time spent waiting on the ISP: from each call until it ended (or now)."""
+    return sum(tracker.working_seconds(c.created_at, c.ended_at or now) for c in case.isp_contacts)
+
+
+def _summary_fields(tracker: Tracker, case: Case, now: datetime) -> dict[str, Any]:
+    end = case.closed_at or now
+    return {
+        "id": case.id,
+        "state": case.state,
+        "source": case.source,
+        "title": case.title,
+        "target": case.target,
+        "target_name": tracker.target_name(case.target),
+        "affected_targets": [t.target for t in case.targets if t.target != case.target],
+        "isp": case.isp,
+        "received_at": case.received_at,
+        "dispositioned_at": case.dispositioned_at,
+        "network_restored_at": case.network_restored_at,
+        "restored_at": case.restored_at,
+        "report_written_at": case.report_written_at,
+        "closed_at": case.closed_at,
+        "target_deadline": case.target_deadline,
+        "maximum_deadline": case.maximum_deadline,
+        "working_seconds_elapsed": tracker.working_seconds(case.received_at, end),
+        "overdue": end > case.target_deadline,
+        "past_maximum": end > case.maximum_deadline,
+        "isp_wait_seconds": isp_wait_seconds(tracker, case, now),
+        "flap_count": case.flap_count,
+        "incomplete": case.incomplete,
+        "previous_case_id": case.previous_case_id,
+        "assignees": [
+            Assignee(id=a.user.id, username=a.user.username, display_name=a.user.display_name)
+            for a in case.assignments
+        ],
+        "episodes": [_episode(e) for e in case.episodes],
+        "links": CaseLinks(
+            self=f"/api/v1/cases/{case.id}",
+            timeline=f"/api/v1/cases/{case.id}/timeline",
+            page=f"/cases/{case.id}",
+        ),
+    }
+
+
+def case_summary(tracker: Tracker, case: Case, now: datetime) -> CaseSummary:
+    return CaseSummary(**_summary_fields(tracker, case, now))
+
+
+def case_detail(tracker: Tracker, case: Case, now: datetime) -> CaseDetail:
+    return CaseDetail(
+        **_summary_fields(tracker, case, now),
+        check_round=case.check_round,
+        checks=[_check(c) for c in case.checks],
+        isp_contacts=[_isp_contact(c) for c in case.isp_contacts],
+        rechecks=[
+            RecheckView(id=r.id, connected=r.connected, note=r.note, user_id=r.user_id, at=r.at)
+            for r in case.rechecks
+        ],
+        letters=[_letter(letter) for letter in case.letters],
+        report=_report(case.reports[-1]) if case.reports else None,
+        timeline=[event_view(e) for e in case.events],
+    )
+
+
+def _episode(e: AlertEpisode) -> EpisodeView:
+    return EpisodeView(
+        fingerprint=e.fingerprint,
+        alertname=e.alertname,
+        target=e.target,
+        status=e.status,
+        starts_at=e.starts_at,
+        ends_at=e.ends_at,
+        labels=e.labels,
+        annotations=e.annotations,
+        generator_url=e.generator_url,
+    )
+
+
+def _check(c: RecordedCheck) -> CheckView:
+    return CheckView(
+        id=c.id,
+        round=c.round,
+        check=c.check,
+        result=c.result,
+        note=c.note,
+        evidence=c.evidence,
+        user_id=c.user_id,
+        by=c.user.username if c.user else None,
+        at=c.at,
+    )
+
+
+def _isp_contact(c: ISPContact) -> ISPContactView:
+    return ISPContactView(
+        id=c.id,
+        isp=c.isp,
+        isp_name=c.isp_name,
+        contact=c.contact,
+        ticket_number=c.ticket_number,
+        called_at=c.called_at,
+        estimate_at=c.estimate_at,
+        note=c.note,
+        user_id=c.user_id,
+        ended_at=c.ended_at,
+    )
+
+
+def _letter(letter: Letter) -> LetterView:
+    return LetterView(
+        id=letter.id,
+        number=letter.number,
+        letter_date=letter.letter_date,
+        opd=letter.opd,
+        reporter=letter.reporter,
+        description=letter.description,
+        received_at=letter.received_at,
+        file_name=letter.file_name,
+        file_mime=letter.file_mime,
+        file_url=f"/api/v1/letters/{letter.id}/file" if letter.file_data else None,
+    )
+
+
+def _report(r: Report) -> ReportView:
+    return ReportView(
+        id=r.id,
+        cause=r.cause,
+        actions=r.actions,
+        parts_replaced=r.parts_replaced,
+        isp_part=r.isp_part,
+        duration_working_seconds=r.duration_working_seconds,
+        isp_wait_working_seconds=r.isp_wait_working_seconds,
+        written_by_id=r.written_by_id,
+        written_at=r.written_at,
+    )
+
+
+def event_view(e: CaseEvent) -> EventView:
+    return EventView(
+        id=e.id,
+        at=e.at,
+        actor=e.actor_name,
+        actor_id=e.actor_id,
+        kind=e.kind,
+        from_state=e.from_state,
+        to_state=e.to_state,
+        note=e.note,
+        data=e.data,
+    )
+
+
+def complaint_view(tracker: Tracker, c: Complaint) -> ComplaintView:
+    def since_receipt(end: datetime | None) -> float | None:
+        return tracker.working_seconds(c.received_at, end) if end else None
+
+    return ComplaintView(
+        id=c.id,
+        case_id=c.case_id,
+        state=c.state,
+        channel=c.channel,
+        complainant=c.complainant,
+        contact=c.contact,
+        description=c.description,
+        received_at=c.received_at,
+        officer_id=c.officer_id,
+        officer_response=c.officer_response,
+        responded_at=c.responded_at,
+        escalated_at=c.escalated_at,
+        official_name=c.official_name,
+        resolution=c.resolution,
+        resolved_at=c.resolved_at,
+        resolved_by=c.resolved_by,
+        response_working_seconds=since_receipt(c.responded_at),
+        resolution_working_seconds=since_receipt(c.resolved_at),
+    )

@@ -1,0 +1,163 @@
+"""The tracker's settings: the ``BATIKNET_*`` environment variables, parsed once into a frozen object.
+
+Every variable is read and checked when the tracker starts (``create_app``, and so every ``batiknet-cases``
+command): a boolean that is not one (``BATIKNET_SECURE_COOKIES=ture``), a number out of its range, a time
+zone or holiday category that does not exist, a date or working-hours window that does not parse, stops
+it with a :class:`SettingsError` naming the variable, instead of running with a silent default. An empty
+variable counts as unset (Compose writes ``${X:-}`` as an empty string), except
+``BATIKNET_HOLIDAY_CATEGORIES``, where empty means no holiday list at all.
+
+Tests pass the same names in a mapping (``{"BATIKNET_DATABASE_URL": ...}``), which wins over the
+environment; see :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from .core.clock import DEFAULT_WINDOWS, WorkingCalendar, indonesian_holidays, parse_windows
+
+__all__ = ["PREFIX", "Settings", "SettingsError", "load_settings", "working_calendar"]
+
+PREFIX = "BATIKNET_"
+SECRETS = frozenset({"api_token", "secret_key"})  # never repeated in an error message
+
+
+class SettingsError(ValueError):
+    """A variable's value is wrong; the message names the variable."""
+
+
+def _comma_list(value: Any) -> Any:
+    return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
+
+
+def _windows(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"not JSON: {error}") from None
+    if isinstance(value, Mapping) and all(isinstance(key, str) for key in value):
+        return parse_windows(value)  # {"fri": ["08:00-11:00"]}: days not named keep the SOP's windows
+    return value
+
+
+def _zone(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone (e.g. Asia/Jakarta)") from None
+    return value
+
+
+Dates = Annotated[frozenset[date], NoDecode, BeforeValidator(_comma_list)]
+HttpURL = Annotated[str, Field(pattern=r"^https?://[^\s/]+")]
+Windows = Annotated[dict[int, tuple[tuple[time, time], ...]], NoDecode, BeforeValidator(_windows)]
+
+
+class Settings(BaseSettings):
+    """One field per variable: ``database_url`` is ``BATIKNET_DATABASE_URL``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, frozen=True, extra="forbid", arbitrary_types_allowed=True
+    )
+
+    # The state folder (default database, session key, spool); default: Flask's instance folder.
+    instance_path: Path | None = None
+    database_url: str | None = None  # default: SQLite file in the instance folder
+    api_token: str | None = Field(None, repr=False)  # shared by Alertmanager and automation
+    inventory: Path | None = None
+    prometheus_url: HttpURL | None = None
+    grafana_url: HttpURL | None = None
+    public_url: HttpURL = "http://127.0.0.1:8088"  # links in e-mails
+    secret_key: str | None = Field(None, repr=False)  # default: a random key kept in the instance folder
+    smtp_host: str | None = None  # unset: no e-mail is sent
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_from: str = "batiknet-cases@localhost"
+    smtp_user: str | None = None
+    smtp_password_file: Path | None = None
+    smtp_starttls: bool = False
+    timezone: Annotated[ZoneInfo, BeforeValidator(_zone)] = ZoneInfo("Asia/Jakarta")
+    working_hours: Windows = Field(default_factory=lambda: dict(DEFAULT_WINDOWS))
+    # `holidays` categories for Indonesia: public holidays and government collective leave (cuti bersama).
+    holiday_categories: Annotated[
+        tuple[Literal["public", "government"], ...], NoDecode, BeforeValidator(_comma_list)
+    ] = ("public", "government")
+    holidays_add: Dates = frozenset()  # closing days by local decree
+    holidays_remove: Dates = frozenset()  # open although the holiday list says closed
+    reopen_window_hours: float = Field(7.25, ge=0, le=24 * 7)  # working hours; one Mon–Thu working day
+    max_notification_bytes: int = Field(1 << 20, ge=1, le=1 << 30)
+    max_letter_bytes: int = Field(10 << 20, ge=1, le=1 << 30)
+    heartbeat_stale_seconds: float = Field(600, gt=0)
+    secure_cookies: bool = False  # set when the pages are served over HTTPS: cookies then need TLS
+    # Reverse proxies in front whose X-Forwarded-For gives the client's address (the sign-in limit).
+    trusted_proxies: int = Field(0, ge=0, le=10)
+    # The letterhead of printed reports (agency details are public; people's names only from here).
+    letterhead_government: str = "Pemerintah Kota Pekalongan"
+    letterhead_agency: str = "Dinas Komunikasi dan Informatika"
+    letterhead_address: str = ""
+    letterhead_phone: str = ""
+    letterhead_email: str = ""
+    letterhead_website: str = ""
+    letterhead_city: str = "Pekalongan"
+    head_name: str = ""  # Kepala Bidang Infrastruktur dan Statistik, signs the reports
+    head_id: str = ""  # the head's staff number (NIP), printed under the signature when set
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any, info: ValidationInfo) -> Any:
+        if value == "" and info.field_name != "holiday_categories":
+            return cls.model_fields[info.field_name].get_default(call_default_factory=True)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                make_url(value)
+            except ArgumentError:
+                raise ValueError("not a database URL (e.g. postgresql+psycopg://user@host/db)") from None
+        return value
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
+    """The settings from the environment, ``overrides`` (by variable name) winning; checked in full."""
+    values = {}
+    for name, value in (overrides or {}).items():
+        field = name.removeprefix(PREFIX).lower()
+        if field not in Settings.model_fields:
+            raise SettingsError(f"{name}: not a setting of the case tracker")
+        values[field] = value
+    try:
+        return Settings(**values)
+    except ValidationError as error:
+        raise SettingsError("; ".join(_explain(problem) for problem in error.errors())) from None
+
+
+def _explain(problem: Any) -> str:
+    field = str(problem["loc"][0]) if problem["loc"] else ""
+    value = "" if field in SECRETS else f"={problem['input']!r}"
+    return f"{PREFIX}{field.upper()}{value}: {problem['msg']}"
+
+
+def working_calendar(settings: Settings) -> WorkingCalendar:
+    categories = settings.holiday_categories
+    return WorkingCalendar(
+        timezone=settings.timezone,
+        windows=settings.working_hours,
+        is_holiday=indonesian_holidays(categories) if categories else (lambda _day: False),
+        extra_closed=settings.holidays_add,
+        extra_open=settings.holidays_remove,
+    )
