@@ -35,7 +35,7 @@ from . import chart as chart_layout
 from . import services
 from .auth import Form, roles_required
 from .evaluation import CaseFacts, Technician, TechnicianScore, evaluate, quarter_bounds, quarter_of
-from .i18n import MESSAGES, current_language, gettext
+from .i18n import current_language, gettext, has_message
 from .models import CHECK_RESULTS, CHECKS, ROLES, STATES, Case, CaseAssignment, Complaint, User
 
 bp = Blueprint("cases", __name__)
@@ -129,7 +129,7 @@ def event_detail(event: dict[str, Any]) -> str:
     if kind == "escalate_isp" and data.get("ticket_number"):
         return f"{gettext('case.isp.ticket')} {data['ticket_number']}"
     if kind == "record_recheck" and isinstance(data.get("connected"), bool):
-        return gettext("case.isp.connected" if data["connected"] else "case.isp.not_connected")
+        return gettext("case.isp.connected") if data["connected"] else gettext("case.isp.not_connected")
     if kind == "target_joined" and data.get("target"):
         return target_label(data["target"])
     if kind == "letter_added" and data.get("number"):
@@ -235,7 +235,7 @@ def _localised(name: str, value: object) -> str:
     }.get(name)
     key = f"{family}.{value}"
     # An unknown action (the refusal says so) has no text of its own.
-    return gettext(key) if family and key in MESSAGES[current_language()] else str(value)
+    return gettext(key) if family and has_message(key, current_language()) else str(value)
 
 
 def refusal_text(error: services.ServiceError) -> str:
@@ -719,7 +719,10 @@ def new_letter():
             _refused(error)
         else:
             joined = len(case["letters"]) > 1 or case["source"] == "alert"
-            flash(gettext("letter.joined" if joined else "letter.saved", id=case["id"]), "success")
+            message = (
+                gettext("letter.joined", id=case["id"]) if joined else gettext("letter.saved", id=case["id"])
+            )
+            flash(message, "success")
             return redirect(url_for("cases.case_page", case_id=case["id"]))
     elif form.is_submitted():
         flash(gettext("form.invalid"), "error")
@@ -1044,5 +1047,10 @@ def user_active(username: str):
         return _render_users(status=409)
     active = request.form.get("active") == "1"
     services.set_active(username, active)
-    flash(gettext("users.activated" if active else "users.deactivated", username=username), "success")
+    message = (
+        gettext("users.activated", username=username)
+        if active
+        else gettext("users.deactivated", username=username)
+    )
+    flash(message, "success")
     return redirect(url_for("cases.users"))

@@ -19,7 +19,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     redirect,
     render_template,
     url_for,
@@ -28,7 +27,7 @@ from flask_login import login_required
 
 from . import services
 from .auth import roles_required
-from .i18n import DEFAULT_LANGUAGE, gettext
+from .i18n import DEFAULT_LANGUAGE, gettext, use_language
 from .pages import checklist, evaluation_context, requested_quarter, target_label
 
 bp = Blueprint("reports", __name__)
@@ -88,7 +87,7 @@ def _pdf_response(html: str, filename: str) -> Response:
 
 def _official_language() -> None:
     """The PDF is the official document: Bahasa Indonesia whatever the reader's page language."""
-    g.language = DEFAULT_LANGUAGE
+    use_language(DEFAULT_LANGUAGE)
 
 
 def _case_report(case_id: int, pdf: bool) -> Response | str:

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from alert_webhook import pages, services
+from alert_webhook import i18n, pages, services
 
 PAYLOADS = Path(__file__).parent / "payloads"
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -753,12 +753,10 @@ def test_workflow_refusals_read_in_indonesian(app, state, role, assigned, action
     decision = workflow.decide(snapshot, action, workflow.Actor(7 if assigned else 8, "andi", role), data)
     assert not decision.allowed
     with app.test_request_context("/cases"):
-        from flask import g
-
-        g.language = "id"
+        i18n.use_language("id")
         refused = services.Refused(decision.refusal)
         assert pages.refusal_text(refused) == indonesian
-        g.language = "en"
+        i18n.use_language("en")
         english = pages.refusal_text(refused)
         assert english not in (indonesian, str(decision.refusal)) and "{" not in english
 
