@@ -245,6 +245,14 @@ def test_translate_fills_placeholders_and_refuses_unknown_ids():
     assert not i18n.has_message("no.such.key", "en") and i18n.has_message("case.title", "en")
 
 
+def test_a_count_picks_the_languages_plural_form():
+    """Indonesian says "1 menit" and "5 menit" alike; English "1 minute" but "5 minutes"."""
+    assert i18n.translate_plural("login.throttled", 1, "id").endswith("1 menit.")
+    assert i18n.translate_plural("login.throttled", 5, "id").endswith("5 menit.")
+    assert i18n.translate_plural("login.throttled", 1, "en").endswith("in 1 minute.")
+    assert i18n.translate_plural("login.throttled", 5, "en").endswith("in 5 minutes.")
+
+
 def test_a_missing_compiled_catalogue_names_the_command_that_makes_it(monkeypatch, tmp_path):
     monkeypatch.setattr(i18n, "TRANSLATIONS_DIR", tmp_path)
     i18n.catalogue.cache_clear()
