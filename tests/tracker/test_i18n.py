@@ -141,6 +141,26 @@ def test_the_committed_mo_is_what_compiling_the_po_gives(language):
     assert committed.plural_forms == fresh.plural_forms
 
 
+# The style of the Indonesian text (docs/tracker.md, "Text and translations"): words a government office
+# does not write, or that read as a translation, and the one word for e-mail (KBBI's pos-el).
+RETIRED_INDONESIAN = re.compile(
+    r"sasaran|kambuh|padam|eskalasi|monitoring|e-?mail|surel|percobaan", re.IGNORECASE
+)
+
+
+def test_the_indonesian_text_keeps_to_the_style():
+    texts = {key: PLACEHOLDER.sub("", " ".join(forms)) for key, forms in entries("id").items()}
+    assert {key: text for key, text in texts.items() if RETIRED_INDONESIAN.search(text)} == {}
+    # EYD writes a time with a period (11.00), never a colon.
+    assert {key: text for key, text in texts.items() if re.search(r"\d:\d\d", text)} == {}
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_no_guillemets(language):
+    """Neither language quotes with «…»: Indonesian and English both use “…”."""
+    assert {key: t for key, t in entries(language).items() if re.search("[«»]", " ".join(t))} == {}
+
+
 # --- every id the code uses exists ---------------------------------------------------------------------
 
 
