@@ -33,7 +33,7 @@ PACKAGED_SERVICES := prometheus prometheus-alertmanager
 RULE_FILES = $(wildcard prometheus/rules/*.yml)
 RULE_TESTS = $(wildcard prometheus/tests/*.yml)
 
-.PHONY: install debian-packages lock test check lint check-configs pytest demo dashboards bench clean
+.PHONY: install debian-packages lock test check lint check-configs pytest demo dashboards translations messages bench clean
 
 install: debian-packages $(VENV_STAMP)
 
@@ -101,6 +101,17 @@ demo: install
 
 dashboards: install
 	$(VENV_PYTHON) grafana/generate.py
+
+# The pages' message catalogues: compile each edited .po into the .mo committed beside it
+# (docs/tracker.md, "Text and translations"; tests/tracker/test_i18n.py checks that they agree).
+translations: install
+	$(VENV)/bin/pybabel compile --directory alert_webhook/translations --domain messages --statistics
+
+# The message ids the code and templates use, as a template in build/; ngettext takes one id and a count.
+messages: install
+	mkdir -p build
+	$(VENV)/bin/pybabel extract --mapping-file babel.cfg --no-default-keywords --keyword _ \
+		--keyword gettext --keyword ngettext:1,1 --sort-output --no-location --output-file build/messages.pot .
 
 # Each benchmark prints a Markdown table for docs/benchmarks.md (bench/README.md says what each measures).
 bench: install

@@ -1,812 +1,160 @@
 """User-facing text of the pages: Bahasa Indonesia first, English on request.
 
-The catalogue is a plain dict per language; templates call ``_("key", **params)``. The language comes from
-``?lang=`` (which also sets a cookie, so the choice sticks), then the cookie, then Indonesian. A test checks
-that both languages carry the same keys with the same placeholders and that every key the code uses exists.
+The text lives in gettext catalogues, one per language: ``translations/<lang>/LC_MESSAGES/messages.po`` is
+the source, edited by hand; ``messages.mo`` beside it is what ``make translations`` compiles from it, and
+is committed so that every way of installing the package carries it (a test checks it matches the
+``.po``). Message ids are symbolic keys such as ``"case.title"``, not English sentences: the Indonesian
+text is the original rather than a translation of the English one, and the keys the pages build at run time
+(``"state." + state``) stay readable. Code and templates call ``_("key", **params)`` (``gettext``), or
+``ngettext("key", count, **params)`` where a count changes the words; inside the catalogues a parameter
+is written ``%(name)s`` and the count ``%(count)s``. An id that no catalogue has raises ``KeyError``, so a
+typo cannot reach a page silently.
+
+The request's language comes from ``?lang=`` (which also sets a cookie, so the choice sticks), then the
+cookie, then Indonesian; Flask-Babel carries it as the request's locale. Dates, times and numbers are
+written for a language with Babel's locale data by the ``format_*`` functions, which take the language (and
+the zone) as arguments so that e-mails and documents can use them outside a request.
 """
 
 from __future__ import annotations
 
+import gettext as gettext_module
+from datetime import date, datetime, tzinfo
+from functools import cache
+from pathlib import Path
 from urllib.parse import urlencode
 
-from flask import Flask, g, request
+import flask_babel
+from babel import dates, numbers
+from babel.support import Translations
+from flask import Flask, g, has_request_context, request
 
 LANGUAGES = ("id", "en")
 DEFAULT_LANGUAGE = "id"
 COOKIE_NAME = "lang"
-
-MESSAGES: dict[str, dict[str, str]] = {
-    "id": {
-        # Layout and navigation
-        "app.title": "Pelacak Gangguan Batik.Net",
-        "app.skip": "Lewati ke isi",
-        "nav.cases": "Daftar kasus",
-        "nav.letter": "Surat baru",
-        "nav.complaints": "Pengaduan",
-        "nav.evaluation": "Evaluasi triwulan",
-        "nav.noc": "Layar NOC",
-        "nav.logout": "Keluar",
-        "nav.signed_in_as": "Masuk sebagai {name} ({role})",
-        "nav.switch_language": "English",
-        "nav.switch_language_title": "Switch to English",
-        "watchdog.silent": (
-            "Peringatan: sinyal Watchdog dari Alertmanager tidak diterima sejak {since}. "
-            "Pemantauan mungkin tidak berjalan — alarm baru bisa tidak sampai."
-        ),
-        "watchdog.never": (
-            "Peringatan: belum pernah ada sinyal Watchdog dari Alertmanager. "
-            "Pemantauan mungkin tidak berjalan — alarm baru bisa tidak sampai."
-        ),
-        "error.forbidden": "Anda tidak berwenang membuka halaman ini.",
-        "error.not_found": "Halaman tidak ditemukan.",
-        "error.csrf": "Formulir kedaluwarsa atau tidak sah. Silakan muat ulang halaman dan coba lagi.",
-        "error.title": "Kesalahan",
-        "error.back": "Kembali ke daftar kasus",
-        # Roles
-        "role.admin": "Admin",
-        "role.head": "Kepala Bidang",
-        "role.technician": "Teknisi",
-        "role.viewer": "Pemantau",
-        # Login
-        "login.title": "Masuk",
-        "login.username": "Nama pengguna",
-        "login.password": "Kata sandi",
-        "login.submit": "Masuk",
-        "login.failed": "Nama pengguna atau kata sandi salah.",
-        "login.throttled": "Terlalu banyak percobaan masuk yang gagal. Coba lagi dalam {minutes} menit.",
-        "login.required": "Silakan masuk untuk membuka halaman ini.",
-        "login.logged_out": "Anda telah keluar.",
-        "login.intro": "Layanan Penanganan Gangguan Jaringan Utama — Dinas Komunikasi dan Informatika",
-        # Forms in general
-        "form.required": "Wajib diisi.",
-        "form.invalid": "Periksa kembali isian formulir.",
-        "form.filter": "Saring",
-        "form.reset": "Atur ulang",
-        "form.any": "Semua",
-        "form.yes": "Ya",
-        "form.no": "Tidak",
-        # Case states
-        "state.received": "Laporan diterima",
-        "state.dispositioned": "Didisposisikan",
-        "state.checking": "Pemeriksaan",
-        "state.isp_escalated": "Eskalasi ke ISP",
-        "state.restored": "Jaringan pulih",
-        "state.report_written": "Laporan ditulis",
-        "state.closed": "Selesai",
-        # Case sources
-        "source.alert": "Alarm pemantauan",
-        "source.letter": "Surat OPD",
-        # Case list
-        "cases.title": "Daftar kasus gangguan",
-        "cases.filter.state": "Status",
-        "cases.filter.opd": "OPD",
-        "cases.filter.technician": "Teknisi",
-        "cases.filter.overdue_only": "Hanya yang lewat target (hari ke-2)",
-        "cases.filter.open_only": "Hanya yang belum selesai",
-        "cases.col.id": "No.",
-        "cases.col.target": "Sasaran",
-        "cases.col.state": "Status",
-        "cases.col.received": "Diterima",
-        "cases.col.target_deadline": "Target (hari ke-2)",
-        "cases.col.maximum_deadline": "Maksimum (hari ke-5)",
-        "cases.col.technicians": "Teknisi",
-        "cases.overdue": "LEWAT BATAS MAKSIMUM",
-        "cases.past_target": "lewat target",
-        "cases.none": "Tidak ada kasus yang cocok.",
-        "cases.page": "Halaman {page}",
-        "cases.previous": "« Sebelumnya",
-        "cases.next": "Berikutnya »",
-        "cases.unassigned": "belum ada",
-        # Case page
-        "case.title": "Kasus #{id}: {target}",
-        "case.summary": "Ringkasan",
-        "case.source": "Sumber",
-        "case.target": "Sasaran",
-        "case.affected": "OPD terdampak",
-        "case.received_at": "Diterima",
-        "case.restored_at": "Pulih",
-        "case.closed_at": "Selesai",
-        "case.target_deadline": "Batas target",
-        "case.maximum_deadline": "Batas maksimum",
-        "case.elapsed": "Waktu kerja berjalan",
-        "case.isp_wait": "Menunggu ISP",
-        "case.flaps": "Jumlah kambuh",
-        "case.technicians": "Teknisi",
-        "case.overdue": "Kasus ini melewati batas maksimum 5 hari kerja.",
-        "case.past_target": "Kasus ini melewati target 2 hari kerja.",
-        "case.timeline": "Riwayat",
-        "case.timeline.empty": "Belum ada riwayat.",
-        "case.timeline.by": "oleh {actor}",
-        "case.checklist": "Daftar pemeriksaan",
-        "case.check.result": "Hasil",
-        "case.check.evidence": "Bukti dari pemantauan",
-        "case.check.pending": "belum diperiksa",
-        "case.check.by": "{actor}, {when}",
-        "case.check.record": "Catat hasil",
-        "case.isp": "Koordinasi ISP",
-        "case.isp.none": "Belum ada koordinasi dengan ISP.",
-        "case.isp.provider": "ISP",
-        "case.isp.contact": "Kontak ISP",
-        "case.isp.ticket": "Nomor tiket ISP",
-        "case.isp.called_at": "Waktu menghubungi",
-        "case.isp.estimate": "Perkiraan pulih",
-        "case.isp.rechecks": "Pemeriksaan ulang",
-        "case.isp.connected": "Terhubung",
-        "case.isp.not_connected": "Belum terhubung",
-        "case.alerts": "Alarm terkait",
-        "case.alerts.none": "Tidak ada alarm terkait (kasus dari surat).",
-        "case.alerts.name": "Alarm",
-        "case.alerts.starts": "Mulai",
-        "case.alerts.ends": "Berakhir",
-        "case.alerts.prometheus": "Prometheus",
-        "case.alerts.grafana": "Grafana",
-        "case.alerts.ongoing": "masih berlangsung",
-        "case.letters": "Surat pemberitahuan",
-        "case.letters.none": "Belum ada surat.",
-        "case.letters.scan": "Pindaian surat",
-        "case.chart": "Keterjangkauan dan RTT",
-        "case.chart.unavailable": "Data Prometheus tidak tersedia: {reason}",
-        "case.chart.empty": "Prometheus tidak punya data untuk sasaran ini pada rentang waktu ini.",
-        "case.chart.up": "Terjangkau",
-        "case.chart.down": "Putus",
-        "case.chart.rtt": "RTT (ms)",
-        "case.actions": "Tindakan",
-        "case.actions.none": "Tidak ada langkah SOP yang dapat Anda ambil pada status ini.",
-        "case.report": "Laporan penyelesaian",
-        "case.report.view": "Lihat laporan",
-        "case.report.pdf": "Unduh PDF",
-        "case.back": "« Daftar kasus",
-        # Actions (forms)
-        "action.done": "Tersimpan.",
-        "action.refused": "Ditolak: {reason}",
-        # Checks (SOP steps 4–7)
-        "check.physical": "Pemeriksaan fisik perangkat aktif jaringan inti",
-        "check.monitoring": "Pemantauan pada sistem monitoring",
-        "check.dns": "Pemeriksaan server DNS",
-        "check.connectivity": "Konektivitas di pengguna dan di server",
-        "check.ok": "Baik",
-        "check.fault": "Gangguan",
-        "check.not_applicable": "Tidak berlaku",
-        # Letter form
-        "letter.title": "Surat pemberitahuan gangguan",
-        "letter.intro": (
-            "Catat surat pemberitahuan gangguan dari OPD. Bila sudah ada kasus terbuka untuk OPD ini atau "
-            "perangkat di atasnya, surat digabungkan ke kasus itu."
-        ),
-        "letter.scan": "Pindaian surat (PDF, JPEG atau PNG, paling besar {max_mb} MB)",
-        "letter.scan_type": "Berkas harus PDF, JPEG atau PNG.",
-        "letter.scan_size": "Berkas terlalu besar (paling besar {max_mb} MB).",
-        "letter.submit": "Simpan surat",
-        "letter.saved": "Surat tersimpan pada kasus #{id}.",
-        "letter.joined": "Surat digabungkan ke kasus terbuka #{id}.",
-        # Complaints (SOP §6)
-        "complaints.title": "Pengaduan",
-        "complaints.intro": (
-            "Pengaduan langsung: diterima petugas, ditanggapi sampai ada penyelesaian, bila tidak selesai "
-            "diteruskan ke pejabat Dinas Kominfo yang menuntaskannya."
-        ),
-        "complaints.new": "Catat pengaduan",
-        "complaints.none": "Belum ada pengaduan.",
-        "complaints.received_at": "Diterima",
-        "complaints.responded_at": "Ditanggapi",
-        "complaints.escalated_at": "Diteruskan",
-        "complaints.resolved_at": "Selesai",
-        "complaints.respond": "Tanggapi",
-        "complaints.escalate": "Teruskan ke pejabat",
-        "complaints.resolve": "Selesaikan",
-        "complaints.submit": "Simpan pengaduan",
-        "complaints.channel.direct": "Langsung (tatap muka)",
-        "complaints.channel.telephone": "Telepon",
-        "complaints.channel.email": "E-mail",
-        "complaints.channel.website": "Situs web",
-        "complaints.channel.social": "Media sosial",
-        "complaints.state.received": "Diterima",
-        "complaints.state.responded": "Ditanggapi",
-        "complaints.state.escalated": "Diteruskan ke pejabat",
-        "complaints.state.resolved": "Selesai",
-        # Quarterly evaluation (SOP §14)
-        "evaluation.title": "Evaluasi kinerja teknisi triwulan {quarter} tahun {year}",
-        "evaluation.heading": "Evaluasi triwulan",
-        "evaluation.intro": "Evaluasi kinerja petugas setiap tiga bulan oleh pimpinan.",
-        "evaluation.quarter": "Triwulan",
-        "evaluation.year": "Tahun",
-        "evaluation.show": "Tampilkan",
-        "evaluation.technician": "Teknisi",
-        "evaluation.cases": "Kasus ditangani",
-        "evaluation.restored": "Pulih",
-        "evaluation.within_target": "Pulih dalam target (2 hari kerja)",
-        "evaluation.within_maximum": "Pulih dalam batas maksimum (5 hari kerja)",
-        "evaluation.median": "Median waktu pulih (jam kerja)",
-        "evaluation.complaints": "Pengaduan",
-        "evaluation.none": "Tidak ada kasus pada triwulan ini.",
-        "evaluation.period": "Periode {start} s.d. {end}",
-        "evaluation.pdf": "Unduh PDF",
-        "evaluation.print": "Versi cetak",
-        "evaluation.no_data": "—",
-        # NOC screen
-        "noc.title": "Layar NOC",
-        "noc.open_cases": "Kasus terbuka",
-        "noc.overdue": "Lewat batas maksimum",
-        "noc.all_clear": "Tidak ada gangguan terbuka.",
-        "noc.updated": "Diperbarui {when}",
-        # Resolution report (laporan penyelesaian gangguan jaringan)
-        "report.title": "Laporan Penyelesaian Gangguan Jaringan",
-        "report.number": "Kasus nomor {id}",
-        "report.opd": "OPD / sasaran",
-        "report.affected": "OPD terdampak",
-        "report.source": "Sumber laporan",
-        "report.letter": "Surat pemberitahuan",
-        "report.letter_ref": "No. {number} tanggal {date}, pelapor {reporter}",
-        "report.received_at": "Laporan diterima",
-        "report.dispositioned_at": "Disposisi",
-        "report.restored_at": "Jaringan pulih",
-        "report.duration": "Lama gangguan",
-        "report.duration_value": "{hours} jam kerja",
-        "report.within_target": "Dalam target 2 hari kerja",
-        "report.within_maximum": "Dalam batas maksimum 5 hari kerja",
-        "report.beyond_maximum": "Melewati batas maksimum 5 hari kerja",
-        "report.technicians": "Teknisi",
-        "report.checks": "Hasil pemeriksaan",
-        "report.cause": "Penyebab gangguan",
-        "report.actions": "Tindakan yang dilakukan",
-        "report.parts": "Suku cadang yang diganti",
-        "report.isp_part": "Peran ISP",
-        "report.isp_tickets": "Tiket ISP",
-        "report.none": "Tidak ada",
-        "report.not_written": "Laporan penyelesaian belum ditulis untuk kasus ini.",
-        "report.signature_place_date": "{city}, {date}",
-        "report.signature_role": "Teknisi yang menangani,",
-        "report.signature_known": "Mengetahui,",
-        "report.signature_head": "Kepala Bidang Infrastruktur dan Statistik",
-        "report.generated": "Dibuat oleh sistem pada {when}",
-        "letterhead.phone": "Telepon {phone}",
-        "letterhead.email": "Pos-el {email}",
-        "letterhead.website": "Laman {website}",
-        "action.dispose": "Disposisi",
-        "action.dispose.submit": "Kirim disposisi",
-        "action.assign": "Tambah teknisi",
-        "action.assign.submit": "Tugaskan",
-        "action.start_checks": "Mulai pemeriksaan",
-        "action.start_checks.submit": "Mulai pemeriksaan",
-        "action.record_check.submit": "Simpan hasil",
-        "action.escalate_isp": "Hubungi ISP",
-        "action.escalate_isp.submit": "Catat eskalasi ke ISP",
-        "action.record_recheck": "Pemeriksaan ulang",
-        "action.record_recheck.submit": "Catat pemeriksaan ulang",
-        "action.return_to_checking": "Kembali ke pemeriksaan",
-        "action.return_to_checking.submit": "Mulai putaran pemeriksaan baru",
-        "action.restore": "Tandai pulih",
-        "action.restore.submit": "Tandai jaringan pulih",
-        "action.write_report": "Tulis laporan penyelesaian",
-        "action.write_report.submit": "Simpan laporan",
-        "action.close": "Tutup kasus",
-        "action.close.submit": "Tutup kasus (penyelesaian dilaporkan ke OPD)",
-        "action.comment": "Catatan",
-        "action.comment.submit": "Tambahkan catatan",
-        "field.technician_ids": "Teknisi yang ditugaskan",
-        "field.note": "Catatan",
-        "field.result": "Hasil",
-        "field.restored_at": "Waktu pulih",
-        "field.isp": "ISP",
-        "field.contact": "Kontak",
-        "field.ticket_number": "Nomor tiket ISP",
-        "field.called_at": "Waktu menghubungi ISP",
-        "field.estimate_at": "Perkiraan pulih dari ISP",
-        "field.connected": "Jaringan sudah terhubung?",
-        "field.cause": "Penyebab gangguan",
-        "field.actions": "Tindakan yang dilakukan",
-        "field.parts_replaced": "Suku cadang yang diganti",
-        "field.isp_part": "Peran ISP",
-        "field.reported_to": "Penyelesaian dilaporkan kepada (di OPD)",
-        "field.number": "Nomor surat",
-        "field.letter_date": "Tanggal surat",
-        "field.opd": "OPD",
-        "field.reporter": "Pelapor",
-        "field.description": "Uraian",
-        "field.received_at": "Waktu diterima",
-        "field.complainant": "Pengadu",
-        "field.channel": "Saluran",
-        "field.case_id": "Nomor kasus terkait",
-        "field.response": "Tanggapan petugas",
-        "field.solved": "Sudah selesai?",
-        "field.official_name": "Pejabat yang menangani",
-        "field.resolution": "Penyelesaian",
-        "hint.now": "Waktu WIB; kosongkan untuk memakai waktu sekarang.",
-        "unit.working_hours": "jam kerja",
-        "unit.after_hours": "{hours} jam kerja sejak diterima",
-        "case.check.name": "Pemeriksaan",
-        "case.chart.not_configured": "Prometheus belum dikonfigurasi (BATIKNET_PROMETHEUS_URL).",
-        "case.chart.received": "diterima",
-        "case.chart.restored": "pulih",
-        "complaints.solved": "Ya, selesai oleh petugas",
-        "complaints.not_solved": "Belum, perlu diteruskan ke pejabat",
-        "complaints.resolved_by.officer": "oleh petugas",
-        "complaints.resolved_by.official": "oleh pejabat",
-        "event.opened": "Kasus dibuka",
-        "event.reopened": "Kasus dibuka kembali (gangguan kambuh)",
-        "event.alert_firing": "Alarm menyala",
-        "event.alert_resolved": "Alarm padam",
-        "event.target_joined": "OPD terdampak bergabung",
-        "event.network_restored": "Pemantauan: jaringan terhubung kembali",
-        "event.incomplete": "Notifikasi terpotong (data tidak lengkap)",
-        "event.letter_added": "Surat dicatat",
-        "event.comment": "Catatan",
-        "event.email_sent": "E-mail penugasan terkirim",
-        "event.email_failed": "E-mail penugasan gagal",
-        "event.dispose": "Disposisi",
-        "event.assign": "Teknisi ditambahkan",
-        "event.start_checks": "Pemeriksaan dimulai",
-        "event.record_check": "Hasil pemeriksaan dicatat",
-        "event.restore": "Ditandai pulih",
-        "event.escalate_isp": "Eskalasi ke ISP",
-        "event.record_recheck": "Pemeriksaan ulang",
-        "event.return_to_checking": "Kembali ke pemeriksaan",
-        "event.write_report": "Laporan penyelesaian ditulis",
-        "event.close": "Kasus ditutup",
-        "month.1": "Januari",
-        "month.2": "Februari",
-        "month.3": "Maret",
-        "month.4": "April",
-        "month.5": "Mei",
-        "month.6": "Juni",
-        "month.7": "Juli",
-        "month.8": "Agustus",
-        "month.9": "September",
-        "month.10": "Oktober",
-        "month.11": "November",
-        "month.12": "Desember",
-        "action.record_check": "Catat hasil pemeriksaan",
-        "refused.state": "{action} tidak dapat dilakukan pada status «{state}» (hanya dari: {states}).",
-        "refused.viewer": "Peran {role} tidak boleh melakukan {action}: pemantau hanya membaca.",
-        "refused.head_only": "{action} hanya boleh dilakukan Kepala Bidang atau admin.",
-        "refused.not_assigned": "{user} tidak ditugaskan pada kasus ini.",
-        "refused.checks_incomplete": "Pemeriksaan belum lengkap: {checks} belum dicatat.",
-        "refused.connectivity_fault": "Konektivitas tercatat gangguan: hubungi ISP atau periksa ulang.",
-        "refused.isp_only_on_fault": "ISP dihubungi hanya bila konektivitas tercatat gangguan.",
-        "refused.restored_at_range": "Waktu pulih harus di antara awal gangguan dan sekarang.",
-        "refused.complaint_state": "Pengaduan ini sudah berstatus «{complaint_state}».",
-        "refused.unknown_action": "Langkah {action} tidak dikenal.",
-        "refused.technician_required": "Disposisi menugaskan paling sedikit satu teknisi.",
-        "refused.check_unknown": "Pemeriksaan harus salah satu dari: {checks}.",
-        "refused.result_unknown": "Hasil harus salah satu dari: {results}.",
-        "refused.ticket_required": "Nomor tiket ISP wajib diisi.",
-        "refused.connected_required": "Pemeriksaan ulang menyatakan jaringan terhubung atau tidak.",
-        "refused.report_incomplete": "Laporan belum memuat: {part}.",
-        "refused.reported_to_required": "Penutupan melaporkan penyelesaian ke OPD: sebutkan kepada siapa.",
-        "action.add_letter": "Tambahkan surat",
-        "action.record_complaint": "Catat pengaduan",
-        "action.handle_complaint": "Tangani pengaduan",
-        "form.invalid_date": "Tanggal tidak sah.",
-        "form.invalid_datetime": "Tanggal dan jam tidak sah.",
-        "form.invalid_choice": "Pilihan tidak sah.",
-        "evidence.queried_at": "Diambil",
-        "evidence.firing_alerts": "Alarm menyala",
-        "evidence.suggested": "Saran hasil",
-        "evidence.lookups": "Kueri DNS (1 = benar)",
-        "evidence.up": "Terjangkau (1 = ya)",
-        "evidence.rtt_seconds": "RTT (detik)",
-        "evidence.down": "Putus",
-        "evidence.error": "Kesalahan",
-        "case.address": "Alamat",
-        "case.contact": "Kontak di OPD",
-        "nav.menu": "Menu utama",
-        "cases.pages": "Halaman daftar",
-        "nav.users": "Pengguna",
-        "users.title": "Pengguna",
-        "users.new": "Tambah pengguna",
-        "users.username": "Nama pengguna",
-        "users.name": "Nama",
-        "users.role": "Peran",
-        "users.email": "E-mail",
-        "users.active": "Aktif",
-        "users.inactive": "Nonaktif",
-        "users.set_password": "Ganti kata sandi",
-        "users.activate": "Aktifkan",
-        "users.deactivate": "Nonaktifkan",
-        "users.create": "Simpan pengguna",
-        "users.created": "Pengguna {username} dibuat.",
-        "users.password_set": "Kata sandi {username} diganti.",
-        "users.activated": "{username} diaktifkan.",
-        "users.deactivated": "{username} dinonaktifkan.",
-        "users.not_yourself": "Anda tidak dapat menonaktifkan akun Anda sendiri.",
-        "field.username": "Nama pengguna",
-        "field.display_name": "Nama lengkap",
-        "field.role": "Peran",
-        "field.email": "E-mail",
-        "field.password": "Kata sandi (paling sedikit 8 karakter)",
-        "refused.password_short": "Kata sandi paling sedikit {length} karakter.",
-        "refused.user_exists": "Pengguna {user} sudah ada.",
-    },
-    "en": {
-        "app.title": "Batik.Net Disruption Tracker",
-        "app.skip": "Skip to content",
-        "nav.cases": "Cases",
-        "nav.letter": "New letter",
-        "nav.complaints": "Complaints",
-        "nav.evaluation": "Quarterly evaluation",
-        "nav.noc": "NOC screen",
-        "nav.logout": "Sign out",
-        "nav.signed_in_as": "Signed in as {name} ({role})",
-        "nav.switch_language": "Bahasa Indonesia",
-        "nav.switch_language_title": "Ganti ke Bahasa Indonesia",
-        "watchdog.silent": (
-            "Warning: no Watchdog heartbeat from Alertmanager since {since}. "
-            "Monitoring may be down — new alerts may not arrive."
-        ),
-        "watchdog.never": (
-            "Warning: no Watchdog heartbeat has ever been received from Alertmanager. "
-            "Monitoring may be down — new alerts may not arrive."
-        ),
-        "error.forbidden": "You are not allowed to open this page.",
-        "error.not_found": "Page not found.",
-        "error.csrf": "The form has expired or is not valid. Please reload the page and try again.",
-        "error.title": "Error",
-        "error.back": "Back to the case list",
-        "role.admin": "Admin",
-        "role.head": "Head of division",
-        "role.technician": "Technician",
-        "role.viewer": "Viewer",
-        "login.title": "Sign in",
-        "login.username": "Username",
-        "login.password": "Password",
-        "login.submit": "Sign in",
-        "login.failed": "Wrong username or password.",
-        "login.throttled": "Too many failed sign-in attempts. Try again in {minutes} min.",
-        "login.required": "Please sign in to open this page.",
-        "login.logged_out": "You have signed out.",
-        "login.intro": "Main network disruption service — Office of Communication and Informatics",
-        "form.required": "Required.",
-        "form.invalid": "Please check the form.",
-        "form.filter": "Filter",
-        "form.reset": "Reset",
-        "form.any": "All",
-        "form.yes": "Yes",
-        "form.no": "No",
-        "state.received": "Received",
-        "state.dispositioned": "Dispositioned",
-        "state.checking": "Checking",
-        "state.isp_escalated": "Escalated to ISP",
-        "state.restored": "Restored",
-        "state.report_written": "Report written",
-        "state.closed": "Closed",
-        "source.alert": "Monitoring alert",
-        "source.letter": "OPD letter",
-        "cases.title": "Disruption cases",
-        "cases.filter.state": "State",
-        "cases.filter.opd": "OPD",
-        "cases.filter.technician": "Technician",
-        "cases.filter.overdue_only": "Past target only (day 2)",
-        "cases.filter.open_only": "Open cases only",
-        "cases.col.id": "No.",
-        "cases.col.target": "Target",
-        "cases.col.state": "State",
-        "cases.col.received": "Received",
-        "cases.col.target_deadline": "Target (day 2)",
-        "cases.col.maximum_deadline": "Maximum (day 5)",
-        "cases.col.technicians": "Technicians",
-        "cases.overdue": "PAST MAXIMUM",
-        "cases.past_target": "past target",
-        "cases.none": "No matching cases.",
-        "cases.page": "Page {page}",
-        "cases.previous": "« Previous",
-        "cases.next": "Next »",
-        "cases.unassigned": "none yet",
-        "case.title": "Case #{id}: {target}",
-        "case.summary": "Summary",
-        "case.source": "Source",
-        "case.target": "Target",
-        "case.affected": "Affected OPDs",
-        "case.received_at": "Received",
-        "case.restored_at": "Restored",
-        "case.closed_at": "Closed",
-        "case.target_deadline": "Target deadline",
-        "case.maximum_deadline": "Maximum deadline",
-        "case.elapsed": "Working time elapsed",
-        "case.isp_wait": "Waiting on the ISP",
-        "case.flaps": "Flaps",
-        "case.technicians": "Technicians",
-        "case.overdue": "This case is past its maximum of 5 working days.",
-        "case.past_target": "This case is past its target of 2 working days.",
-        "case.timeline": "Timeline",
-        "case.timeline.empty": "No events yet.",
-        "case.timeline.by": "by {actor}",
-        "case.checklist": "Checklist",
-        "case.check.result": "Result",
-        "case.check.evidence": "Evidence from monitoring",
-        "case.check.pending": "not checked yet",
-        "case.check.by": "{actor}, {when}",
-        "case.check.record": "Record result",
-        "case.isp": "ISP coordination",
-        "case.isp.none": "No ISP coordination yet.",
-        "case.isp.provider": "ISP",
-        "case.isp.contact": "ISP contact",
-        "case.isp.ticket": "ISP ticket number",
-        "case.isp.called_at": "Called at",
-        "case.isp.estimate": "Recovery estimate",
-        "case.isp.rechecks": "Rechecks",
-        "case.isp.connected": "Connected",
-        "case.isp.not_connected": "Not connected",
-        "case.alerts": "Linked alerts",
-        "case.alerts.none": "No linked alerts (case from a letter).",
-        "case.alerts.name": "Alert",
-        "case.alerts.starts": "Started",
-        "case.alerts.ends": "Ended",
-        "case.alerts.prometheus": "Prometheus",
-        "case.alerts.grafana": "Grafana",
-        "case.alerts.ongoing": "ongoing",
-        "case.letters": "Notification letters",
-        "case.letters.none": "No letters yet.",
-        "case.letters.scan": "Scanned letter",
-        "case.chart": "Reachability and RTT",
-        "case.chart.unavailable": "Prometheus data unavailable: {reason}",
-        "case.chart.empty": "Prometheus has no data for this target in this time range.",
-        "case.chart.up": "Reachable",
-        "case.chart.down": "Down",
-        "case.chart.rtt": "RTT (ms)",
-        "case.actions": "Actions",
-        "case.actions.none": "No SOP step is yours to take in this state.",
-        "case.report": "Resolution report",
-        "case.report.view": "View report",
-        "case.report.pdf": "Download PDF",
-        "case.back": "« Cases",
-        "action.done": "Saved.",
-        "action.refused": "Refused: {reason}",
-        "check.physical": "Physical check of the core network's active devices",
-        "check.monitoring": "Monitoring system",
-        "check.dns": "DNS server check",
-        "check.connectivity": "Connectivity at the users and at the server",
-        "check.ok": "OK",
-        "check.fault": "Fault",
-        "check.not_applicable": "Not applicable",
-        "letter.title": "Disruption notification letter",
-        "letter.intro": (
-            "Record an OPD's letter notifying a disruption. When a case is already open for this OPD or a "
-            "device upstream of it, the letter joins that case."
-        ),
-        "letter.scan": "Scanned letter (PDF, JPEG or PNG, at most {max_mb} MB)",
-        "letter.scan_type": "The file must be a PDF, JPEG or PNG.",
-        "letter.scan_size": "The file is too large (at most {max_mb} MB).",
-        "letter.submit": "Save letter",
-        "letter.saved": "Letter saved on case #{id}.",
-        "letter.joined": "Letter joined the open case #{id}.",
-        "complaints.title": "Complaints",
-        "complaints.intro": (
-            "Direct complaints: received by the officer, answered until solved; if the officer cannot solve "
-            "it, forwarded to an official of Dinas Kominfo who resolves it completely."
-        ),
-        "complaints.new": "Record a complaint",
-        "complaints.none": "No complaints yet.",
-        "complaints.received_at": "Received",
-        "complaints.responded_at": "Responded",
-        "complaints.escalated_at": "Escalated",
-        "complaints.resolved_at": "Resolved",
-        "complaints.respond": "Respond",
-        "complaints.escalate": "Escalate to an official",
-        "complaints.resolve": "Resolve",
-        "complaints.submit": "Save complaint",
-        "complaints.channel.direct": "In person",
-        "complaints.channel.telephone": "Telephone",
-        "complaints.channel.email": "E-mail",
-        "complaints.channel.website": "Website",
-        "complaints.channel.social": "Social media",
-        "complaints.state.received": "Received",
-        "complaints.state.responded": "Responded",
-        "complaints.state.escalated": "Escalated to an official",
-        "complaints.state.resolved": "Resolved",
-        "evaluation.title": "Technician performance evaluation, quarter {quarter} of {year}",
-        "evaluation.heading": "Quarterly evaluation",
-        "evaluation.intro": "Performance evaluation of the staff every three months by the leadership.",
-        "evaluation.quarter": "Quarter",
-        "evaluation.year": "Year",
-        "evaluation.show": "Show",
-        "evaluation.technician": "Technician",
-        "evaluation.cases": "Cases handled",
-        "evaluation.restored": "Restored",
-        "evaluation.within_target": "Restored within target (2 working days)",
-        "evaluation.within_maximum": "Restored within maximum (5 working days)",
-        "evaluation.median": "Median time to restore (working hours)",
-        "evaluation.complaints": "Complaints",
-        "evaluation.none": "No cases in this quarter.",
-        "evaluation.period": "Period {start} to {end}",
-        "evaluation.pdf": "Download PDF",
-        "evaluation.print": "Printable version",
-        "evaluation.no_data": "—",
-        "noc.title": "NOC screen",
-        "noc.open_cases": "Open cases",
-        "noc.overdue": "Past maximum",
-        "noc.all_clear": "No open disruptions.",
-        "noc.updated": "Updated {when}",
-        "report.title": "Network Disruption Resolution Report",
-        "report.number": "Case number {id}",
-        "report.opd": "OPD / target",
-        "report.affected": "Affected OPDs",
-        "report.source": "Reported by",
-        "report.letter": "Notification letter",
-        "report.letter_ref": "No. {number} dated {date}, reporter {reporter}",
-        "report.received_at": "Report received",
-        "report.dispositioned_at": "Disposition",
-        "report.restored_at": "Network restored",
-        "report.duration": "Duration of the disruption",
-        "report.duration_value": "{hours} working hours",
-        "report.within_target": "Within the target of 2 working days",
-        "report.within_maximum": "Within the maximum of 5 working days",
-        "report.beyond_maximum": "Beyond the maximum of 5 working days",
-        "report.technicians": "Technicians",
-        "report.checks": "Check results",
-        "report.cause": "Cause of the disruption",
-        "report.actions": "Actions taken",
-        "report.parts": "Parts replaced",
-        "report.isp_part": "The ISP's part",
-        "report.isp_tickets": "ISP tickets",
-        "report.none": "None",
-        "report.not_written": "The resolution report has not been written for this case yet.",
-        "report.signature_place_date": "{city}, {date}",
-        "report.signature_role": "Technician in charge,",
-        "report.signature_known": "Acknowledged by,",
-        "report.signature_head": "Head of the Infrastructure and Statistics Division",
-        "report.generated": "Generated by the system at {when}",
-        "letterhead.phone": "Telephone {phone}",
-        "letterhead.email": "E-mail {email}",
-        "letterhead.website": "Website {website}",
-        "action.dispose": "Disposition",
-        "action.dispose.submit": "Send disposition",
-        "action.assign": "Add technicians",
-        "action.assign.submit": "Assign",
-        "action.start_checks": "Start checking",
-        "action.start_checks.submit": "Start checking",
-        "action.record_check.submit": "Save result",
-        "action.escalate_isp": "Contact the ISP",
-        "action.escalate_isp.submit": "Log ISP escalation",
-        "action.record_recheck": "Recheck",
-        "action.record_recheck.submit": "Log recheck",
-        "action.return_to_checking": "Back to checking",
-        "action.return_to_checking.submit": "Start a new round of checks",
-        "action.restore": "Mark restored",
-        "action.restore.submit": "Mark network restored",
-        "action.write_report": "Write the resolution report",
-        "action.write_report.submit": "Save report",
-        "action.close": "Close the case",
-        "action.close.submit": "Close the case (completion reported to the OPD)",
-        "action.comment": "Note",
-        "action.comment.submit": "Add note",
-        "field.technician_ids": "Assigned technicians",
-        "field.note": "Note",
-        "field.result": "Result",
-        "field.restored_at": "Restored at",
-        "field.isp": "ISP",
-        "field.contact": "Contact",
-        "field.ticket_number": "ISP ticket number",
-        "field.called_at": "ISP called at",
-        "field.estimate_at": "ISP's recovery estimate",
-        "field.connected": "Is the network connected?",
-        "field.cause": "Cause of the disruption",
-        "field.actions": "Actions taken",
-        "field.parts_replaced": "Parts replaced",
-        "field.isp_part": "The ISP's part",
-        "field.reported_to": "Completion reported to (at the OPD)",
-        "field.number": "Letter number",
-        "field.letter_date": "Letter date",
-        "field.opd": "OPD",
-        "field.reporter": "Reporter",
-        "field.description": "Description",
-        "field.received_at": "Received at",
-        "field.complainant": "Complainant",
-        "field.channel": "Channel",
-        "field.case_id": "Related case number",
-        "field.response": "Officer's response",
-        "field.solved": "Solved?",
-        "field.official_name": "Official handling it",
-        "field.resolution": "Resolution",
-        "hint.now": "WIB time; leave empty to use the current time.",
-        "unit.working_hours": "working hours",
-        "unit.after_hours": "{hours} working hours after receipt",
-        "case.check.name": "Check",
-        "case.chart.not_configured": "Prometheus is not configured (BATIKNET_PROMETHEUS_URL).",
-        "case.chart.received": "received",
-        "case.chart.restored": "restored",
-        "complaints.solved": "Yes, solved by the officer",
-        "complaints.not_solved": "No, forward to an official",
-        "complaints.resolved_by.officer": "by the officer",
-        "complaints.resolved_by.official": "by the official",
-        "event.opened": "Case opened",
-        "event.reopened": "Case reopened (the disruption came back)",
-        "event.alert_firing": "Alert firing",
-        "event.alert_resolved": "Alert resolved",
-        "event.target_joined": "Affected OPD joined",
-        "event.network_restored": "Monitoring: network connected again",
-        "event.incomplete": "Truncated notification (incomplete data)",
-        "event.letter_added": "Letter recorded",
-        "event.comment": "Note",
-        "event.email_sent": "Assignment e-mail sent",
-        "event.email_failed": "Assignment e-mail failed",
-        "event.dispose": "Disposition",
-        "event.assign": "Technicians added",
-        "event.start_checks": "Checking started",
-        "event.record_check": "Check result recorded",
-        "event.restore": "Marked restored",
-        "event.escalate_isp": "Escalated to the ISP",
-        "event.record_recheck": "Recheck",
-        "event.return_to_checking": "Back to checking",
-        "event.write_report": "Resolution report written",
-        "event.close": "Case closed",
-        "month.1": "January",
-        "month.2": "February",
-        "month.3": "March",
-        "month.4": "April",
-        "month.5": "May",
-        "month.6": "June",
-        "month.7": "July",
-        "month.8": "August",
-        "month.9": "September",
-        "month.10": "October",
-        "month.11": "November",
-        "month.12": "December",
-        "action.record_check": "Record a check",
-        "refused.state": "{action} is not possible on a case in state «{state}» (only from: {states}).",
-        "refused.viewer": "Role {role} may not take the step {action}: viewers only read.",
-        "refused.head_only": "{action} is reserved to the head of division or an admin.",
-        "refused.not_assigned": "{user} is not assigned to this case.",
-        "refused.checks_incomplete": "The checks are not complete: {checks} not recorded.",
-        "refused.connectivity_fault": "Connectivity was checked as fault: contact the ISP or check again.",
-        "refused.isp_only_on_fault": "The ISP is contacted only when connectivity is checked as fault.",
-        "refused.restored_at_range": "The recovery time must lie between the disruption and now.",
-        "refused.complaint_state": "This complaint is already «{complaint_state}».",
-        "refused.unknown_action": "Unknown step {action}.",
-        "refused.technician_required": "A disposition assigns at least one technician.",
-        "refused.check_unknown": "The check must be one of: {checks}.",
-        "refused.result_unknown": "The result must be one of: {results}.",
-        "refused.ticket_required": "The ISP's ticket number is required.",
-        "refused.connected_required": "A recheck states whether the network is connected (yes or no).",
-        "refused.report_incomplete": "The report still lacks: {part}.",
-        "refused.reported_to_required": "Closing reports completion to the OPD: say to whom.",
-        "action.add_letter": "Add a letter",
-        "action.record_complaint": "Record a complaint",
-        "action.handle_complaint": "Handle a complaint",
-        "form.invalid_date": "Not a valid date.",
-        "form.invalid_datetime": "Not a valid date and time.",
-        "form.invalid_choice": "Not a valid choice.",
-        "evidence.queried_at": "Taken at",
-        "evidence.firing_alerts": "Firing alerts",
-        "evidence.suggested": "Suggested result",
-        "evidence.lookups": "DNS lookups (1 = correct)",
-        "evidence.up": "Reachable (1 = yes)",
-        "evidence.rtt_seconds": "RTT (seconds)",
-        "evidence.down": "Down",
-        "evidence.error": "Error",
-        "case.address": "Address",
-        "case.contact": "Contact at the OPD",
-        "nav.menu": "Main menu",
-        "cases.pages": "List pages",
-        "nav.users": "Users",
-        "users.title": "Users",
-        "users.new": "Add a user",
-        "users.username": "Username",
-        "users.name": "Name",
-        "users.role": "Role",
-        "users.email": "E-mail",
-        "users.active": "Active",
-        "users.inactive": "Inactive",
-        "users.set_password": "Set password",
-        "users.activate": "Activate",
-        "users.deactivate": "Deactivate",
-        "users.create": "Save user",
-        "users.created": "User {username} created.",
-        "users.password_set": "Password of {username} changed.",
-        "users.activated": "{username} activated.",
-        "users.deactivated": "{username} deactivated.",
-        "users.not_yourself": "You cannot deactivate your own account.",
-        "field.username": "Username",
-        "field.display_name": "Full name",
-        "field.role": "Role",
-        "field.email": "E-mail",
-        "field.password": "Password (at least 8 characters)",
-        "refused.password_short": "The password needs at least {length} characters.",
-        "refused.user_exists": "User {user} already exists.",
-    },
-}
+TRANSLATIONS_DIR = Path(__file__).parent / "translations"
+DOMAIN = "messages"
 
 
-# WTForms' own messages (it ships no Indonesian), mapped onto the catalogue.
+# --- the catalogues ------------------------------------------------------------------------------------
+
+
+class _MissingMessage(gettext_module.NullTranslations):
+    """The last fallback of every catalogue: it raises where gettext would answer with the id itself."""
+
+    def gettext(self, message: str) -> str:
+        raise KeyError(message)
+
+    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
+        raise KeyError(msgid1)
+
+
+@cache
+def catalogue(language: str) -> Translations:
+    """The compiled catalogue of ``language``, read once per process."""
+    if language not in LANGUAGES:
+        raise KeyError(f"no catalogue for language {language!r}")
+    translations = Translations.load(str(TRANSLATIONS_DIR), [language], DOMAIN)
+    if not isinstance(translations, Translations):  # Babel answers a missing .mo with a null catalogue
+        raise FileNotFoundError(
+            f"{TRANSLATIONS_DIR}/{language}/LC_MESSAGES/{DOMAIN}.mo is missing: run `make translations`"
+        )
+    translations.add_fallback(_MissingMessage())
+    return translations
+
+
+def translate(key: str, language: str, **params: object) -> str:
+    """The text for ``key`` in ``language`` with its ``%(name)s`` placeholders filled."""
+    return catalogue(language).gettext(key) % params
+
+
+def translate_plural(key: str, count: int, language: str, **params: object) -> str:
+    """The form of ``key`` that ``language`` uses for ``count`` things; ``%(count)s`` is the count."""
+    return catalogue(language).ngettext(key, key, count) % {"count": count, **params}
+
+
+def has_message(key: str, language: str) -> bool:
+    try:
+        catalogue(language).gettext(key)
+    except KeyError:
+        return False
+    return True
+
+
+# --- the request's language ----------------------------------------------------------------------------
+
+
+def choose_language(query: str | None, cookie: str | None) -> str:
+    """``?lang=`` wins, then the remembered cookie, then Indonesian."""
+    for candidate in (query, cookie):
+        if candidate in LANGUAGES:
+            return candidate
+    return DEFAULT_LANGUAGE
+
+
+def _select_language() -> str:
+    """Flask-Babel's locale selector, asked once per request."""
+    if "language" in g:  # chosen by use_language()
+        return g.language
+    if has_request_context():
+        return choose_language(request.args.get("lang"), request.cookies.get(COOKIE_NAME))
+    return DEFAULT_LANGUAGE
+
+
+def current_language() -> str:
+    """The language of this request's pages; Indonesian outside a request."""
+    locale = flask_babel.get_locale()
+    return DEFAULT_LANGUAGE if locale is None else str(locale)
+
+
+def use_language(language: str) -> None:
+    """Speak ``language`` for the rest of this request (the official documents are in Indonesian)."""
+    g.language = language
+    flask_babel.refresh()
+
+
+def gettext(key: str, **params: object) -> str:
+    return translate(key, current_language(), **params)
+
+
+def ngettext(key: str, count: int, **params: object) -> str:
+    return translate_plural(key, count, current_language(), **params)
+
+
+def _switch_language_url(language: str) -> str:
+    args = request.args.to_dict()
+    args["lang"] = language
+    return f"{request.path}?{urlencode(args)}"
+
+
+def init_app(app: Flask) -> None:
+    # Flask-Babel's Jinja extension would install gettext callables with the signature of English-keyed
+    # catalogues; the templates use the functions of this module instead.
+    flask_babel.Babel(
+        app,
+        configure_jinja=False,
+        locale_selector=_select_language,
+        default_locale=DEFAULT_LANGUAGE,
+        default_translation_directories=str(TRANSLATIONS_DIR),
+        default_domain=DOMAIN,
+        default_timezone=app.config.get("BATIKNET_TIMEZONE") or "Asia/Jakarta",
+    )
+
+    @app.after_request
+    def _remember_language(response):
+        if request.args.get("lang") in LANGUAGES:
+            response.set_cookie(
+                COOKIE_NAME, request.args["lang"], max_age=365 * 24 * 3600, samesite="Lax", httponly=True
+            )
+        return response
+
+    app.jinja_env.globals.update(_=gettext, gettext=gettext, ngettext=ngettext)
+    app.jinja_env.globals.update(current_language=current_language, switch_language_url=_switch_language_url)
+
+
+# --- WTForms' own messages ------------------------------------------------------------------------------
+
+# WTForms ships no Indonesian; its English messages are mapped onto the catalogue.
 WTFORMS_MESSAGES = {
     "This field is required.": "form.required",
     "Not a valid date value.": "form.invalid_date",
@@ -830,46 +178,54 @@ class FormTranslations:
         return self.gettext(singular if n == 1 else plural)
 
 
-def translate(key: str, language: str, **params: object) -> str:
-    """The text for ``key`` in ``language``; a missing key raises, so a typo cannot reach a page silently."""
-    text = MESSAGES[language][key]
-    return text.format(**params) if params else text
+# --- dates, times and numbers for people ---------------------------------------------------------------
+
+# How a government office writes a moment: the long date, the time with a period as EYD has it (11.00), and
+# the zone's own abbreviation (WIB). English keeps the day before the month and the abbreviation too: it is
+# what the reader's clock is called.
+_INSTANT_PATTERNS = {"id": "d MMMM y 'pukul' HH.mm", "en": "d MMMM y, HH:mm"}
+_SHORT_INSTANT_PATTERNS = {"id": "d MMM y HH.mm", "en": "d MMM y, HH:mm"}
+_TIME_PATTERNS = {"id": "HH.mm", "en": "HH:mm"}
+_DATE_PATTERN = "d MMMM y"
 
 
-def choose_language(query: str | None, cookie: str | None) -> str:
-    """``?lang=`` wins, then the remembered cookie, then Indonesian."""
-    for candidate in (query, cookie):
-        if candidate in LANGUAGES:
-            return candidate
-    return DEFAULT_LANGUAGE
+def _local(instant: datetime, zone: tzinfo) -> datetime:
+    if instant.tzinfo is None:
+        raise ValueError(f"{instant!r} has no zone: an instant for people must be aware")
+    return instant.astimezone(zone)
 
 
-def current_language() -> str:
-    return g.get("language", DEFAULT_LANGUAGE)
+def _with_zone(pattern: str, instant: datetime, language: str, zone: tzinfo) -> str:
+    local = _local(instant, zone)
+    return f"{dates.format_datetime(local, pattern, tzinfo=zone, locale=language)} {local.tzname()}"
 
 
-def gettext(key: str, **params: object) -> str:
-    return translate(key, current_language(), **params)
+def format_instant(instant: datetime, language: str, zone: tzinfo) -> str:
+    """``27 November 2026 pukul 11.00 WIB`` / ``27 November 2026, 11:00 WIB``: documents, e-mails."""
+    return _with_zone(_INSTANT_PATTERNS[language], instant, language, zone)
 
 
-def _switch_language_url(language: str) -> str:
-    args = request.args.to_dict()
-    args["lang"] = language
-    return f"{request.path}?{urlencode(args)}"
+def format_instant_short(instant: datetime, language: str, zone: tzinfo) -> str:
+    """``27 Nov 2026 11.00 WIB`` / ``27 Nov 2026, 11:00 WIB``: tables and narrow screens."""
+    return _with_zone(_SHORT_INSTANT_PATTERNS[language], instant, language, zone)
 
 
-def init_app(app: Flask) -> None:
-    @app.before_request
-    def _pick_language() -> None:
-        g.language = choose_language(request.args.get("lang"), request.cookies.get(COOKIE_NAME))
+def format_time(instant: datetime, language: str, zone: tzinfo) -> str:
+    """``11.00 WIB`` / ``11:00 WIB``."""
+    return _with_zone(_TIME_PATTERNS[language], instant, language, zone)
 
-    @app.after_request
-    def _remember_language(response):
-        if request.args.get("lang") in LANGUAGES:
-            response.set_cookie(
-                COOKIE_NAME, g.language, max_age=365 * 24 * 3600, samesite="Lax", httponly=True
-            )
-        return response
 
-    app.jinja_env.globals.update(_=gettext, current_language=current_language)
-    app.jinja_env.globals["switch_language_url"] = _switch_language_url
+def format_date(day: date, language: str) -> str:
+    """``27 November 2026``, the month named in ``language`` (Desember / December)."""
+    return dates.format_date(day, _DATE_PATTERN, locale=language)
+
+
+def format_decimal(value: float, language: str, digits: int = 1) -> str:
+    """``1.234,5`` in Indonesian, ``1,234.5`` in English, with exactly ``digits`` decimals."""
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return numbers.format_decimal(value, pattern, locale=language)
+
+
+def format_percent(share: float, language: str) -> str:
+    """``85%`` for a share of 0.85, in the language's own way of writing a percentage."""
+    return numbers.format_percent(share, locale=language)

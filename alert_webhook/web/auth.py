@@ -88,7 +88,7 @@ def login():
         if attempt.retry_at is not None:
             wait = attempt.retry_at - tracker.now()
             minutes = max(1, math.ceil(wait.total_seconds() / 60))
-            flash(i18n.gettext("login.throttled", minutes=minutes), "error")
+            flash(i18n.ngettext("login.throttled", minutes), "error")
             page = render_template("login.html", form=form, next_url=next_url)
             return page, 429, {"Retry-After": str(math.ceil(wait.total_seconds()))}
         if attempt.user is not None:

@@ -15,7 +15,7 @@ from flask_login import current_user
 
 from ..core.workflow import Check, CheckResult, EventKind
 from ..extension import current_tracker
-from ..i18n import MESSAGES, current_language, gettext
+from ..i18n import current_language, gettext, has_message
 from ..services import ServiceError, notifications
 from ..services.views import CaseDetail, CheckView, EpisodeView, EventView
 
@@ -212,7 +212,7 @@ def _localised(name: str, value: object) -> str:
     family = PARAMETER_FAMILIES.get(name)
     key = f"{family}.{value}"
     # An unknown action (the refusal says so) has no text of its own.
-    return gettext(key) if family and key in MESSAGES[current_language()] else str(value)
+    return gettext(key) if family and has_message(key, current_language()) else str(value)
 
 
 def refusal_text(error: ServiceError) -> str:

@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from ..core.workflow import Role
 from ..extension import current_tracker
-from ..i18n import DEFAULT_LANGUAGE, gettext
+from ..i18n import DEFAULT_LANGUAGE, gettext, use_language
 from ..services import NotFound, accounts, cases
 from ..services import evaluation as queries
 from ..settings import Settings
@@ -82,7 +82,7 @@ def _pdf_response(html: str, filename: str) -> Response:
 
 def _official_language() -> None:
     """The PDF is the official document: Bahasa Indonesia whatever the reader's page language."""
-    g.language = DEFAULT_LANGUAGE
+    use_language(DEFAULT_LANGUAGE)
 
 
 def _case_report(case_id: int, pdf: bool) -> Response | str:

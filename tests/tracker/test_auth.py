@@ -93,7 +93,7 @@ def test_forms_without_csrf_token_are_refused(client, make_user, login):
     login(user)
     answer = client.post("/logout")
     assert answer.status_code == 400
-    assert "Formulir kedaluwarsa" in answer.get_data(as_text=True)
+    assert "Formulir sudah kedaluwarsa" in answer.get_data(as_text=True)
     assert client.get("/cases").status_code == 200  # still signed in
 
 
@@ -187,9 +187,11 @@ def test_admin_manages_accounts_through_the_users_page(app, client, make_user, l
            "new-email": "", "new-password": "rahasia-sari-1"}  # fmt: skip
     assert post("/admin/users", new).status_code == 302
     answer = post("/admin/users", new)
-    assert answer.status_code == 400 and "Pengguna sari sudah ada." in answer.get_data(as_text=True)
+    assert answer.status_code == 400 and "Nama pengguna sari sudah terdaftar." in answer.get_data(
+        as_text=True
+    )
     answer = post("/admin/users", {**new, "new-username": "dewi", "new-password": "pendek"})
-    assert "Kata sandi paling sedikit 8 karakter." in answer.get_data(as_text=True)
+    assert "Kata sandi harus terdiri atas paling sedikit 8 karakter." in answer.get_data(as_text=True)
     sari = next(u for u in accounts.list_users(tracker_of(app)) if u.username == "sari")
     assert sari.role == "technician" and sari.display_name == "Sari Wulandari"
     answer = post("/admin/users/sari/password", {f"pw-{sari.id}-password": "kata-sandi-baru"})
@@ -230,14 +232,17 @@ def test_an_account_is_locked_for_a_while_after_five_failures(client, make_user,
     locked = attempt(client, "budi", user.password)  # even the right password, unchecked
     assert locked.status_code == 429
     assert locked.headers["Retry-After"] == "900"
-    assert "Terlalu banyak percobaan masuk yang gagal. Coba lagi dalam 15 menit." in locked.get_data(
+    assert "Terlalu banyak upaya masuk yang gagal. Silakan coba lagi setelah 15 menit." in locked.get_data(
         as_text=True
     )
     client.get("/login?lang=en")
     clock.advance(minutes=10)
     english = attempt(client, "budi", user.password).get_data(as_text=True)
-    assert "Too many failed sign-in attempts. Try again in 5 min." in english
-    clock.advance(minutes=5)
+    assert "Too many failed sign-in attempts. Try again in 5 minutes." in english
+    clock.advance(minutes=4)
+    english = attempt(client, "budi", user.password).get_data(as_text=True)
+    assert "Too many failed sign-in attempts. Try again in 1 minute." in english
+    clock.advance(minutes=1)
     assert attempt(client, "budi", user.password).status_code == 302  # the window has passed
     client.post("/logout", data={"csrf_token": csrf_token(client)})
     # A success clears the account's failures: four more do not lock it.

@@ -120,7 +120,7 @@ def test_head_disposes_and_technician_checks_in_the_browser(browser, server, peo
     assert page.inner_text("#case-state") == "Laporan diterima"
     page.check("#action-dispose label:has-text('Andi') input, #action-dispose input[type=checkbox]")
     page.click("#action-dispose button[type=submit]")
-    page.wait_for_selector("text=Tersimpan.")
+    page.wait_for_selector("text=Data telah disimpan.")
     assert page.inner_text("#case-state") == "Didisposisikan"
     assert "Andi" in page.inner_text("#case-technicians")
     sign_out(page)

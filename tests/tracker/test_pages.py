@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from alert_webhook import i18n
 from alert_webhook.extension import tracker_of
 from alert_webhook.services import (
     Invalid,
@@ -109,9 +110,9 @@ def test_case_list_shows_deadlines_and_filters(app, client, login, staff, clock)
     assert listed("overdue=1") == set()
     clock.advance(days=2)  # Wednesday 10:00: past the target (end of Tuesday), not the maximum
     assert listed("overdue=1") == {first, second}
-    assert "lewat target" in client.get("/cases").get_data(as_text=True)
+    assert "melewati target" in client.get("/cases").get_data(as_text=True)
     clock.advance(days=5)
-    assert "LEWAT BATAS MAKSIMUM" in client.get("/cases").get_data(as_text=True)
+    assert "MELEWATI BATAS MAKSIMUM" in client.get("/cases").get_data(as_text=True)
 
 
 def test_case_list_is_paginated(app, client, login, staff, monkeypatch):
@@ -150,14 +151,15 @@ def test_viewer_sees_the_case_but_no_action_forms(app, client, login, staff):
     assert "005/1/XI/2026" in page and "Ibu Sari" in page
     assert "Jl. Mataram No. 1" in page and "Operator Setda, +62 285 555 0001" in page  # from the inventory
     assert '<form method="post" action="/cases/' not in page
-    assert "Tidak ada langkah SOP yang dapat Anda ambil" in page
+    assert "Tidak ada langkah SOP yang dapat Anda lakukan" in page
     # Posting anyway is refused by the workflow, with its reason.
     answer = submit(
         client, f"/cases/{case_id}/actions/dispose", {"dispose-technician_ids": str(staff["tech"].id)}
     )
     assert answer.status_code in (403, 409)
-    assert "Ditolak: Peran Pemantau tidak boleh melakukan Disposisi: pemantau hanya membaca." in flashes(
-        answer
+    assert (
+        "Ditolak: Pengguna dengan peran Pemantau hanya dapat melihat data dan tidak dapat melakukan "
+        "langkah “Disposisi”." in flashes(answer)
     )
     assert case_state(app, case_id) == "received"
 
@@ -193,9 +195,9 @@ def test_the_whole_sop_through_the_pages(app, client, login, staff, clock):
     answer = submit(client, f"/cases/{case_id}/actions/restore", {})
     assert answer.status_code == 409
     assert (
-        "Ditolak: Pemeriksaan belum lengkap: Pemeriksaan fisik perangkat aktif jaringan inti, "
-        "Pemantauan pada sistem monitoring, Pemeriksaan server DNS, "
-        "Konektivitas di pengguna dan di server belum dicatat." in flashes(answer)
+        "Ditolak: Pemeriksaan belum lengkap: hasil Pemeriksaan fisik perangkat aktif jaringan utama, "
+        "Pengamatan jaringan pada sistem pemantauan, Pemeriksaan server DNS, "
+        "Pemeriksaan konektivitas pada pengguna jaringan dan server belum dicatat." in flashes(answer)
     )
     # The checklist: four forms, evidence pre-filled (here: Prometheus is not configured, and it says so).
     page = client.get(f"/cases/{case_id}").get_data(as_text=True)
@@ -239,7 +241,7 @@ def test_the_whole_sop_through_the_pages(app, client, login, staff, clock):
     for label in (
         "Kasus ditutup",
         "Laporan penyelesaian ditulis",
-        "Ditandai pulih",
+        "Jaringan dinyatakan pulih",
         "Hasil pemeriksaan dicatat",
         "Pemeriksaan dimulai",
         "Disposisi",
@@ -329,7 +331,9 @@ def test_letter_form_opens_a_case_with_its_scan(app, client, login, staff):
     # A second letter of the same OPD joins the open case.
     answer = submit(client, "/letters/new", letter_form(number="046/DINKES/XI/2026"))
     assert answer.location == f"/cases/{case_id}"
-    assert f"Surat digabungkan ke kasus terbuka #{case_id}." in flashes(client.get(answer.location))
+    assert f"Surat digabungkan ke kasus #{case_id} yang masih terbuka." in flashes(
+        client.get(answer.location)
+    )
 
 
 def test_letter_form_errors_are_in_the_page_language(app, client, login, staff):
@@ -362,21 +366,21 @@ def test_letter_scan_type_and_size_are_checked(app_config):
             {**letter_form(), "scan": (io.BytesIO(b"MZ\x90\x00 not a pdf"), "surat.pdf", "application/pdf")},
         )
         assert fake.status_code == 400
-        assert "Berkas harus PDF, JPEG atau PNG." in fake.get_data(as_text=True)
+        assert "Berkas harus berformat PDF, JPEG, atau PNG." in fake.get_data(as_text=True)
         big = submit(
             client,
             "/letters/new",
             {**letter_form(), "scan": (io.BytesIO(PDF + b" " * 2000), "surat.pdf", "application/pdf")},
         )
         assert big.status_code == 400
-        assert "Berkas terlalu besar" in big.get_data(as_text=True)
+        assert "Ukuran berkas terlalu besar" in big.get_data(as_text=True)
         # Beyond the request limit the server refuses before reading, with the same message.
         huge = submit(
             client,
             "/letters/new",
             {**letter_form(), "scan": (io.BytesIO(PDF + b" " * (2 << 20)), "surat.pdf", "application/pdf")},
         )
-        assert huge.status_code == 413 and "Berkas terlalu besar" in huge.get_data(as_text=True)
+        assert huge.status_code == 413 and "Ukuran berkas terlalu besar" in huge.get_data(as_text=True)
         # A rejected letter stores nothing.
         assert cases.list_cases(tracker_of(app), count_total=True).total == 0
     finally:
@@ -389,7 +393,9 @@ def test_letter_scan_type_and_size_are_checked(app_config):
 def test_watchdog_banner_when_alertmanager_goes_silent(app, client, login, staff, clock, shared_headers):
     login(staff["viewer"])
     page = client.get("/cases").get_data(as_text=True)
-    assert 'id="watchdog-banner"' in page and "belum pernah ada sinyal Watchdog" in page
+    assert (
+        'id="watchdog-banner"' in page and "sinyal Watchdog dari Alertmanager belum pernah diterima" in page
+    )
     answer = client.post("/api/v1/heartbeat", headers=shared_headers, json={"receiver": "watchdog"})
     assert answer.status_code < 300, answer.get_data(as_text=True)
     for path in ("/cases", "/noc"):
@@ -515,18 +521,20 @@ def test_checks_are_prefilled_from_prometheus_and_the_timeline_tells_the_details
         page = client.get(f"/cases/{case_id}").get_data(as_text=True)
         connectivity = page[page.index('id="check-connectivity"') :]
         assert re.search(r'<input checked[^>]*value="fault"', connectivity[: connectivity.index("</form>")])
-        assert "Putus: setda" in connectivity and "Alarm menyala: BatiknetOPDUnreachable" in page
-        assert "Saran hasil: Gangguan" in connectivity and "Diambil: 30-11-2026 10:00" in connectivity
+        assert "Putus: setda" in connectivity and "Alarm aktif: BatiknetOPDUnreachable" in page
+        assert "Hasil yang disarankan: Gangguan" in connectivity
+        assert "Waktu pengambilan data: 30-11-2026 10:00" in connectivity
         physical = page[page.index('id="check-physical"') : page.index('id="check-monitoring"')]
         assert "<input checked" not in physical  # nothing to suggest: the technician goes and looks
         submit(client, f"/cases/{case_id}/checks/connectivity", {"check-connectivity-result": "fault"})
         submit(client, f"/cases/{case_id}/checks/physical", {"check-physical-result": "ok"})
         timeline = client.get(f"/cases/{case_id}").get_data(as_text=True).split('id="timeline"')[1]
         assert (
-            "Hasil pemeriksaan dicatat</strong>: Konektivitas di pengguna dan di server: Gangguan" in timeline
+            "Hasil pemeriksaan dicatat</strong>: Pemeriksaan konektivitas pada pengguna jaringan dan server: "
+            "Gangguan" in timeline
         )
         assert (
-            "Hasil pemeriksaan dicatat</strong>: Pemeriksaan fisik perangkat aktif jaringan inti: Baik"
+            "Hasil pemeriksaan dicatat</strong>: Pemeriksaan fisik perangkat aktif jaringan utama: Baik"
             in timeline
         )
         assert "Disposisi</strong>: andi" in timeline
@@ -611,7 +619,7 @@ def test_complaint_is_recorded_answered_escalated_and_resolved_with_times(app, c
         client, f"/complaints/{complaint_id}/escalate", {f"c{complaint_id}-escalate-official_name": "x"}
     )
     assert answer.status_code == 409
-    assert "Ditolak: Pengaduan ini sudah berstatus «Selesai»." in flashes(answer)
+    assert "Ditolak: Pengaduan ini sudah berstatus “Selesai”." in flashes(answer)
 
 
 # --- the quarterly evaluation (SOP 14) and the NOC screen ---------------------------------------------
@@ -632,7 +640,7 @@ def test_quarterly_evaluation_per_technician(app, client, login, staff, clock):
     assert "triwulan 4 tahun 2026" in page and "1 Oktober 2026" in page and "31 Desember 2026" in page
     rows = dict(
         re.findall(
-            r'<td data-label="Teknisi">([^<]+)</td>\s*<td data-label="Kasus ditangani">(\d+)</td>', page
+            r'<td data-label="Teknisi">([^<]+)</td>\s*<td data-label="Kasus yang ditangani">(\d+)</td>', page
         )
     )
     assert rows == {"Andi": "1", "Budi": "0"}
@@ -658,7 +666,7 @@ def test_quarterly_evaluation_follows_the_account_not_the_name(app, client, logi
     def rows() -> list[tuple[str, str]]:
         page = client.get("/evaluation").get_data(as_text=True)
         return re.findall(
-            r'<td data-label="Teknisi">([^<]+)</td>\s*<td data-label="Kasus ditangani">(\d+)</td>', page
+            r'<td data-label="Teknisi">([^<]+)</td>\s*<td data-label="Kasus yang ditangani">(\d+)</td>', page
         )
 
     login(staff["head"])
@@ -678,7 +686,7 @@ def test_noc_screen_lists_open_cases_and_refreshes(app, client, login, staff):
 
 def test_noc_screen_all_clear(client, login, staff):
     login(staff["viewer"])
-    assert "Tidak ada gangguan terbuka." in client.get("/noc").get_data(as_text=True)
+    assert "Tidak ada kasus gangguan yang terbuka." in client.get("/noc").get_data(as_text=True)
 
 
 # --- language ------------------------------------------------------------------------------------------
@@ -706,8 +714,8 @@ def test_language_switch_by_query_and_cookie(app, client, login, staff):
             False,
             "restore",
             {},
-            "Tandai pulih tidak dapat dilakukan pada status «Laporan diterima» "
-            "(hanya dari: Pemeriksaan, Eskalasi ke ISP).",
+            "Langkah “Tandai pulih” tidak dapat dilakukan pada kasus berstatus “Laporan diterima”; "
+            "langkah ini hanya dapat dilakukan pada status Pemeriksaan, Koordinasi dengan ISP.",
         ),
         (
             "received",
@@ -715,7 +723,8 @@ def test_language_switch_by_query_and_cookie(app, client, login, staff):
             False,
             "dispose",
             {"technician_ids": [1]},
-            "Peran Pemantau tidak boleh melakukan Disposisi: pemantau hanya membaca.",
+            "Pengguna dengan peran Pemantau hanya dapat melihat data dan tidak dapat melakukan langkah "
+            "“Disposisi”.",
         ),
         (
             "received",
@@ -723,16 +732,23 @@ def test_language_switch_by_query_and_cookie(app, client, login, staff):
             True,
             "dispose",
             {"technician_ids": [1]},
-            "Disposisi hanya boleh dilakukan Kepala Bidang atau admin.",
+            "Langkah “Disposisi” hanya boleh dilakukan oleh Kepala Bidang atau admin.",
         ),
-        ("dispositioned", "technician", False, "start_checks", {}, "andi tidak ditugaskan pada kasus ini."),
+        (
+            "dispositioned",
+            "technician",
+            False,
+            "start_checks",
+            {},
+            "andi tidak ditugaskan untuk menangani kasus ini.",
+        ),
         (
             "checking",
             "technician",
             True,
             "escalate_isp",
             {"ticket_number": "T1"},
-            "Pemeriksaan belum lengkap: Pemeriksaan server DNS belum dicatat.",
+            "Pemeriksaan belum lengkap: hasil Pemeriksaan server DNS belum dicatat.",
         ),
         (
             "checking",
@@ -740,7 +756,8 @@ def test_language_switch_by_query_and_cookie(app, client, login, staff):
             True,
             "restore",
             {},
-            "Konektivitas tercatat gangguan: hubungi ISP atau periksa ulang.",
+            "Hasil pemeriksaan konektivitas masih “Gangguan”: lakukan koordinasi dengan ISP atau periksa "
+            "kembali.",
         ),
     ],
 )
@@ -757,12 +774,10 @@ def test_workflow_refusals_read_in_indonesian(app, state, role, assigned, action
     decision = workflow.decide(snapshot, action, workflow.Actor(7 if assigned else 8, "andi", role), data)
     assert not decision.allowed
     with app.test_request_context("/cases"):
-        from flask import g
-
-        g.language = "id"
+        i18n.use_language("id")
         refused = Refused(decision.refusal)
         assert pages.refusal_text(refused) == indonesian
-        g.language = "en"
+        i18n.use_language("en")
         english = pages.refusal_text(refused)
         assert english not in (indonesian, str(decision.refusal)) and "{" not in english
 

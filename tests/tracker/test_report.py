@@ -96,11 +96,11 @@ def test_report_page_has_letterhead_facts_and_signatures(client, login, reported
         "Laporan Penyelesaian Gangguan Jaringan",
         f"Kasus nomor {case_id}",
         "RSUD Bendan",
-        "No. 440/123/XI/2026 tanggal 30 November 2026, pelapor dr. Rina",
+        "Nomor 440/123/XI/2026 tanggal 30 November 2026, pelapor dr. Rina",
         "Modul SFP pada switch distribusi rusak",
         "1 modul SFP 1000BASE-LX",
         "2,0 jam kerja",  # 10:00 → 12:00 WIB
-        "Dalam target 2 hari kerja",
+        "Dalam batas target 2 hari kerja",
         "Port switch distribusi mati",
         "Nama Kepala Bidang Contoh",
         "NIP 000000000000000000",
@@ -166,7 +166,7 @@ def test_quarterly_evaluation_report_page_and_pdf(client, login, make_user, repo
         "Evaluasi kinerja teknisi triwulan 4 tahun 2026" in page
         and "Dinas Komunikasi dan Informatika" in page
     )
-    assert re.search(r'data-label="Teknisi">Andi</td>\s*<td data-label="Kasus ditangani">1<', page)
+    assert re.search(r'data-label="Teknisi">Andi</td>\s*<td data-label="Kasus yang ditangani">1<', page)
     rendered: list[str] = []
     original = reports.render_pdf
     monkeypatch.setattr(reports, "render_pdf", lambda html: rendered.append(html) or original(html))
@@ -174,7 +174,7 @@ def test_quarterly_evaluation_report_page_and_pdf(client, login, make_user, repo
     assert answer.data.startswith(b"%PDF-")
     assert 'filename="evaluasi-teknisi-2026-tw4.pdf"' in answer.headers["Content-Disposition"]
     text = document_text(reports.render_document(rendered[0]))
-    assert "Andi" in text and "Median waktu pulih" in text
+    assert "Andi" in text and "Median waktu pemulihan" in text
 
 
 def test_people_and_phones_come_only_from_configuration():
@@ -183,5 +183,6 @@ def test_people_and_phones_come_only_from_configuration():
 
     root = Path(reports.__file__).parents[1]
     sources = [*root.glob("templates/*.html"), *root.glob("web/*.py"), root / "i18n.py"]
+    sources += [*root.glob("translations/*/LC_MESSAGES/*.po")]
     phone = re.compile(r"(\+62|\(0\d{2,3}\))[\d\s-]{6,}")
     assert [p.name for p in sources if phone.search(p.read_text(encoding="utf-8"))] == []
