@@ -416,6 +416,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "field.password": "Kata sandi (paling sedikit 8 karakter)",
         "refused.password_short": "Kata sandi paling sedikit {length} karakter.",
         "refused.user_exists": "Pengguna {user} sudah ada.",
+        # Phone-first pages (issue 9): the folding menu, the case list's filters, the case page's steps
+        "nav.menu_button": "Menu",
+        "cases.filter.show": "Saring daftar",
+        "case.next_step": "Langkah berikutnya",
+        "noc.pause": "Hentikan pembaruan otomatis",
+        "noc.past_target": "Lewat target (hari ke-2)",
+        "noc.resume": "Lanjutkan pembaruan otomatis",
+        "case.check.change": "Ubah hasil",
+        "case.checks_to_record": "{count} dari 4 pemeriksaan belum dicatat; catat hasilnya di bawah ini.",
+        "case.after_checks": (
+            "Koordinasi dengan ISP atau penandaan jaringan pulih dapat dicatat "
+            "setelah keempat pemeriksaan selesai."
+        ),
     },
     "en": {
         "app.title": "Batik.Net Disruption Tracker",
@@ -802,6 +815,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "field.password": "Password (at least 8 characters)",
         "refused.password_short": "The password needs at least {length} characters.",
         "refused.user_exists": "User {user} already exists.",
+        # Phone-first pages (issue 9): the folding menu, the case list's filters, the case page's steps
+        "nav.menu_button": "Menu",
+        "cases.filter.show": "Filter the list",
+        "case.next_step": "Next step",
+        "noc.pause": "Pause the automatic refresh",
+        "noc.past_target": "Past the target (day 2)",
+        "noc.resume": "Resume the automatic refresh",
+        "case.check.change": "Change the result",
+        "case.checks_to_record": "{count} of the 4 checks are not recorded yet; record them below.",
+        "case.after_checks": (
+            "Coordinating with the ISP or marking the network restored can be recorded "
+            "once all four checks are done."
+        ),
     },
 }
 
