@@ -16,13 +16,16 @@ from typing import Any
 
 from tests.browser.tracker import Person, Tracker
 
+# The people's own browsers speak Indonesian and keep Pekalongan's time (the date pickers follow).
+PEKALONGAN = {"locale": "id-ID", "timezone_id": "Asia/Jakarta"}
 PHONE = {
+    **PEKALONGAN,
     "viewport": {"width": 360, "height": 740},
     "is_mobile": True,
     "has_touch": True,
     "device_scale_factor": 2,
 }
-WALL = {"viewport": {"width": 1920, "height": 1080}}
+WALL = {**PEKALONGAN, "viewport": {"width": 1920, "height": 1080}}
 SCREENS = {"phone": PHONE, "wall": WALL}
 MIN_TARGET = {"phone": 44, "wall": 24}
 
@@ -126,11 +129,6 @@ def sign_in(page: Any, person: Person) -> None:
     page.fill("#password", person.password)
     page.click("button[type=submit].primary")
     page.wait_for_url(re.compile(r"/(cases|noc)$"))
-
-
-def sign_out(page: Any) -> None:
-    page.click("form[action='/logout'] button")
-    page.wait_for_url("**/login")
 
 
 def layout_faults(page: Any, screen: str) -> list[str]:

@@ -100,13 +100,15 @@ def cases(tracker: Tracker) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def signed_in(chromium: Any, tracker: Tracker) -> Any:
-    """One signed-in page per role and screen, opened on first use and kept for the module."""
-    pages: dict[tuple[str, str], Any] = {}
+    """One signed-in page per role, screen and language, opened on first use and kept for the module."""
+    pages: dict[tuple[str, str, str], Any] = {}
 
-    def page_of(role: str, screen: str) -> Any:
-        if (role, screen) not in pages:
-            pages[role, screen] = open_page(chromium, tracker, screen, PEOPLE[ROLES[role]])
-        return pages[role, screen]
+    def page_of(role: str, screen: str, language: str = "id") -> Any:
+        if (role, screen, language) not in pages:
+            page = open_page(chromium, tracker, screen, PEOPLE[ROLES[role]])
+            page.goto(f"/cases?lang={language}")  # the choice is kept in a cookie
+            pages[role, screen, language] = page
+        return pages[role, screen, language]
 
     yield page_of
     for page in pages.values():
@@ -139,6 +141,17 @@ def test_page_fits_the_screen_and_passes_axe(
     assert page.locator("h1").count() == 1 and page.locator("h1").is_visible()
     shoot(page, screenshots, f"{screen}-{role}-{name}")
     assert_fit_for_people(page, screen, tracker)
+
+
+@pytest.mark.parametrize(("name", "path", "allowed"), PAGES, ids=[name for name, _, _ in PAGES])
+def test_page_in_english_fits_the_phone(name, path, allowed, cases, signed_in, tracker, screenshots) -> None:
+    """The English texts are of other lengths; the head (or the administrator, for the users) reads them."""
+    role = "head" if "head" in allowed else "admin"
+    page = signed_in(role, "phone", "en")
+    page.goto(path.format(**cases))
+    assert page.get_attribute("html", "lang") == "en"
+    shoot(page, screenshots, f"phone-{role}-{name}-en")
+    assert_fit_for_people(page, "phone", tracker)
 
 
 @pytest.mark.parametrize("screen", SCREENS)

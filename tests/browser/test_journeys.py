@@ -53,6 +53,13 @@ def fits_the_phone(page: Any) -> None:
     assert not faults, "\n".join(faults)
 
 
+def follow(page: Any, target: Any) -> None:
+    """Click a link or a submit button (a selector or a locator) and wait for the page it leads to: a click
+    does not wait for the navigation it starts, and the old page would still be read."""
+    with page.expect_navigation():
+        (page.locator(target) if isinstance(target, str) else target).click()
+
+
 def state(page: Any) -> str:
     return page.inner_text("#case-state")
 
@@ -62,7 +69,7 @@ def record_check(page: Any, check: str, result: str, note: str = "") -> None:
     page.click(f"#check-form-{check} label:text-is('{result}')")
     if note:
         page.fill(f"#check-{check}-note", note)
-    page.click(f"#check-form-{check} button[type=submit]")
+    follow(page, f"#check-form-{check} button[type=submit]")
     expect(page.locator(f"#check-{check} .check-result")).to_contain_text(result)
 
 
@@ -77,18 +84,18 @@ def test_head_disposes_to_two_of_four_technicians_and_one_works_it_on_a_phone(tr
 
     head = people("head", "wall")
     head.goto("/cases")
-    head.click(f"#case-table a[href='/cases/{case_id}'] >> nth=0")
+    follow(head, f"#case-table a[href='/cases/{case_id}'] >> nth=0")
     assert state(head) == "Laporan diterima"
     assert next_step(head) == "Disposisi" and visible_forms(head)[0] == "action-dispose"
     # Nobody ticked: the form says what is missing and nothing changes.
-    head.click("#action-dispose button[type=submit]")
+    follow(head, "#action-dispose button[type=submit]")
     assert "Periksa kembali isian formulir." in flash(head)
     assert "Wajib diisi." in head.inner_text("#action-dispose") and state(head) == "Laporan diterima"
     # Two of the four.
     head.click("#action-dispose label:text-is('Andi Saputra')")
     head.click("#action-dispose label:text-is('Budi Santoso')")
     head.fill("#dispose-note", "Segera cek ruang server lantai 2")
-    head.click("#action-dispose button[type=submit]")
+    follow(head, "#action-dispose button[type=submit]")
     assert flash(head) == "Tersimpan."
     assert state(head) == "Didisposisikan"
     assert head.inner_text("#case-technicians") == "Andi Saputra, Budi Santoso"
@@ -108,7 +115,7 @@ def test_head_disposes_to_two_of_four_technicians_and_one_works_it_on_a_phone(tr
     citra.goto(f"/cases/{case_id}")
     assert "Tidak ada langkah SOP yang dapat Anda ambil" in citra.inner_text("#actions")
     assert visible_forms(citra) == ["action-comment"]
-    citra.click("a.lang")
+    follow(citra, "a.lang")
     assert citra.get_attribute("html", "lang") == "en" and state(citra) == "Dispositioned"
     citra.goto("/cases")
     assert citra.inner_text("h1") == "Disruption cases"  # the choice sticks across pages
@@ -117,10 +124,10 @@ def test_head_disposes_to_two_of_four_technicians_and_one_works_it_on_a_phone(tr
     # Andi, on his phone in the OPD's server room.
     andi = people("andi", "phone")
     andi.goto("/cases")
-    andi.click(f"#case-table td.card-title a[href='/cases/{case_id}']")
+    follow(andi, f"#case-table td.card-title a[href='/cases/{case_id}']")
     assert next_step(andi) == "Mulai pemeriksaan" and visible_forms(andi)[0] == "action-start_checks"
     fits_the_phone(andi)
-    andi.click("#action-start_checks button[type=submit]")
+    follow(andi, "#action-start_checks button[type=submit]")
     assert state(andi) == "Pemeriksaan"
     # The checks come first; restoring and calling the ISP wait until all four are recorded.
     assert next_step(andi) == "Daftar pemeriksaan"
@@ -147,7 +154,7 @@ def test_head_disposes_to_two_of_four_technicians_and_one_works_it_on_a_phone(tr
     assert head.locator("#checklist .result-ok").count() == 4
     assert "Diperiksa di lokasi: dns" in head.inner_text("#check-dns")
 
-    andi.click("#action-restore button[type=submit]")
+    follow(andi, "#action-restore button[type=submit]")
     assert state(andi) == "Jaringan pulih"
     assert next_step(andi) == "Tulis laporan penyelesaian"
     fits_the_phone(andi)
@@ -159,7 +166,7 @@ def test_isp_loop_of_two_rounds_then_report_and_close_on_a_phone(tracker, people
 
     budi = people("budi", "phone")
     budi.goto(f"/cases/{case_id}")
-    budi.click("#action-start_checks button[type=submit]")
+    follow(budi, "#action-start_checks button[type=submit]")
     for round_number, ticket in ((1, "TLK-20261130-0042"), (2, "TLK-20261130-0057")):
         assert state(budi) == "Pemeriksaan"
         assert "4 dari 4 pemeriksaan belum dicatat" in budi.inner_text("#checklist")
@@ -173,7 +180,7 @@ def test_isp_loop_of_two_rounds_then_report_and_close_on_a_phone(tracker, people
         budi.fill("#escalate_isp-estimate_at", tomorrow_at(10))
         budi.fill("#escalate_isp-note", f"Putaran {round_number}: kabel optik di jalur utara")
         fits_the_phone(budi)
-        budi.click("#action-escalate_isp button[type=submit]")
+        follow(budi, "#action-escalate_isp button[type=submit]")
         assert state(budi) == "Eskalasi ke ISP"
         # While the ISP works, its ticket stands right under the recheck, before the checklist.
         assert next_step(budi) == "Pemeriksaan ulang"
@@ -185,15 +192,15 @@ def test_isp_loop_of_two_rounds_then_report_and_close_on_a_phone(tracker, people
         if round_number == 1:
             budi.click("#record_recheck-connected label:text-is('Tidak')")
             budi.fill("#record_recheck-note", "Masih putus, teknisi ISP menuju lokasi")
-            budi.click("#action-record_recheck button[type=submit]")
+            follow(budi, "#action-record_recheck button[type=submit]")
             assert state(budi) == "Eskalasi ke ISP"
             assert "Belum terhubung" in budi.inner_text("#isp-log")
             assert "Masih putus, teknisi ISP menuju lokasi" in budi.inner_text("#isp-log")
             # Not connected after the ISP's estimate: check again, a new round (SOP step 8).
-            budi.click("#action-return_to_checking button[type=submit]")
+            follow(budi, "#action-return_to_checking button[type=submit]")
         else:
             budi.click("#record_recheck-connected label:text-is('Ya')")
-            budi.click("#action-record_recheck button[type=submit]")
+            follow(budi, "#action-record_recheck button[type=submit]")
     assert state(budi) == "Jaringan pulih"
     isp_log = budi.inner_text("#isp-log")
     assert "TLK-20261130-0042" in isp_log and "TLK-20261130-0057" in isp_log
@@ -204,11 +211,11 @@ def test_isp_loop_of_two_rounds_then_report_and_close_on_a_phone(tracker, people
     budi.fill("#write_report-actions", "Koordinasi dengan ISP dua kali; diperiksa ulang setelah perbaikan")
     budi.fill("#write_report-isp_part", "ISP menyambung ulang kabel optik")
     fits_the_phone(budi)
-    budi.click("#action-write_report button[type=submit]")
+    follow(budi, "#action-write_report button[type=submit]")
     assert state(budi) == "Laporan ditulis"
     assert next_step(budi) == "Tutup kasus"
 
-    budi.click(f"a[href='/cases/{case_id}/report']")
+    follow(budi, f"a[href='/cases/{case_id}/report']")
     report = budi.inner_text("article")
     assert "LAPORAN PENYELESAIAN GANGGUAN JARINGAN" in budi.inner_text("h1").upper()
     assert "Kabel optik ISP putus tertimpa dahan di Jl. Utara" in report
@@ -220,7 +227,7 @@ def test_isp_loop_of_two_rounds_then_report_and_close_on_a_phone(tracker, people
 
     budi.go_back()
     budi.fill("#close-reported_to", "Pak Bambang, Kecamatan Pekalongan Utara")
-    budi.click("#action-close button[type=submit]")
+    follow(budi, "#action-close button[type=submit]")
     assert state(budi) == "Selesai"
     assert next_step(budi) == ""
     assert visible_forms(budi) == ["action-comment"]
@@ -237,7 +244,7 @@ def test_a_letter_joins_the_case_an_alert_opened(tracker, people, screenshots):
     # Dewi enters the OPD's letter from her phone, through the folded menu.
     dewi = people("dewi", "phone")
     dewi.click(".menu summary")
-    dewi.click(".menu a:text-is('Surat baru')")
+    follow(dewi, ".menu a:text-is('Surat baru')")
     assert dewi.url.endswith("/letters/new") and dewi.inner_text("h1") == "Surat pemberitahuan gangguan"
     fits_the_phone(dewi)
     dewi.fill("#number", "440/15/XI/2026")
@@ -245,7 +252,7 @@ def test_a_letter_joins_the_case_an_alert_opened(tracker, people, screenshots):
     dewi.select_option("#opd", "dinkes")
     dewi.fill("#reporter", "dr. Rina")
     dewi.fill("#description", "Aplikasi SIMPUS di puskesmas tidak bisa diakses")
-    dewi.click("#letter-form button[type=submit]")
+    follow(dewi, "#letter-form button[type=submit]")
     assert flash(dewi) == f"Surat digabungkan ke kasus terbuka #{case_id}."
     assert dewi.url.endswith(f"/cases/{case_id}")
     assert "Alarm pemantauan" in dewi.inner_text("#summary")
@@ -268,7 +275,7 @@ def test_a_complaint_goes_from_the_officer_to_an_official(tracker, people, scree
     head.select_option("#new-channel", "telephone")
     head.fill("#new-case_id", str(case_id))
     head.fill("#new-description", "Petugas belum datang padahal sudah dua jam")
-    head.click("#new-complaint button[type=submit]")
+    follow(head, "#new-complaint button[type=submit]")
     assert flash(head) == "Tersimpan."
     complaint = head.locator("article.complaint", has_text="Pak Joko (DPMPTSP)")
     complaint_id = complaint.get_attribute("id").removeprefix("complaint-")
@@ -279,17 +286,17 @@ def test_a_complaint_goes_from_the_officer_to_an_official(tracker, people, scree
     # The officer responds and cannot settle it.
     head.fill(f"#c{complaint_id}-respond-response", "Teknisi sedang menangani gangguan lain")
     complaint.locator("label:text-is('Belum, perlu diteruskan ke pejabat')").click()
-    complaint.locator("button[type=submit]").click()
+    follow(head, complaint.locator("button[type=submit]"))
     complaint = head.locator(f"#complaint-{complaint_id}")
     assert complaint.locator("h2 .badge").inner_text() == "Ditanggapi"
     assert "Teknisi sedang menangani gangguan lain" in complaint.inner_text()
     # Forwarded to an official of the agency, who settles it.
     head.fill(f"#c{complaint_id}-escalate-official_name", "Sekretaris Dinas")
-    complaint.locator("button[type=submit]").click()
+    follow(head, complaint.locator("button[type=submit]"))
     assert complaint.locator("h2 .badge").inner_text() == "Diteruskan ke pejabat"
     assert "Sekretaris Dinas" in complaint.inner_text()
     head.fill(f"#c{complaint_id}-resolve-resolution", "Teknisi dijadwalkan ulang; pelapor dihubungi")
-    complaint.locator("button[type=submit]").click()
+    follow(head, complaint.locator("button[type=submit]"))
     assert complaint.locator("h2 .badge").inner_text() == "Selesai"
     assert "oleh pejabat" in complaint.inner_text()
     assert complaint.locator("form").count() == 0
