@@ -424,6 +424,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "noc.past_target": "Lewat target (hari ke-2)",
         "noc.resume": "Lanjutkan pembaruan otomatis",
         "case.check.change": "Ubah hasil",
+        "case.previous": "Kasus sebelumnya",
         "case.checks_to_record": "{count} dari 4 pemeriksaan belum dicatat; catat hasilnya di bawah ini.",
         "case.after_checks": (
             "Koordinasi dengan ISP atau penandaan jaringan pulih dapat dicatat "
@@ -823,6 +824,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "noc.past_target": "Past the target (day 2)",
         "noc.resume": "Resume the automatic refresh",
         "case.check.change": "Change the result",
+        "case.previous": "Previous case",
         "case.checks_to_record": "{count} of the 4 checks are not recorded yet; record them below.",
         "case.after_checks": (
             "Coordinating with the ISP or marking the network restored can be recorded "

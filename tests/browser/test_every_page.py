@@ -61,7 +61,7 @@ def cases(tracker: Tracker) -> dict[str, int]:
         "dindik", "421/77/XI/2026", "Pak Hadi", "Seluruh komputer di ruang guru tidak bisa membuka internet"
     )["id"]
 
-    tracker.alert("setda")
+    tracker.alert("setda", "Sekretariat Daerah")
     checking = wait_until(lambda: tracker.open_cases_of("setda"), "the alert's case")[0]["id"]
     tracker.letter("setda", "005/12/XI/2026", "Ibu Sari", "Jaringan Sekretariat Daerah terputus sejak pagi")
     tracker.act(checking, "dispose", technicians=["andi", "budi"], note="Segera cek ruang server lantai 2")

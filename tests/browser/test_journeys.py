@@ -8,7 +8,7 @@ only to set a case up where the journey starts later in the SOP.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -73,6 +73,16 @@ def record_check(page: Any, check: str, result: str, note: str = "") -> None:
     expect(page.locator(f"#check-{check} .check-result")).to_contain_text(result)
 
 
+def cases_handled(page: Any) -> dict[str, int]:
+    """The quarterly evaluation's "cases handled" per technician, as the head reads it."""
+    page.goto("/evaluation")
+    rows = page.locator("#evaluation-table tbody tr")
+    return {
+        row.locator("td").nth(0).inner_text(): int(row.locator("td").nth(1).inner_text())
+        for row in rows.all()
+    }
+
+
 def tomorrow_at(hour: int) -> str:
     """A ``datetime-local`` value: tomorrow at ``hour`` o'clock in Pekalongan."""
     day = datetime.now(WIB).date() + timedelta(days=1)
@@ -83,6 +93,7 @@ def test_head_disposes_to_two_of_four_technicians_and_one_works_it_on_a_phone(tr
     case_id = tracker.letter("dindik", "421/80/XI/2026", "Pak Hadi", "Internet di ruang guru mati")["id"]
 
     head = people("head", "wall")
+    handled_before = cases_handled(head)
     head.goto("/cases")
     follow(head, f"#case-table a[href='/cases/{case_id}'] >> nth=0")
     assert state(head) == "Laporan diterima"
@@ -103,6 +114,11 @@ def test_head_disposes_to_two_of_four_technicians_and_one_works_it_on_a_phone(tr
     addable = head.locator("#assign-technician_ids label").all_inner_texts()
     assert addable == ["Citra Lestari", "Dewi Anggraini"]
     shoot(head, screenshots, "journey-dispose-head-wall")
+    # The evaluation credits the two, and only them.
+    handled = cases_handled(head)
+    assert {name: handled[name] - handled_before[name] for name in handled} == {
+        "Andi Saputra": 1, "Budi Santoso": 1, "Citra Lestari": 0, "Dewi Anggraini": 0
+    }  # fmt: skip
 
     mail = wait_until(lambda: tracker.mail.to("andi@kominfo.example"), "the disposition e-mail")[-1]
     assert "budi@kominfo.example" in mail["To"] and "citra@" not in mail["To"] and "dewi@" not in mail["To"]
@@ -149,7 +165,7 @@ def test_head_disposes_to_two_of_four_technicians_and_one_works_it_on_a_phone(tr
     shoot(andi, screenshots, "journey-restore-phone")
 
     # The head, meanwhile, sees the checks arrive.
-    head.reload()
+    head.goto(f"/cases/{case_id}")
     assert state(head) == "Pemeriksaan"
     assert head.locator("#checklist .result-ok").count() == 4
     assert "Diperiksa di lokasi: dns" in head.inner_text("#check-dns")
@@ -158,6 +174,15 @@ def test_head_disposes_to_two_of_four_technicians_and_one_works_it_on_a_phone(tr
     assert state(andi) == "Jaringan pulih"
     assert next_step(andi) == "Tulis laporan penyelesaian"
     fits_the_phone(andi)
+
+    # The head adds the other two; with nobody left to add, "Tambah teknisi" is gone.
+    head.reload()
+    head.click("#action-assign label:text-is('Citra Lestari')")
+    head.click("#action-assign label:text-is('Dewi Anggraini')")
+    follow(head, "#action-assign button[type=submit]")
+    assert flash(head) == "Tersimpan."
+    assert head.inner_text("#case-technicians").count(",") == 3
+    assert head.locator("#action-assign").count() == 0
 
 
 def test_isp_loop_of_two_rounds_then_report_and_close_on_a_phone(tracker, people, screenshots):
@@ -264,6 +289,30 @@ def test_a_letter_joins_the_case_an_alert_opened(tracker, people, screenshots):
     # Still one case for the OPD on the wall.
     wall.reload()
     expect(wall.locator("#noc-table tr", has_text="Dinas Kesehatan")).to_have_count(1)
+
+
+def test_a_disruption_that_comes_back_after_its_case_was_closed_links_to_that_case(tracker, people):
+    first_down = datetime.now(UTC) - timedelta(hours=2)
+    tracker.alert("bpkad", "BPKAD", started=first_down)
+    earlier = wait_until(lambda: tracker.open_cases_of("bpkad"), "the alert's case")[0]["id"]
+    tracker.alert("bpkad", "BPKAD", started=first_down, ended=first_down + timedelta(minutes=20))
+    tracker.act(earlier, "dispose", technicians=["citra"])
+    tracker.act(earlier, "start-checks")
+    for check in CHECKS:
+        tracker.act(earlier, "checks", check=check, result="ok")
+    tracker.act(earlier, "restore")
+    tracker.act(earlier, "report", cause="Listrik ruang server padam", actions="UPS diganti")
+    tracker.act(earlier, "close", reported_to="Sekretariat BPKAD")
+    tracker.alert("bpkad", "BPKAD")  # down again
+    later = wait_until(lambda: tracker.open_cases_of("bpkad"), "the new case")[0]["id"]
+    assert later != earlier
+
+    citra = people("citra", "phone")
+    citra.goto(f"/cases/{later}")
+    assert citra.inner_text("#previous-case") == f"#{earlier}"
+    fits_the_phone(citra)
+    follow(citra, "#previous-case")
+    assert citra.url.endswith(f"/cases/{earlier}") and state(citra) == "Selesai"
 
 
 def test_a_complaint_goes_from_the_officer_to_an_official(tracker, people, screenshots):

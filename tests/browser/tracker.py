@@ -75,6 +75,10 @@ def wait_until(condition: Callable[[], T], what: str, seconds: float = 15.0) -> 
     return value
 
 
+def _rfc3339(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 class MailSink:
     """An SMTP server on loopback that keeps every message it is given, in order."""
 
@@ -216,17 +220,21 @@ class Tracker:
     def open_cases_of(self, target: str) -> list[dict[str, Any]]:
         return self.api("GET", f"cases?target={target}&open=true")["cases"]
 
-    def alert(self, target: str, name: str = "Sekretariat Daerah", status: str = "firing") -> None:
-        """Alertmanager's notification that ``target`` (an OPD of the lab inventory) is unreachable."""
-        started = (datetime.now(UTC) - timedelta(minutes=3)).isoformat().replace("+00:00", "Z")
+    def alert(
+        self, target: str, name: str, started: datetime | None = None, ended: datetime | None = None
+    ) -> None:
+        """Alertmanager's notification that ``target`` (an OPD of the lab inventory) is unreachable since
+        ``started`` (default: three minutes ago), or was until ``ended``."""
+        started = started or datetime.now(UTC) - timedelta(minutes=3)
+        status = "resolved" if ended else "firing"
         labels = {"alertname": "BatiknetOPDUnreachable", "severity": "critical", "target": target}
         labels["opd"] = target
         alert = {
             "status": status,
             "labels": labels,
             "annotations": {"summary": f"OPD {name} tidak terjangkau"},
-            "startsAt": started,
-            "endsAt": "0001-01-01T00:00:00Z",
+            "startsAt": _rfc3339(started),
+            "endsAt": _rfc3339(ended) if ended else "0001-01-01T00:00:00Z",
             "generatorURL": "http://prometheus.example:9090/graph?g0.expr=batiknet_target_up+%3D%3D+0",
             "fingerprint": hashlib.sha256(target.encode()).hexdigest()[:16],
         }
