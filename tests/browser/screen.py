@@ -32,8 +32,9 @@ MIN_TARGET = {"phone": 44, "wall": 24}
 # The layout checks, run in the page. Elements inside a box that scrolls or clips sideways on its own are
 # that box's business: only the box itself must fit. Only the outermost element sticking out is named.
 LAYOUT_FAULTS = r"""
-(minTarget) => {
-  const width = window.innerWidth;
+([width, minTarget]) => {
+  // The screen's width, not innerWidth: a mobile browser widens its layout viewport to content that does
+  // not fit and zooms out, which is exactly what must not happen.
   const faults = [];
   const name = (el) => {
     const classes = typeof el.className === 'string' ? el.className.trim().split(/\s+/).filter(Boolean) : [];
@@ -59,6 +60,7 @@ LAYOUT_FAULTS = r"""
 
   const scrolling = document.scrollingElement.scrollWidth;
   if (scrolling > width) faults.push(`the page scrolls sideways: ${scrolling} px on a ${width} px screen`);
+  if (window.innerWidth > width) faults.push(`the browser zoomed out to fit ${window.innerWidth} px`);
   const out = new Set();
   for (const el of document.body.querySelectorAll('*')) {
     if (el.parentElement && out.has(el.parentElement)) { out.add(el); continue; }
@@ -132,7 +134,7 @@ def sign_in(page: Any, person: Person) -> None:
 
 
 def layout_faults(page: Any, screen: str) -> list[str]:
-    return page.evaluate(LAYOUT_FAULTS, MIN_TARGET[screen])
+    return page.evaluate(LAYOUT_FAULTS, [SCREENS[screen]["viewport"]["width"], MIN_TARGET[screen]])
 
 
 def accessibility_faults(page: Any) -> list[str]:
