@@ -416,7 +416,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "field.password": "Kata sandi (paling sedikit 8 karakter)",
         "refused.password_short": "Kata sandi paling sedikit {length} karakter.",
         "refused.user_exists": "Pengguna {user} sudah ada.",
-        # Phone-first pages (issue 9): the folding menu, the case list's filters, the case page's steps
+        # Phone-first pages (issue 9): menu, list filters, the case page's steps, NOC counts and pause
         "nav.menu_button": "Menu",
         "cases.filter.show": "Saring daftar",
         "case.next_step": "Langkah berikutnya",
@@ -816,7 +816,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "field.password": "Password (at least 8 characters)",
         "refused.password_short": "The password needs at least {length} characters.",
         "refused.user_exists": "User {user} already exists.",
-        # Phone-first pages (issue 9): the folding menu, the case list's filters, the case page's steps
+        # Phone-first pages (issue 9): menu, list filters, the case page's steps, NOC counts and pause
         "nav.menu_button": "Menu",
         "cases.filter.show": "Filter the list",
         "case.next_step": "Next step",
