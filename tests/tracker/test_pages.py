@@ -680,7 +680,7 @@ def test_noc_screen_lists_open_cases_and_refreshes(app, client, login, staff):
     open_case = letter_case(app, staff["head"], "setda")
     login(staff["viewer"])
     page = client.get("/noc").get_data(as_text=True)
-    assert '<meta http-equiv="refresh" content="30">' in page and 'class="noc"' in page
+    assert 'data-refresh-seconds="30"' in page and "/static/noc.js" in page and 'class="noc"' in page
     assert f'href="/cases/{open_case}"' in page and re.search(r'id="noc-open">1<', page)
 
 
