@@ -175,6 +175,26 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 # --- the application -------------------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Passwords hashed with one round of PBKDF2 instead of scrypt: the suite signs in thousands of times
+    and scrypt's deliberate cost (a quarter of a second each) was most of its time. Hashes name their
+    method, so checking works unchanged; a test marked ``real_password_hashing`` keeps the real cost."""
+    from werkzeug import security
+
+    from alert_webhook.services import accounts
+
+    if not request.node.get_closest_marker("real_password_hashing"):
+        monkeypatch.setattr(
+            accounts,
+            "generate_password_hash",
+            lambda password: security.generate_password_hash(password, method="pbkdf2:sha256:1"),
+        )
+    accounts._dummy_hash.cache_clear()  # the stand-in hash of unknown users follows the method in force
+    yield
+    accounts._dummy_hash.cache_clear()
+
+
 class Clock:
     """The tracker's notion of now, set by the test."""
 

@@ -286,3 +286,21 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(app_config):
         assert other.status_code == 401  # the proxy's own address is not what counts
     finally:
         app.extensions["batiknet"].db.dispose()
+
+
+@pytest.mark.real_password_hashing
+def test_passwords_are_kept_as_scrypt_hashes_and_unknown_users_cost_the_same(app, tracker, make_user) -> None:
+    """What deployments get (the other tests hash cheaply, see conftest): scrypt, and the same hashing work
+    for an unknown username as for a known one, so usernames cannot be probed by timing."""
+    from sqlalchemy import select
+
+    from alert_webhook.services import accounts
+    from alert_webhook.store.models import User
+
+    user = make_user("technician", username="sekar")
+    with tracker.db.read() as session:
+        stored = session.scalar(select(User.password_hash).where(User.username == "sekar"))
+    assert stored.startswith("scrypt:")
+    assert accounts.authenticate(tracker, "sekar", user.password).username == "sekar"
+    assert accounts.authenticate(tracker, "nobody-here", user.password) is None
+    assert accounts._dummy_hash().startswith("scrypt:")
