@@ -8,6 +8,7 @@ import asyncio
 import base64
 import datetime
 import ipaddress
+import json
 import os
 import signal
 import socket
@@ -17,6 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import bcrypt
@@ -32,7 +34,7 @@ from exporter.config import ExporterSettings
 from exporter.http import make_app
 from exporter.service import create
 from exporter.webconfig import BasicAuth, WebConfigError, basic_credentials, load_web_config
-from tests.support import require_root
+from tests.support import require_binary, require_root
 
 from .test_http import write_inventory
 from .test_reload import document, write
@@ -270,8 +272,9 @@ def test_a_bad_web_config_stops_the_start(tmp_path):
     assert len(done.stderr.splitlines()) == 1
 
 
-def test_tls_and_basic_auth_end_to_end_and_a_renewed_certificate_on_sighup(tmp_path):
-    require_root()
+@contextmanager
+def exporter_with_tls_and_basic_auth(tmp_path: Path):
+    """The command on a loopback port with TLS and basic authentication: (port, certificate, log)."""
     cert_file, _ = self_signed(tmp_path)
     web_file = web_config(
         tmp_path,
@@ -301,29 +304,36 @@ def test_tls_and_basic_auth_end_to_end_and_a_renewed_certificate_on_sighup(tmp_p
             ],
             stderr=log,
         )
-
-    def fetch(path: str, ca_file: Path, headers: dict[str, str]) -> tuple[int, str]:
-        context = ssl.create_default_context(cafile=str(ca_file))
-        request = urllib.request.Request(f"https://127.0.0.1:{port}{path}", headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=5, context=context) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, ""
-
     try:
         deadline = time.monotonic() + 20
-        while True:
-            try:
-                status, body = fetch("/metrics", cert_file, basic("prometheus", PASSWORD))
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise AssertionError(log_path.read_text()) from None
-                time.sleep(0.2)
+        while "listening" not in log_path.read_text():
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise AssertionError(log_path.read_text())
+            time.sleep(0.1)
+        yield port, cert_file, log_path, process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        silent.close()
+
+
+def fetch(port: int, path: str, ca_file: Path, headers: dict[str, str]) -> tuple[int, str]:
+    context = ssl.create_default_context(cafile=str(ca_file))
+    request = urllib.request.Request(f"https://127.0.0.1:{port}{path}", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5, context=context) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, ""
+
+
+def test_tls_and_basic_auth_end_to_end_and_a_renewed_certificate_on_sighup(tmp_path):
+    require_root()
+    with exporter_with_tls_and_basic_auth(tmp_path) as (port, cert_file, log_path, process):
+        status, body = fetch(port, "/metrics", cert_file, basic("prometheus", PASSWORD))
         assert status == 200 and "batiknet_target_info" in body
-        assert fetch("/metrics", cert_file, {})[0] == 401
-        assert fetch("/-/reload", cert_file, basic("prometheus", PASSWORD))[0] == 405  # a GET: wrong method
+        assert fetch(port, "/metrics", cert_file, {})[0] == 401
+        assert fetch(port, "/-/reload", cert_file, basic("prometheus", PASSWORD))[0] == 405  # a GET
         with pytest.raises((urllib.error.URLError, ConnectionError)):  # plain HTTP is not served
             urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5)
         log_text = log_path.read_text()
@@ -339,10 +349,64 @@ def test_tls_and_basic_auth_end_to_end_and_a_renewed_certificate_on_sighup(tmp_p
         while "configuration reloaded" not in log_path.read_text():
             assert time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.2)
-        assert (
-            fetch("/metrics", cert_file, basic("prometheus", PASSWORD))[0] == 200
-        )  # trusts the new one only
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        silent.close()
+        # Verified against the renewed certificate only: the old one would fail the handshake.
+        assert fetch(port, "/metrics", cert_file, basic("prometheus", PASSWORD))[0] == 200
+
+
+def test_prometheus_scrapes_with_the_credentials_of_docs_deploy(tmp_path):
+    """The scrape job of docs/deploy.md, run by the real Prometheus: up with the credentials, down without."""
+    require_root()
+    prometheus = require_binary("prometheus")
+    with exporter_with_tls_and_basic_auth(tmp_path) as (port, cert_file, _, _):
+        password_file = tmp_path / "exporter-password"
+        password_file.write_text(PASSWORD + "\n")
+        target = {"targets": [f"127.0.0.1:{port}"]}
+        tls = {"ca_file": str(cert_file)}
+        config = {
+            "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
+            "scrape_configs": [
+                {
+                    "job_name": "batiknet-exporter",
+                    "scheme": "https",
+                    "tls_config": tls,
+                    "basic_auth": {"username": "prometheus", "password_file": str(password_file)},
+                    "static_configs": [target],
+                },
+                {
+                    "job_name": "without-credentials",
+                    "scheme": "https",
+                    "tls_config": tls,
+                    "static_configs": [target],
+                },
+            ],
+        }
+        config_file = tmp_path / "prometheus.yml"
+        config_file.write_text(yaml.safe_dump(config))
+        web_port = free_port()
+        server = subprocess.Popen(
+            [
+                prometheus,
+                f"--config.file={config_file}",
+                f"--storage.tsdb.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{web_port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            up: dict[str, str] = {}
+            deadline = time.monotonic() + 60
+            while len(up) < 2 and time.monotonic() < deadline:
+                time.sleep(1)
+                try:
+                    with urllib.request.urlopen(
+                        f"http://127.0.0.1:{web_port}/api/v1/query?query=up", timeout=5
+                    ) as response:
+                        result = json.load(response)["data"]["result"]
+                except OSError:
+                    continue
+                up = {sample["metric"]["job"]: sample["value"][1] for sample in result}
+            assert up == {"batiknet-exporter": "1", "without-credentials": "0"}
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
