@@ -15,7 +15,8 @@ line naming the file and, where it has one, the place. It refuses:
 - integers outside 64 bits (Python's int() refuses some of them with a ValueError), numbers that are
   not finite, and dates and explicit tags (``!!binary``, ``!!set``, ``!custom``): no field takes them;
 - strings with a lone surrogate (not encodable: it would stop the exposition of metrics) or a control
-  character, newline and tab included: every string is one line of printable text.
+  character (newline and tab included, and the Unicode line separators and bidirectional overrides):
+  every string is one line of text that displays as what it is.
 
 Aliases stay allowed within those bounds: they are how a file shares one value (SNMP credentials, probe
 settings) between entries.
@@ -40,7 +41,9 @@ MAX_DEPTH = 32  # the inventory nests 6 deep
 MAX_VALUES = 200_000  # about 8,500 targets at 23 values each; PyYAML needs some 600 bytes per value
 INT64 = range(-(2**63), 2**64)  # signed and unsigned 64-bit
 LONGEST_INTEGER = 70  # characters: 0b and 64 binary digits, with room for signs and underscores
-FORBIDDEN_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# C0 and C1 controls, the Unicode line and paragraph separators, the bidirectional embeddings, overrides
+# and isolates (they make a name display as another), and the surrogates.
+FORBIDDEN_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 CORE_TAG = "tag:yaml.org,2002:"
 
 

@@ -79,6 +79,8 @@ def test_numbers_that_are_not_finite_are_refused(tmp_path, number):
         ("\\x85", "U+0085"),
         ("line\\nbreak", "U+000A"),
         ("tab\\there", "U+0009"),
+        ("\\u2028", "U+2028"),
+        ("evil\\u202egnp.exe", "U+202E"),
     ],
 )
 def test_lone_surrogates_and_control_characters_in_strings_are_refused(tmp_path, escaped, shown):
