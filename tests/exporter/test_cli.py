@@ -50,21 +50,24 @@ def test_flags_and_defaults():
     assert (args.enable_lifecycle, args.web_config_file, args.max_target_drop) == (True, Path("web.yml"), 0.8)
 
 
+def exporter_command(config_file: Path, port: int, *flags: str) -> list[str]:
+    """The exporter as a process on a loopback port (a free one from :func:`free_port`)."""
+    return [
+        sys.executable,
+        "-m",
+        "exporter.cli",
+        "--config.file",
+        str(config_file),
+        "--web.listen-address",
+        f"127.0.0.1:{port}",
+        *flags,
+    ]
+
+
 def start(config_file: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """Start the exporter and wait for it to exit (a start that fails)."""
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "exporter.cli",
-            "--config.file",
-            str(config_file),
-            "--web.listen-address",
-            f"127.0.0.1:{free_port()}",
-            *flags,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+        exporter_command(config_file, free_port(), *flags), capture_output=True, text=True, timeout=60
     )
 
 
@@ -125,18 +128,7 @@ def test_sighup_reload_keeps_the_old_configuration_on_a_bad_file(tmp_path):
     port = free_port()
     log_path = tmp_path / "exporter.log"
     with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "exporter.cli",
-                "--config.file",
-                str(config_file),
-                "--web.listen-address",
-                f"127.0.0.1:{port}",
-            ],
-            stderr=log,
-        )
+        process = subprocess.Popen(exporter_command(config_file, port), stderr=log)
     try:
 
         def metrics() -> str:

@@ -22,6 +22,7 @@ from exporter.service import ExporterService, create
 from .fakes import inventory as fake_inventory
 
 LIFECYCLE = ExporterSettings(enable_lifecycle=True)
+RELOAD_SUCCESSFUL = "batiknet_exporter_config_last_reload_successful"
 
 
 def document(opds: int = 4) -> dict:
@@ -58,14 +59,12 @@ async def exporter(tmp_path: Path, settings: ExporterSettings = LIFECYCLE):
         yield service, client, config_file
 
 
-async def reload_successful(service: ExporterService, client: TestClient) -> str:
+async def reload_successful(service: ExporterService, client: TestClient) -> float:
+    """The value of batiknet_exporter_config_last_reload_successful as /metrics shows it."""
     await service.metrics.refresh()  # what the started exporter does every second
     text = await (await client.get("/metrics")).text()
-    return next(
-        line
-        for line in text.splitlines()
-        if line.startswith("batiknet_exporter_config_last_reload_successful")
-    )
+    line = next(line for line in text.splitlines() if line.startswith(RELOAD_SUCCESSFUL + " "))
+    return float(line.split()[1])
 
 
 BOMB = (
@@ -112,19 +111,13 @@ def test_every_failed_reload_keeps_the_running_configuration_and_says_why(tmp_pa
             assert body.startswith("reload failed, the running configuration stays: ")
             assert reason in body and body.count("\n") == 1
             assert service.config is running
-            assert (
-                await reload_successful(service, client)
-                == "batiknet_exporter_config_last_reload_successful 0.0"
-            )
+            assert await reload_successful(service, client) == 0
             assert any(reason in getattr(r, "error", "") for r in caplog.records), caplog.text
 
             write(config_file, document())
             response = await client.post("/-/reload")
             assert response.status == 200, await response.text()
-            assert (
-                await reload_successful(service, client)
-                == "batiknet_exporter_config_last_reload_successful 1.0"
-            )
+            assert await reload_successful(service, client) == 1
 
     asyncio.run(scenario())
 
@@ -141,10 +134,7 @@ def test_an_unexpected_error_while_reloading_is_a_failed_reload_too(tmp_path, mo
             assert response.status == 500
             assert "RuntimeError: a bug" in await response.text()
             assert service.config is running
-            assert (
-                await reload_successful(service, client)
-                == "batiknet_exporter_config_last_reload_successful 0.0"
-            )
+            assert await reload_successful(service, client) == 0
 
     asyncio.run(scenario())
 
@@ -159,19 +149,13 @@ def test_a_reload_that_drops_most_targets_is_refused_unless_asked_for(tmp_path):
             assert "would remove 3 of the 5 running targets" in body
             assert "allow_target_drop=true" in body
             assert service.config.target_count == 5
-            assert (
-                await reload_successful(service, client)
-                == "batiknet_exporter_config_last_reload_successful 0.0"
-            )
+            assert await reload_successful(service, client) == 0
 
             response = await client.post("/-/reload", params={"allow_target_drop": "true"})
             assert response.status == 200
             assert await response.text() == "reloaded: 2 targets\n"
             assert service.config.target_count == 2
-            assert (
-                await reload_successful(service, client)
-                == "batiknet_exporter_config_last_reload_successful 1.0"
-            )
+            assert await reload_successful(service, client) == 1
 
             bad = await client.post("/-/reload", params={"allow_target_drop": "maybe"})
             assert bad.status == 400
@@ -225,9 +209,7 @@ def test_the_reload_endpoint_needs_the_lifecycle_flag(tmp_path):
                 assert response.status == 403
                 assert "--web.enable-lifecycle" in await response.text()
             assert service.config is running
-            assert await reload_successful(service, client) == (
-                "batiknet_exporter_config_last_reload_successful 1.0"
-            )
+            assert await reload_successful(service, client) == 1
             assert (await service.reload()).error is None  # SIGHUP still reloads
             assert service.config.target_count == 4
 

@@ -14,7 +14,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -36,6 +35,7 @@ from exporter.service import create
 from exporter.webconfig import BasicAuth, WebConfigError, basic_credentials, load_web_config
 from tests.support import require_binary, require_root
 
+from .test_cli import exporter_command, free_port, start
 from .test_http import write_inventory
 from .test_reload import document, write
 
@@ -243,30 +243,11 @@ def test_a_reload_may_not_switch_tls_on(tmp_path):
 # --- the command ---------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_a_bad_web_config_stops_the_start(tmp_path):
     config_file = tmp_path / "inventory.yml"
     write(config_file, document())
     bad = web_config(tmp_path, {"basic_auth_users": {"prometheus": "rahasia"}})
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "exporter.cli",
-            "--config.file",
-            str(config_file),
-            "--web.config.file",
-            str(bad),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = start(config_file, "--web.config.file", str(bad))
     assert done.returncode == 1
     assert "kind=WebConfigInvalid" in done.stderr and "not a bcrypt hash" in done.stderr
     assert len(done.stderr.splitlines()) == 1
@@ -291,18 +272,7 @@ def exporter_with_tls_and_basic_auth(tmp_path: Path):
     log_path = tmp_path / "exporter.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "exporter.cli",
-                "--config.file",
-                str(config_file),
-                "--web.listen-address",
-                f"127.0.0.1:{port}",
-                "--web.config.file",
-                str(web_file),
-            ],
-            stderr=log,
+            exporter_command(config_file, port, "--web.config.file", str(web_file)), stderr=log
         )
     try:
         deadline = time.monotonic() + 20
