@@ -69,6 +69,9 @@ class MetricsCache:
                 await self.refresh()
             except Exception:  # a bug in rendering must not freeze /metrics for good
                 log.exception("rendering /metrics failed")
+                # Nor may the last good page stand in for the current state: the next scrape renders
+                # again, and fails (500) while rendering fails, so Prometheus sees the exporter down.
+                self._body = None
             await asyncio.sleep(self.RENDER_EVERY)
 
 
@@ -127,13 +130,7 @@ class ExporterService:
                 config = await loop.run_in_executor(None, load_config, self.config_path, self.settings)
                 check_reload(self.config, config, allow_target_drop)
             except Exception as error:  # whatever it is, a bug included, the running configuration stays
-                failure = (
-                    error
-                    if isinstance(error, ConfigError)
-                    else UnexpectedLoadError(
-                        f"{type(error).__name__}: {error} (unexpected: a bug in batiknet-exporter)"
-                    )
-                )
+                failure = _as_config_error(error)
                 self.store.record_reload(False, time.time())
                 log.error(
                     "reload failed, keeping the running configuration",
@@ -149,6 +146,13 @@ class ExporterService:
             self.store.record_reload(True, time.time())
             log.info("configuration reloaded", extra={"targets": config.target_count})
             return ReloadOutcome(None, f"reloaded: {config.target_count} targets")
+
+
+def _as_config_error(error: Exception) -> ConfigError:
+    if isinstance(error, ConfigError):
+        return error
+    text = " ".join(str(error).split())
+    return UnexpectedLoadError(f"{type(error).__name__}: {text} (unexpected: a bug in batiknet-exporter)")
 
 
 def create(config_path: Path, settings: ExporterSettings) -> ExporterService:

@@ -214,3 +214,25 @@ def test_the_reload_endpoint_needs_the_lifecycle_flag(tmp_path):
             assert service.config.target_count == 4
 
     asyncio.run(scenario())
+
+
+def test_metrics_that_cannot_be_rendered_are_an_error_not_a_frozen_page(tmp_path, monkeypatch):
+    """A rendering failure must not leave the last good page served for ever (it looks healthy):
+    /metrics answers 500, Prometheus sees the exporter down and BatiknetProbesStale fires."""
+
+    def broken() -> bytes:
+        raise UnicodeEncodeError("utf-8", "\udc80", 0, 1, "surrogates not allowed")
+
+    async def scenario():
+        async with exporter(tmp_path) as (service, client, _):
+            assert (await client.get("/metrics")).status == 200
+            monkeypatch.setattr(service.metrics, "_render", broken)
+            service.store.record_reload(True, 0.0)  # a change, so the page is rendered again
+            keeping_fresh = asyncio.create_task(service.metrics.keep_fresh())
+            await asyncio.sleep(0.2)
+            try:
+                assert (await client.get("/metrics")).status == 500
+            finally:
+                keeping_fresh.cancel()
+
+    asyncio.run(scenario())
