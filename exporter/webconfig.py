@@ -139,17 +139,19 @@ def _tls(section: dict[str, Any], path: Path) -> TLSSettings | None:
         raise WebConfigError(
             f"{name}: tls_server_config: client_auth_type {client_auth} needs client_ca_file"
         )
-    for key in ("min_version", "max_version"):
-        if section.get(key, "TLS12") not in TLS_VERSIONS:
-            raise WebConfigError(f"{name}: tls_server_config: {key} must be TLS12 or TLS13")
+    versions = section.get("min_version", "TLS12"), section.get("max_version", "TLS13")
+    if not set(versions) <= set(TLS_VERSIONS):
+        raise WebConfigError(f"{name}: tls_server_config: min_version and max_version are TLS12 or TLS13")
+    if TLS_VERSIONS[versions[0]] > TLS_VERSIONS[versions[1]]:
+        raise WebConfigError(f"{name}: tls_server_config: min_version is above max_version")
     here = path.resolve().parent
     return TLSSettings(
         cert_file=here / section["cert_file"],
         key_file=here / section["key_file"],
         client_auth_type=client_auth,
         client_ca_file=here / section["client_ca_file"] if "client_ca_file" in section else None,
-        min_version=section.get("min_version", "TLS12"),
-        max_version=section.get("max_version", "TLS13"),
+        min_version=versions[0],
+        max_version=versions[1],
     )
 
 

@@ -144,7 +144,18 @@ def test_users_and_tls_relative_to_the_file(tmp_path):
         ),
         (
             {"tls_server_config": {"cert_file": "a", "key_file": "b", "min_version": "TLS10"}},
-            "min_version must be TLS12 or TLS13",
+            "min_version and max_version are TLS12 or TLS13",
+        ),
+        (
+            {
+                "tls_server_config": {
+                    "cert_file": "a",
+                    "key_file": "b",
+                    "min_version": "TLS13",
+                    "max_version": "TLS12",
+                }
+            },
+            "min_version is above max_version",
         ),
         ({"basic_auth_user": {}}, "unknown field 'basic_auth_user'"),
         ("basic_auth_users: {a: x, a: y}\n", "duplicate key 'a'"),
