@@ -165,9 +165,9 @@ class _BoundedLoader(yaml.SafeLoader):
                 raise self.refuse(
                     key_node, "the merge key << is not accepted: repeat the fields, or alias a whole value"
                 )
-            if not isinstance(key_node, ScalarNode):
-                raise self.refuse(key_node, "a key must be a plain value, not a list or a mapping")
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key_node, ScalarNode) or isinstance(key, dict | list):  # `!!map :` too
+                raise self.refuse(key_node, "a key must be a plain value, not a list or a mapping")
             if key in first_seen:
                 raise self.refuse(key_node, f"duplicate key {key!r} (first at {_place(first_seen[key])})")
             first_seen[key] = key_node.start_mark

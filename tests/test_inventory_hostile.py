@@ -135,6 +135,11 @@ def test_duplicate_keys_are_refused(tmp_path):
     assert message == "inventory.yml: line 2, column 45: duplicate key 'name' (first at line 2, column 22)"
 
 
+@pytest.mark.parametrize("document", ["? [a]\n: b\n", "? {a: b}\n: c\n", "!!map :\n", "!!seq : x\n"])
+def test_keys_that_are_lists_or_mappings_are_refused(tmp_path, document):
+    assert "a key must be a plain value" in refusal(tmp_path, document)
+
+
 def test_merge_keys_are_refused(tmp_path):
     document = (
         "version: 1\ndevices:\n  - &core {id: core, name: Core, kind: router, address: 192.0.2.1}\n"
