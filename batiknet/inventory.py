@@ -276,7 +276,7 @@ class _Parser:
         return value
 
     def no_unknown(self, entry: dict[str, Any], allowed: set[str], where: str) -> None:
-        unknown = sorted(set(entry) - allowed)
+        unknown = sorted(set(entry) - allowed, key=repr)  # keys may be null, numbers or booleans too
         if unknown:
             raise self.fail(
                 where, f"unknown field {shown(unknown[0])} (allowed: {', '.join(sorted(allowed))})"

@@ -140,6 +140,11 @@ def test_keys_that_are_lists_or_mappings_are_refused(tmp_path, document):
     assert "a key must be a plain value" in refusal(tmp_path, document)
 
 
+@pytest.mark.parametrize("key", ["~", "1", "true", "null"])
+def test_keys_that_are_not_strings_are_unknown_fields(tmp_path, key):
+    assert "unknown field" in refusal(tmp_path, f"{key} : x\nicmp: 1\n" + CORE)
+
+
 def test_merge_keys_are_refused(tmp_path):
     document = (
         "version: 1\ndevices:\n  - &core {id: core, name: Core, kind: router, address: 192.0.2.1}\n"
