@@ -189,11 +189,11 @@ def proving_stack(lab: object, tmp_path_factory: pytest.TempPathFactory) -> Iter
     # Rule groups every 2 s (their own intervals dropped) and every `for` a tenth as long, so that alerts
     # fire within the test; the expressions are the committed ones.
     run_dir = tmp_path_factory.mktemp("proving-stack")
-    # A copy of the lab's inventory (its secret files beside it, as they are referenced relatively), so
-    # that a phase can break it and reload.
-    inventory = run_dir / "inventory.yml"
+    # A copy of the lab's inventory with its SNMP secret files (referenced relatively), so that a phase can
+    # break it and reload. Not in run_dir itself: the stack keeps its own secrets in run_dir/secrets.
+    inventory = run_dir / "inventory" / "inventory.yml"
+    shutil.copytree(LAB_INVENTORY.parent / "secrets", inventory.parent / "secrets")
     shutil.copyfile(LAB_INVENTORY, inventory)
-    (run_dir / "secrets").symlink_to(LAB_INVENTORY.parent / "secrets")
     stack = start_stack(run_dir, timing=Timing(duration_scale=0.1), inventory=inventory)
     try:
         yield stack, run_dir
