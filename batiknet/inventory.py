@@ -3,7 +3,10 @@
 One YAML file describes the OPDs (government offices), the core devices, the DNS servers and the ISP
 uplinks, and how they hang together (each entry names its ``upstream``). The exporter, the case tracker
 and the lab all read it through :func:`load_inventory`, which validates everything before any program
-starts: every error names the file, the entry and the field.
+starts: every error names the file, the entry and the field. The file is read by
+:func:`batiknet.yamlfile.load_yaml_file`, which refuses what is not plain data within fixed bounds (alias
+bombs, deep nesting, duplicate keys, integers beyond 64 bits, control characters ...), so a careless or
+hostile file is one clean :class:`InventoryError` in every program, never a crash or a hang.
 
 Secrets (SNMP communities and passwords) are never written inline: they are references to an environment
 variable or a file, resolved only by the program that needs them (:meth:`SecretRef.resolve`).
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from batiknet.yamlfile import YAMLFileError, load_yaml_file
 
 __all__ = [
     "OPD",
@@ -46,6 +49,8 @@ DNS_RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT"
 SNMP_AUTH_PROTOCOLS = ("MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512")
 SNMP_PRIV_PROTOCOLS = ("DES", "AES", "AES192", "AES256")
 MODULES = ("icmp", "dns", "snmp")
+LONGEST_INTERVAL = 24 * 3600.0  # seconds; beyond a day a probe is no monitoring (and asyncio overflows)
+SHOWN_VALUE = 40  # characters of an offending value quoted in an error message
 
 
 class InventoryError(ValueError):
@@ -59,18 +64,18 @@ class SecretUnavailable(RuntimeError):
 def parse_duration(text: str | int | float) -> float:
     """Prometheus-style duration (``1h2m3s``, ``500ms``, ``15s``) or a plain number of seconds."""
     if isinstance(text, bool):
-        raise ValueError(f"not a duration: {text!r}")
+        raise ValueError(f"not a duration: {shown(text)}")
     if isinstance(text, int | float):
         if text <= 0:
-            raise ValueError(f"duration must be positive: {text!r}")
+            raise ValueError(f"duration must be positive: {shown(text)}")
         return float(text)
     match = DURATION_PATTERN.match(str(text).strip())
     if not match or not any(match.groups()):
-        raise ValueError(f"not a duration: {text!r} (use e.g. 500ms, 15s, 2m, 1h)")
+        raise ValueError(f"not a duration: {shown(text)} (use e.g. 500ms, 15s, 2m, 1h)")
     hours, minutes, seconds, millis = (int(g) if g else 0 for g in match.groups())
     total = hours * 3600 + minutes * 60 + seconds + millis / 1000
     if total <= 0:
-        raise ValueError(f"duration must be positive: {text!r}")
+        raise ValueError(f"duration must be positive: {shown(text)}")
     return float(total)
 
 
@@ -233,14 +238,20 @@ def load_inventory(path: str | os.PathLike[str]) -> Inventory:
     """Read and validate an inventory file; raise :class:`InventoryError` naming file, entry and field."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise InventoryError(f"{path}: cannot read: {error.strerror}") from error
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise InventoryError(f"{path.name}: not valid YAML: {error}") from error
+        document = load_yaml_file(path)
+    except YAMLFileError as error:
+        raise InventoryError(str(error)) from None
     return parse_inventory(document, path)
+
+
+def shown(value: Any) -> str:
+    """An offending value for an error message: a scalar's repr, cut short; a container by its kind."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    text = repr(value)
+    return text if len(text) <= SHOWN_VALUE else text[: SHOWN_VALUE - 3] + "..."
 
 
 def parse_inventory(document: Any, path: Path) -> Inventory:
@@ -265,9 +276,11 @@ class _Parser:
         return value
 
     def no_unknown(self, entry: dict[str, Any], allowed: set[str], where: str) -> None:
-        unknown = sorted(set(entry) - allowed)
+        unknown = sorted(set(entry) - allowed, key=repr)  # keys may be null, numbers or booleans too
         if unknown:
-            raise self.fail(where, f"unknown field {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
+            raise self.fail(
+                where, f"unknown field {shown(unknown[0])} (allowed: {', '.join(sorted(allowed))})"
+            )
 
     def string(self, entry: dict[str, Any], key: str, where: str, required: bool = True) -> str | None:
         value = entry.get(key)
@@ -279,12 +292,21 @@ class _Parser:
             raise self.fail(where, f"{key} must be a string")
         return str(value)
 
+    def whole_number(
+        self, entry: dict[str, Any], key: str, where: str, default: int, low: int, high: int
+    ) -> int:
+        """An integer field: YAML's ``true`` is no number, though Python's bool is an int."""
+        value = entry.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise self.fail(where, f"{key} must be a whole number from {low} to {high}, not {shown(value)}")
+        return value
+
     def address(self, entry: dict[str, Any], key: str, where: str) -> str:
         value = self.string(entry, key, where)
         try:
             return str(ipaddress.ip_address(value))
         except ValueError:
-            raise self.fail(where, f"{key} {value!r} is not an IP address") from None
+            raise self.fail(where, f"{key} {shown(value)} is not an IP address") from None
 
     def secret(self, value: Any, where: str, key: str) -> SecretRef:
         if isinstance(value, str):
@@ -304,8 +326,9 @@ class _Parser:
         self.no_unknown(
             top, {"version", "network", "defaults", "isps", "devices", "dns_servers", "opds"}, "document"
         )
-        if top.get("version", 1) != 1:
-            raise self.fail("version", f"unsupported version {top.get('version')!r} (this program reads 1)")
+        version = top.get("version", 1)
+        if type(version) is not int or version != 1:
+            raise self.fail("version", f"unsupported version {shown(version)} (this program reads 1)")
         network = self.mapping(top.get("network"), "network")
         self.no_unknown(network, {"name", "organisation", "timezone"}, "network")
         defaults = self.defaults(self.mapping(top.get("defaults"), "defaults"))
@@ -316,11 +339,16 @@ class _Parser:
             self.dns_server(e, i, defaults) for i, e in enumerate(self.entries(top, "dns_servers"))
         )
         opds = tuple(self.opd(e, i, defaults) for i, e in enumerate(self.entries(top, "opds")))
+        if not (isps or devices or dns_servers or opds):
+            # Every program would run blind: the exporter would drop every series, the lab build nothing.
+            raise self.fail(
+                "document", "lists no targets (isps, devices, dns_servers and opds are all empty)"
+            )
         inventory = Inventory(
             path=self.path,
-            network_name=str(network.get("name", "Batik.Net")),
-            organisation=str(network.get("organisation", "")),
-            timezone=str(network.get("timezone", "Asia/Jakarta")),
+            network_name=self.string(network, "name", "network", required=False) or "Batik.Net",
+            organisation=self.string(network, "organisation", "network", required=False) or "",
+            timezone=self.string(network, "timezone", "network", required=False) or "Asia/Jakarta",
             opds=opds,
             devices=devices,
             dns_servers=dns_servers,
@@ -330,7 +358,9 @@ class _Parser:
         return inventory
 
     def entries(self, top: dict[str, Any], section: str) -> list[Any]:
-        value = top.get(section) or []
+        value = top.get(section)
+        if value is None:
+            return []
         if not isinstance(value, list):
             raise self.fail(section, "must be a list")
         return value
@@ -352,11 +382,10 @@ class _Parser:
             timeout = parse_duration(value["timeout"]) if "timeout" in value else base.timeout
         except ValueError as error:
             raise self.fail(where, str(error)) from None
-        count, retries = value.get("count", base.count), value.get("retries", base.retries)
-        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 100:
-            raise self.fail(where, f"count must be a whole number from 1 to 100, not {count!r}")
-        if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 10:
-            raise self.fail(where, f"retries must be a whole number from 0 to 10, not {retries!r}")
+        count = self.whole_number(value, "count", where, base.count, 1, 100)
+        retries = self.whole_number(value, "retries", where, base.retries, 0, 10)
+        if interval > LONGEST_INTERVAL:
+            raise self.fail(where, f"interval must be at most 24h, not {interval:g}s")
         if timeout > interval:
             raise self.fail(where, f"timeout ({timeout:g}s) must not exceed interval ({interval:g}s)")
         return ProbeSettings(interval=interval, timeout=timeout, count=count, retries=retries)
@@ -365,7 +394,7 @@ class _Parser:
         if not isinstance(entry, dict):
             raise self.fail(f"{section}[{index}]", "must be a mapping")
         raw_id = entry.get("id")
-        where = f"{section}[{index}] {raw_id!r}" if raw_id is not None else f"{section}[{index}]"
+        where = f"{section}[{index}] {shown(raw_id)}" if raw_id is not None else f"{section}[{index}]"
         if not isinstance(raw_id, str) or not ID_PATTERN.match(raw_id):
             raise self.fail(where, "id is required: lower-case letters, digits and '-', at most 63")
         return entry, where
@@ -402,7 +431,7 @@ class _Parser:
         )
         kind = self.string(entry, "kind", where)
         if kind not in DEVICE_KINDS:
-            raise self.fail(where, f"kind {kind!r} is not one of {', '.join(DEVICE_KINDS)}")
+            raise self.fail(where, f"kind {shown(kind)} is not one of {', '.join(DEVICE_KINDS)}")
         snmp_entry = entry.get("snmp")
         probes = self.probes(entry, where, defaults, ("icmp",))
         snmp = None
@@ -439,7 +468,7 @@ class _Parser:
                 try:
                     re.compile(pattern)
                 except re.error as error:
-                    raise self.fail(where, f"{key} pattern {pattern!r} is invalid: {error}") from None
+                    raise self.fail(where, f"{key} pattern {shown(pattern)} is invalid: {error}") from None
             patterns[key] = tuple(items)
         return InterfaceSelection(**patterns)
 
@@ -460,9 +489,7 @@ class _Parser:
             where,
         )
         version = str(entry.get("version", "2c"))
-        port = entry.get("port", 161)
-        if not isinstance(port, int) or not 0 < port < 65536:
-            raise self.fail(where, f"port must be from 1 to 65535, not {port!r}")
+        port = self.whole_number(entry, "port", where, 161, 1, 65535)
         if version == "2c":
             if "community" not in entry:
                 raise self.fail(where, "community is required for SNMP v2c")
@@ -520,7 +547,8 @@ class _Parser:
             if record_type not in DNS_RECORD_TYPES:
                 raise self.fail(
                     check_where,
-                    f"type {record_type!r} is not one of {', '.join(DNS_RECORD_TYPES)} (ANY is never used)",
+                    f"type {shown(record_type)} is not one of {', '.join(DNS_RECORD_TYPES)} "
+                    "(ANY is never used)",
                 )
             expect = check.get("expect") or []
             if not isinstance(expect, list):
@@ -532,9 +560,7 @@ class _Parser:
                     expect=tuple(str(e) for e in expect),
                 )
             )
-        port = entry.get("port", 53)
-        if not isinstance(port, int) or not 0 < port < 65536:
-            raise self.fail(where, f"port must be from 1 to 65535, not {port!r}")
+        port = self.whole_number(entry, "port", where, 53, 1, 65535)
         return DNSServer(
             id=entry["id"],
             name=self.string(entry, "name", where),
@@ -598,9 +624,11 @@ class _Parser:
         for target in inventory.targets():
             where = where_of[target.id]
             if target.upstream is not None and target.upstream not in parents:
-                raise self.fail(where, f"upstream {target.upstream!r} is not a known device or ISP uplink")
+                raise self.fail(
+                    where, f"upstream {shown(target.upstream)} is not a known device or ISP uplink"
+                )
             if isinstance(target, OPD) and target.isp is not None and target.isp not in isp_ids:
-                raise self.fail(where, f"isp {target.isp!r} is not a known ISP uplink")
+                raise self.fail(where, f"isp {shown(target.isp)} is not a known ISP uplink")
         for target in inventory.targets():
             seen = [target.id]
             current = target.upstream

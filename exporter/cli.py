@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import ssl
 import sys
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ from exporter import __version__
 from exporter.config import ConfigError, ExporterSettings
 from exporter.http import make_app
 from exporter.probes.icmp import ICMPUnavailable
-from exporter.service import create
+from exporter.service import ExporterService, create
 
 __all__ = ["LogfmtFormatter", "main", "parse_args"]
 
@@ -55,8 +56,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--web.listen-address",
         dest="listen_address",
-        default=":9817",
-        help="HOST:PORT to serve /metrics on (default :9817, all interfaces)",
+        default="127.0.0.1:9817",
+        help="HOST:PORT to serve on (default 127.0.0.1:9817, loopback only; :9817 for all interfaces)",
+    )
+    parser.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        type=Path,
+        default=None,
+        help="TLS and basic authentication, in Prometheus exporter-toolkit's format (docs/exporter.md)",
+    )
+    parser.add_argument(
+        "--web.enable-lifecycle",
+        dest="enable_lifecycle",
+        action="store_true",
+        help="serve POST /-/reload (SIGHUP reloads either way)",
+    )
+    parser.add_argument(
+        "--config.max-target-drop",
+        dest="max_target_drop",
+        type=float,
+        default=0.5,
+        help="refuse a reload that removes more than this share of the running targets, unless asked "
+        "with /-/reload?allow_target_drop=true (default 0.5; 1 never refuses)",
     )
     parser.add_argument(
         "--log.level", dest="log_level", default="info", choices=("debug", "info", "warn", "error")
@@ -106,6 +128,19 @@ def setup_logging(level: str) -> None:
     root.setLevel({"warn": logging.WARNING}.get(level, level.upper()))
 
 
+def listening_context(service: ExporterService) -> ssl.SSLContext | None:
+    """The TLS context to listen with, if any: each handshake then takes the certificate of the latest
+    (re)load, so a renewed certificate needs a reload, not a restart (as exporter-toolkit re-reads it)."""
+    context = service.config.web.ssl_context
+    if context is not None:
+
+        def latest(connection: ssl.SSLObject, server_name: str | None, _: ssl.SSLContext) -> None:
+            connection.context = service.config.web.ssl_context
+
+        context.sni_callback = latest  # called on every handshake, with or without a server name
+    return context
+
+
 async def serve(args: argparse.Namespace, settings: ExporterSettings) -> int:
     try:
         service = create(args.config_file, settings)
@@ -118,13 +153,23 @@ async def serve(args: argparse.Namespace, settings: ExporterSettings) -> int:
     await runner.setup()
     host, port = split_listen_address(args.listen_address)
     try:
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, ssl_context=listening_context(service)).start()
     except OSError as error:
         log.error("cannot listen", extra={"address": args.listen_address, "error": str(error)})
         await service.stop()
         await runner.cleanup()
         return 1
-    log.info("listening", extra={"address": args.listen_address, "version": __version__})
+    web_config = service.config.web
+    log.info(
+        "listening",
+        extra={
+            "address": args.listen_address,
+            "tls": web_config.tls is not None,
+            "basic_auth": bool(web_config.users),
+            "lifecycle": settings.enable_lifecycle,
+            "version": __version__,
+        },
+    )
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(service.reload()))
@@ -145,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         icmp_rate=args.icmp_rate,
         icmp_mode=args.icmp_mode,
         probe_unlisted=args.probe_unlisted,
+        enable_lifecycle=args.enable_lifecycle,
+        max_target_drop=args.max_target_drop,
+        web_config_file=args.web_config_file,
     )
     try:
         settings.validate()

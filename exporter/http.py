@@ -1,4 +1,8 @@
-"""The HTTP side: ``/metrics``, ``/probe``, ``/-/reload``, ``/-/healthy`` and a small index page."""
+"""The HTTP side: ``/metrics``, ``/probe``, ``/-/reload``, ``/-/healthy`` and a small index page.
+
+With ``basic_auth_users`` in the web configuration every path needs those credentials, like an exporter
+built on exporter-toolkit; ``/-/reload`` also needs ``--web.enable-lifecycle``, like Prometheus'.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,12 @@ from prometheus_client.registry import Collector
 
 from batiknet.inventory import DNSServer, ProbeSettings, Target
 from exporter.collector import BatiknetCollector
+from exporter.config import TooManyTargetsDropped
 from exporter.probes.snmp import SNMPResult
 from exporter.scheduler import dns_lookups, echo_spacing, icmp_round, snmp_walk
 from exporter.service import ExporterService
 from exporter.store import Store
+from exporter.webconfig import BasicAuth
 
 __all__ = ["make_app"]
 
@@ -25,21 +31,34 @@ SCRAPE_TIMEOUT_OFFSET = 0.5  # leave Prometheus time to receive the answer, like
 MODULES = ("icmp", "dns", "snmp")
 UNLISTED_ICMP = ProbeSettings(interval=15.0, timeout=1.0, count=3)
 SERVICE = web.AppKey("service", ExporterService)
+AUTH = web.AppKey("basic_auth", BasicAuth)
+CHALLENGE = {"WWW-Authenticate": 'Basic realm="batiknet-exporter", charset="UTF-8"'}
+BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 
 
 def make_app(service: ExporterService) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[require_credentials])
     app[SERVICE] = service
+    app[AUTH] = BasicAuth()
     app.add_routes(
         [
             web.get("/", index),
             web.get("/metrics", metrics),
             web.get("/probe", probe),
             web.post("/-/reload", reload),
+            web.put("/-/reload", reload),
             web.get("/-/healthy", healthy),
         ]
     )
     return app
+
+
+@web.middleware
+async def require_credentials(request: web.Request, handler) -> web.StreamResponse:
+    users = request.app[SERVICE].config.web.users  # the latest (re)load's
+    if users and not await request.app[AUTH].allows(request.headers.get("Authorization"), users):
+        raise web.HTTPUnauthorized(text="Unauthorized\n", headers=CHALLENGE)
+    return await handler(request)
 
 
 async def index(request: web.Request) -> web.Response:
@@ -72,8 +91,22 @@ async def healthy(request: web.Request) -> web.Response:
 
 
 async def reload(request: web.Request) -> web.Response:
-    ok, message = await request.app[SERVICE].reload()
-    return web.Response(text=message + "\n", status=200 if ok else 500)
+    """Like Prometheus' own: only with --web.enable-lifecycle; 500 with the reason when the file fails,
+    409 when it would remove most targets and ``allow_target_drop=true`` was not given."""
+    service = request.app[SERVICE]
+    if not service.settings.enable_lifecycle:
+        raise web.HTTPForbidden(text="Lifecycle API is not enabled (start with --web.enable-lifecycle).\n")
+    allow = request.query.get("allow_target_drop", "false").lower()
+    if allow not in BOOLEANS:
+        raise web.HTTPBadRequest(text=f"allow_target_drop must be true or false, not {allow[:20]!r}\n")
+    outcome = await service.reload(allow_target_drop=BOOLEANS[allow])
+    if outcome.error is None:
+        status = 200
+    elif isinstance(outcome.error, TooManyTargetsDropped):
+        status = 409
+    else:
+        status = 500
+    return web.Response(text=outcome.message + "\n", status=status)
 
 
 class _ProbeCollector(Collector):

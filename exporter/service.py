@@ -5,17 +5,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from exporter.collector import BatiknetCollector
-from exporter.config import ConfigError, ExporterConfig, ExporterSettings, load_config
+from exporter.config import (
+    ConfigError,
+    ExporterConfig,
+    ExporterSettings,
+    UnexpectedLoadError,
+    check_reload,
+    load_config,
+)
 from exporter.exposition import render
 from exporter.probes.icmp import ICMPEngine
 from exporter.probes.snmp import SNMPWalker
 from exporter.scheduler import Probes, Scheduler
 from exporter.store import Store
 
-__all__ = ["ExporterService", "MetricsCache"]
+__all__ = ["ExporterService", "MetricsCache", "ReloadOutcome"]
 
 log = logging.getLogger("batiknet.exporter")
 
@@ -61,7 +69,16 @@ class MetricsCache:
                 await self.refresh()
             except Exception:  # a bug in rendering must not freeze /metrics for good
                 log.exception("rendering /metrics failed")
+                # Nor may the last good page stand in for the current state: the next scrape renders
+                # again, and fails (500) while rendering fails, so Prometheus sees the exporter down.
+                self._body = None
             await asyncio.sleep(self.RENDER_EVERY)
+
+
+@dataclass(frozen=True)
+class ReloadOutcome:
+    error: ConfigError | None  # None: the new configuration runs
+    message: str  # one line for the operator
 
 
 class ExporterService:
@@ -101,19 +118,26 @@ class ExporterService:
             self.probes.icmp.close()
             self.probes.snmp.close()
 
-    async def reload(self) -> tuple[bool, str]:
-        """Load the configuration file again; on any error keep running the old one and say why."""
+    async def reload(self, allow_target_drop: bool = False) -> ReloadOutcome:
+        """Load the configuration file again; on any failure keep running the old one and say why.
+
+        A new inventory that would remove more than ``settings.max_target_drop`` of the running targets
+        is a failure too, unless ``allow_target_drop``; so is a change of the listener's TLS settings.
+        """
         async with self._reload_lock:
             loop = asyncio.get_running_loop()
             try:
                 config = await loop.run_in_executor(None, load_config, self.config_path, self.settings)
-            except ConfigError as error:
+                check_reload(self.config, config, allow_target_drop)
+            except Exception as error:  # whatever it is, a bug included, the running configuration stays
+                failure = _as_config_error(error)
                 self.store.record_reload(False, time.time())
                 log.error(
                     "reload failed, keeping the running configuration",
-                    extra={"error": str(error), "kind": type(error).__name__},
+                    extra={"error": str(failure), "kind": type(failure).__name__},
+                    exc_info=failure is not error,
                 )
-                return False, str(error)
+                return ReloadOutcome(failure, f"reload failed, the running configuration stays: {failure}")
             self.config = config
             if self.scheduler is not None:
                 await self.scheduler.reconfigure(config)
@@ -121,7 +145,14 @@ class ExporterService:
                 self.store.use_inventory(config.inventory)
             self.store.record_reload(True, time.time())
             log.info("configuration reloaded", extra={"targets": config.target_count})
-            return True, f"reloaded: {config.target_count} targets"
+            return ReloadOutcome(None, f"reloaded: {config.target_count} targets")
+
+
+def _as_config_error(error: Exception) -> ConfigError:
+    if isinstance(error, ConfigError):
+        return error
+    text = " ".join(str(error).split())
+    return UnexpectedLoadError(f"{type(error).__name__}: {text} (unexpected: a bug in batiknet-exporter)")
 
 
 def create(config_path: Path, settings: ExporterSettings) -> ExporterService:

@@ -10,6 +10,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
+
+import pytest
 
 from exporter.cli import LogfmtFormatter, parse_args
 from tests.support import require_root
@@ -25,12 +28,75 @@ def free_port() -> int:
 
 def test_flags_and_defaults():
     args = parse_args(["--config.file", "inv.yml"])
-    assert args.listen_address == ":9817"
+    assert args.listen_address == "127.0.0.1:9817"  # loopback unless told otherwise
     assert args.log_level == "info"
+    assert (args.enable_lifecycle, args.web_config_file, args.max_target_drop) == (False, None, 0.5)
     args = parse_args(
-        ["--config.file", "inv.yml", "--web.listen-address", "127.0.0.1:1", "--log.level", "debug"]
+        [
+            "--config.file",
+            "inv.yml",
+            "--web.listen-address",
+            "[::]:1",
+            "--log.level",
+            "debug",
+            "--web.enable-lifecycle",
+            "--web.config.file",
+            "web.yml",
+            "--config.max-target-drop",
+            "0.8",
+        ]
     )
-    assert (args.listen_address, args.log_level) == ("127.0.0.1:1", "debug")
+    assert (args.listen_address, args.log_level) == ("[::]:1", "debug")
+    assert (args.enable_lifecycle, args.web_config_file, args.max_target_drop) == (True, Path("web.yml"), 0.8)
+
+
+def exporter_command(config_file: Path, port: int, *flags: str) -> list[str]:
+    """The exporter as a process on a loopback port (a free one from :func:`free_port`)."""
+    return [
+        sys.executable,
+        "-m",
+        "exporter.cli",
+        "--config.file",
+        str(config_file),
+        "--web.listen-address",
+        f"127.0.0.1:{port}",
+        *flags,
+    ]
+
+
+def start(config_file: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """Start the exporter and wait for it to exit (a start that fails)."""
+    return subprocess.run(
+        exporter_command(config_file, free_port(), *flags), capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"version: 1\nnetwork: {name: \xff}\n", "not UTF-8"),
+        (b"version: 1\nnetwork: " + b"[" * 3000 + b"]" * 3000, "nested deeper than 32 levels"),
+        (b"version: 1\ndefaults: {icmp: {count: " + b"9" * 5000 + b"}}", "integer out of range"),
+        (b'version: 1\nnetwork: {name: "\\ud800"}', "lone surrogate"),
+        (b"version: 1\n", "lists no targets"),
+    ],
+    ids=["not UTF-8", "deep", "huge integer", "lone surrogate", "no targets"],
+)
+def test_a_file_that_cannot_be_loaded_stops_the_start_with_one_line(tmp_path, content, reason):
+    bad = tmp_path / "inventory.yml"
+    bad.write_bytes(content)
+    done = start(bad)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "cannot start" in lines[0] and "kind=InventoryInvalid" in lines[0] and reason in lines[0]
+
+
+def test_a_target_drop_limit_out_of_range_is_a_bad_flag(tmp_path):
+    done = start(tmp_path / "inventory.yml", "--config.max-target-drop", "1.5")
+    assert done.returncode == 2
+    assert "bad flag" in done.stderr and "from 0 to 1" in done.stderr
 
 
 def test_log_lines_are_logfmt_with_the_call_extras():
@@ -47,20 +113,7 @@ def test_log_lines_are_logfmt_with_the_call_extras():
 def test_a_bad_inventory_stops_the_start_with_the_reason(tmp_path):
     bad = tmp_path / "inventory.yml"
     bad.write_text("opds: [{id: setda}]\n")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "exporter.cli",
-            "--config.file",
-            str(bad),
-            "--web.listen-address",
-            f"127.0.0.1:{free_port()}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = start(bad)
     assert done.returncode == 1
     assert "cannot start" in done.stderr and "kind=InventoryInvalid" in done.stderr
     assert "opds[0] 'setda'" in done.stderr
@@ -75,18 +128,7 @@ def test_sighup_reload_keeps_the_old_configuration_on_a_bad_file(tmp_path):
     port = free_port()
     log_path = tmp_path / "exporter.log"
     with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "exporter.cli",
-                "--config.file",
-                str(config_file),
-                "--web.listen-address",
-                f"127.0.0.1:{port}",
-            ],
-            stderr=log,
-        )
+        process = subprocess.Popen(exporter_command(config_file, port), stderr=log)
     try:
 
         def metrics() -> str:

@@ -137,7 +137,8 @@ def test_reload_keeps_the_old_configuration_when_the_new_file_is_bad(tmp_path):
     require_root()
 
     async def scenario():
-        async with running_exporter(tmp_path) as (service, client, config_file):
+        lifecycle = ExporterSettings(enable_lifecycle=True)
+        async with running_exporter(tmp_path, lifecycle) as (service, client, config_file):
             good = config_file.read_text()
             config_file.write_text("opds: [this is: not, valid")
             response = await client.post("/-/reload")

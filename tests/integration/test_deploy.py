@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from exporter.cli import parse_args
 from tests.support import require, require_binary
 
 REPO = Path(__file__).resolve().parents[2]
@@ -167,6 +169,26 @@ def test_exporter_gets_raw_icmp_and_nothing_else(compose: dict[str, Any]) -> Non
     assert exporter["cap_add"] == ["NET_RAW"]
     assert exporter["read_only"] is True
     assert any(mount.endswith(":/etc/batiknet:ro") for mount in exporter["volumes"])
+
+
+def _exporter_flags_of_the_unit() -> list[str]:
+    unit = (UNITS_DIR / "batiknet-exporter.service").read_text(encoding="utf-8")
+    exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    return shlex.split(exec_start)[1:]
+
+
+def test_the_exporter_is_started_with_flags_it_knows_and_no_open_lifecycle(compose: dict[str, Any]) -> None:
+    """Both deployments reload with SIGHUP (ExecReload, docker compose kill -s HUP), so neither enables
+    the HTTP lifecycle endpoint; the unit listens on loopback, the container on its private network."""
+    unit_flags = parse_args(_exporter_flags_of_the_unit())
+    assert unit_flags.listen_address == "127.0.0.1:9817"
+    assert not unit_flags.enable_lifecycle
+    command = compose["services"]["exporter"]["command"]
+    assert command[0] == "batiknet-exporter"
+    compose_flags = parse_args(command[1:])
+    assert compose_flags.listen_address == "0.0.0.0:9817"  # reached by Prometheus' container only
+    assert not compose_flags.enable_lifecycle
+    assert "ExecReload=/bin/kill -HUP $MAINPID" in (UNITS_DIR / "batiknet-exporter.service").read_text()
 
 
 def test_the_python_image_runs_as_a_user() -> None:

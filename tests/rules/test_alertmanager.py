@@ -49,6 +49,7 @@ EXPECTED_RECEIVER = {
     "BatiknetCoreInterfaceDown": "pemantauan-perangkat",
     "BatiknetSNMPUnreachable": "pemantauan-perangkat",
     "BatiknetProbesStale": "operasional-noc",
+    "BatiknetExporterReloadFailed": "operasional-noc",
     "BatiknetCaseTrackerDown": "operasional-noc",
     "BatiknetCaseTrackerSpoolStuck": "operasional-noc",
     "BatiknetCaseOverdue": "operasional-noc",

@@ -12,7 +12,8 @@ alert, as the port's description names the OPD), a PC unplugged from a switch po
 link), a distribution switch cut (a core device down, the OPDs behind it unreachable), an ISP uplink cut,
 one DNS server stopped and the other answering wrongly, the core router's snmpd paused (answers ping, not
 SNMP), an OPD answering one echo in three 200 ms late (loss and latency: tests/rules/slow_echo.py, as the
-lab's kernel has no netem) and an OPD's letter received two weeks ago (an overdue case). While they last,
+lab's kernel has no netem) and an OPD's letter received two weeks ago (an overdue case). A broken inventory
+is reloaded too (the exporter refuses it and keeps probing). While they last,
 the test also checks the outcome issue 4 asks of a core outage: nothing behind the cut switch or uplink
 fires, gets a case or an e-mail, while the switch itself does.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,6 +36,7 @@ import pytest
 import requests
 import yaml
 
+from lab.stackrun import LAB_INVENTORY
 from tests.stack import Stack, Timing, start_stack
 from tests.support import applier_pids
 
@@ -186,7 +189,12 @@ def proving_stack(lab: object, tmp_path_factory: pytest.TempPathFactory) -> Iter
     # Rule groups every 2 s (their own intervals dropped) and every `for` a tenth as long, so that alerts
     # fire within the test; the expressions are the committed ones.
     run_dir = tmp_path_factory.mktemp("proving-stack")
-    stack = start_stack(run_dir, timing=Timing(duration_scale=0.1))
+    # A copy of the lab's inventory with its SNMP secret files (referenced relatively), so that a phase can
+    # break it and reload. Not in run_dir itself: the stack keeps its own secrets in run_dir/secrets.
+    inventory = run_dir / "inventory" / "inventory.yml"
+    shutil.copytree(LAB_INVENTORY.parent / "secrets", inventory.parent / "secrets")
+    shutil.copyfile(LAB_INVENTORY, inventory)
+    stack = start_stack(run_dir, timing=Timing(duration_scale=0.1), inventory=inventory)
     try:
         yield stack, run_dir
     finally:
@@ -273,7 +281,29 @@ def test_every_rule_and_panel_expression_returns_data(lab, proving_stack) -> Non
         )
         proof.settle(stack, "restored")
 
-        # 4. and 5. The exporter, then the tracker, frozen: Prometheus cannot scrape them.
+        # 4. A broken inventory reloaded: refused, the running one stays and the failure is reported.
+        inventory = stack.inventory
+        good = inventory.read_bytes()
+        inventory.write_text("opds: [this is: not, valid\n", encoding="utf-8")
+        os.killpg(stack.pids()["exporter"], signal.SIGHUP)
+        try:
+            stack.wait_until(
+                lambda: has_data(stack, "batiknet_exporter_config_last_reload_successful == 0"),
+                timeout=60,
+                what="the refused reload reported",
+            )
+            assert has_data(stack, "count(batiknet_target_info) >= 20")  # the running inventory, whole
+            proof.settle(stack, "reload refused")
+        finally:
+            inventory.write_bytes(good)
+            os.killpg(stack.pids()["exporter"], signal.SIGHUP)
+        stack.wait_until(
+            lambda: has_data(stack, "batiknet_exporter_config_last_reload_successful == 1"),
+            timeout=60,
+            what="the repaired inventory reloaded",
+        )
+
+        # 5. and 6. The exporter, then the tracker, frozen: Prometheus cannot scrape them.
         for service, job in (("exporter", "batiknet-exporter"), ("cases", "batiknet-cases")):
             group = stack.pids()[service]
             os.killpg(group, signal.SIGSTOP)
@@ -287,7 +317,7 @@ def test_every_rule_and_panel_expression_returns_data(lab, proving_stack) -> Non
             finally:
                 os.killpg(group, signal.SIGCONT)
 
-        # 6. The tracker's applier frozen: a delivery is answered and waits in the spool.
+        # 7. The tracker's applier frozen: a delivery is answered and waits in the spool.
         (applier,) = applier_pids(stack.pids()["cases"])
         os.kill(applier, signal.SIGSTOP)
         try:
