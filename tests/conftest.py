@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ from lab.network import Lab, exclusive_lock
 from tests.support import require_binary, require_root
 
 LAB_BINARIES = ("ip", "sysctl", "snmpd", "dnsmasq", "fping")
+BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
 LAB_LOCK_TIMEOUT = 1800.0  # others may be running their own suites against the one shared lab
 
 
@@ -32,7 +34,10 @@ def lab() -> Iterator[Lab]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test that uses the lab carries the ``lab`` marker, so ``-m 'not lab'`` leaves them out."""
+    """Every test that uses the lab carries the ``lab`` marker and every test of tests/browser the
+    ``browser`` marker, so that ``make check`` (``-m 'not lab and ...'``) leaves them out."""
     for item in items:
         if "lab" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.lab)
+        if BROWSER_TESTS in item.path.parents:
+            item.add_marker(pytest.mark.browser)

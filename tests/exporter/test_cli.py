@@ -119,6 +119,7 @@ def test_a_bad_inventory_stops_the_start_with_the_reason(tmp_path):
     assert "opds[0] 'setda'" in done.stderr
 
 
+@pytest.mark.root
 def test_sighup_reload_keeps_the_old_configuration_on_a_bad_file(tmp_path):
     require_root()
     config_file = tmp_path / "inventory.yml"

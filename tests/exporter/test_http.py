@@ -1,4 +1,5 @@
-"""The HTTP endpoints through a real server on a loopback port, probing loopback addresses only."""
+"""The HTTP endpoints through a real server on a loopback port, with the fake ICMP engine (no root) and DNS
+sent only to a silent loopback socket."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from aiohttp import web
 from exporter.config import ExporterSettings
 from exporter.http import make_app
 from exporter.service import create
-from tests.support import require_root
+
+from .fakes import FakeICMP
 
 LOOPBACK_INVENTORY = {
     "version": 1,
@@ -64,7 +66,7 @@ async def running_exporter(tmp_path: Path, settings: ExporterSettings | None = N
     config_file = tmp_path / "inventory.yml"
     write_inventory(config_file, silent.getsockname()[1])
     service = create(config_file, settings or ExporterSettings())
-    await service.start(service.open_icmp())
+    await service.start(FakeICMP())
     runner = web.AppRunner(make_app(service))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -89,8 +91,6 @@ async def wait_for_metric(client: aiohttp.ClientSession, needle: str, deadline: 
 
 
 def test_metrics_healthy_index_and_probe(tmp_path):
-    require_root()
-
     async def scenario():
         async with running_exporter(tmp_path) as (_, client, _):
             text = await wait_for_metric(client, 'batiknet_target_up{target="setda"} 1.0')
@@ -114,8 +114,6 @@ def test_metrics_healthy_index_and_probe(tmp_path):
 
 
 def test_probe_honours_the_scrape_timeout_header(tmp_path):
-    require_root()
-
     async def scenario():
         async with running_exporter(tmp_path) as (_, client, _):
             started = time.monotonic()
@@ -134,8 +132,6 @@ def test_probe_honours_the_scrape_timeout_header(tmp_path):
 
 
 def test_reload_keeps_the_old_configuration_when_the_new_file_is_bad(tmp_path):
-    require_root()
-
     async def scenario():
         lifecycle = ExporterSettings(enable_lifecycle=True)
         async with running_exporter(tmp_path, lifecycle) as (service, client, config_file):
@@ -164,8 +160,6 @@ def test_reload_keeps_the_old_configuration_when_the_new_file_is_bad(tmp_path):
 
 
 def test_probe_of_an_unlisted_address_only_when_allowed(tmp_path):
-    require_root()
-
     async def scenario():
         async with running_exporter(tmp_path, ExporterSettings(probe_unlisted=True)) as (_, client, _):
             response = await client.get("/probe", params={"target": "127.0.0.5", "module": "icmp"})

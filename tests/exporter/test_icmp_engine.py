@@ -9,6 +9,8 @@ import pytest
 from exporter.probes.icmp import ICMPEngine, ICMPUnavailable
 from tests.support import require, require_root
 
+pytestmark = pytest.mark.root
+
 
 def run(coroutine):
     return asyncio.run(coroutine)

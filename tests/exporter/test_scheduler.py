@@ -6,27 +6,11 @@ import asyncio
 import dataclasses
 
 from exporter.config import ExporterConfig, ExporterSettings
-from exporter.probes.icmp import RoundResult
 from exporter.probes.snmp import SNMPAuth, SNMPResult
 from exporter.scheduler import Probes, Scheduler, echo_spacing, groups
 from exporter.store import Store
 
-from .fakes import echo, inventory
-
-
-class FakeICMP:
-    def __init__(self, inventory, silent: set[str]) -> None:
-        self.inventory = inventory
-        self.silent = silent
-        self.rounds: list[list[str]] = []
-
-    async def round(self, targets, count, timeout, spacing):
-        self.rounds.append([t for t, _ in targets])
-        inv = self.inventory
-        results = tuple(
-            echo(inv, t, *(() if t in self.silent else (0.001,) * count), sent=count) for t, _ in targets
-        )
-        return RoundResult(results=results, duration=0.01, receive_lag=0.0)
+from .fakes import FakeICMP, inventory
 
 
 class FakeWalker:
@@ -58,7 +42,7 @@ def test_first_cycles_probe_everything_and_skip_a_silent_device():
     # No DNS servers: DNS lookups are real network traffic, and these addresses must never be probed.
     inv = dataclasses.replace(inventory(), dns_servers=())
     store = Store(inv)
-    icmp, walker = FakeICMP(inv, silent={"core"}), FakeWalker()
+    icmp, walker = FakeICMP(silent={"core"}), FakeWalker()
     config = ExporterConfig(inv, ExporterSettings(), {"core": SNMPAuth("2c", community="x")})
 
     async def scenario():
@@ -103,7 +87,7 @@ def test_failures_are_logged_and_cycles_go_on(monkeypatch, caplog):
         scheduler = Scheduler(
             ExporterConfig(inv, ExporterSettings()),
             store,
-            Probes(icmp=FakeICMP(inv, silent=set()), snmp=FakeWalker(), semaphore=asyncio.Semaphore(4)),
+            Probes(icmp=FakeICMP(), snmp=FakeWalker(), semaphore=asyncio.Semaphore(4)),
         )
         scheduler.start()
         await asyncio.sleep(0.7)

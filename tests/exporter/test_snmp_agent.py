@@ -20,6 +20,8 @@ from exporter.probes.snmp import SNMPAuth, SNMPWalker
 from exporter.probes.snmp_client import MAX_REQUEST_ID, SNMPClient, SNMPFailure
 from tests.support import require_binary
 
+pytestmark = pytest.mark.system
+
 COMMUNITY, USER, AUTH_KEY, PRIV_KEY = "test-community", "tester", "auth-pass-123", "priv-pass-123"
 # Every authentication and privacy protocol the inventory accepts, as (ours, net-snmp's name), and the
 # authNoPriv level.

@@ -308,6 +308,7 @@ def fetch(port: int, path: str, ca_file: Path, headers: dict[str, str]) -> tuple
         return error.code, ""
 
 
+@pytest.mark.root
 def test_tls_and_basic_auth_end_to_end_and_a_renewed_certificate_on_sighup(tmp_path):
     require_root()
     with exporter_with_tls_and_basic_auth(tmp_path) as (port, cert_file, log_path, process):
@@ -334,6 +335,8 @@ def test_tls_and_basic_auth_end_to_end_and_a_renewed_certificate_on_sighup(tmp_p
         assert fetch(port, "/metrics", cert_file, basic("prometheus", PASSWORD))[0] == 200
 
 
+@pytest.mark.root
+@pytest.mark.system
 def test_prometheus_scrapes_with_the_credentials_of_docs_deploy(tmp_path):
     """The scrape job of docs/deploy.md, run by the real Prometheus: up with the credentials, down without."""
     require_root()

@@ -217,6 +217,7 @@ def test_entrypoint_turns_secret_files_into_environment(tmp_path: Path) -> None:
     assert result.stdout == "s3cret-token|\n"
 
 
+@pytest.mark.system
 def test_alertmanager_configuration_renders_with_the_telegram_token(tmp_path: Path) -> None:
     amtool = require_binary("amtool")
     token_file = tmp_path / "telegram_bot_token"
@@ -272,6 +273,7 @@ def _units_for_verification(tmp_path: Path) -> Path:
     return target
 
 
+@pytest.mark.system
 def test_systemd_units_verify(tmp_path: Path) -> None:
     systemd_analyze = require_binary("systemd-analyze")
     for packaged in ("prometheus.service", "prometheus-alertmanager.service"):

@@ -31,6 +31,8 @@ from aiosmtpd.controller import Controller
 from lab import stackconfig
 from tests.support import require_binary
 
+pytestmark = pytest.mark.system
+
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "alertmanager" / "alertmanager.yml"
 ALERT_RULES = REPO / "prometheus" / "rules" / "alerts.yml"

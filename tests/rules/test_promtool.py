@@ -11,6 +11,8 @@ import yaml
 
 from tests.support import require_binary
 
+pytestmark = pytest.mark.system
+
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = REPO / "prometheus"
 RULE_FILES = sorted((PROMETHEUS_DIR / "rules").glob("*.yml"))

@@ -25,6 +25,8 @@ import requests
 from tests.support import require_binary
 from tests.tracker.conftest import API_TOKEN, LAB_INVENTORY, metric_value
 
+pytestmark = pytest.mark.system
+
 HEADERS = {"Authorization": f"Bearer {API_TOKEN}"}
 
 

@@ -17,6 +17,8 @@ import requests
 from tests.support import applier_pids
 from tests.tracker.conftest import API_TOKEN, LAB_INVENTORY, metric_value
 
+pytestmark = pytest.mark.system
+
 PAYLOADS = Path(__file__).with_name("payloads")
 
 
