@@ -76,10 +76,11 @@ class Share:
 
 @dataclass(frozen=True)
 class Celsius:
-    """One temperature per row read: value × scale in °C, named by a column of the row or a fixed name."""
+    """One temperature per row read: value / divisor in °C (a DISPLAY-HINT "d-1" is a divisor of 10),
+    named by a column of the row, or a fixed name (a scalar)."""
 
     column: Oid
-    scale: float = 1.0
+    divisor: int = 1
     name: Oid | None = None
     fixed_name: str = ""  # for a scalar
     rows: Rows = Rows()
@@ -286,8 +287,8 @@ PROFILES: tuple[Profile, ...] = (
         HR_CPU,
         HR_MEMORY,
         (
-            Celsius(MIKROTIK_TEMPERATURE, scale=0.1, fixed_name="temperature"),
-            Celsius(MIKROTIK_PROCESSOR_TEMPERATURE, scale=0.1, fixed_name="processor-temperature"),
+            Celsius(MIKROTIK_TEMPERATURE, divisor=10, fixed_name="temperature"),
+            Celsius(MIKROTIK_PROCESSOR_TEMPERATURE, divisor=10, fixed_name="processor-temperature"),
             Celsius(
                 MIKROTIK_GAUGE_VALUE,
                 name=MIKROTIK_GAUGE_NAME,
@@ -381,7 +382,7 @@ def _name(columns: Columns, column: Oid | None, index: Index) -> str:
 
 def _celsius(columns: Columns, reading: Celsius) -> dict[Index, tuple[str, float]]:
     return {
-        index: (reading.fixed_name or _name(columns, reading.name, index), value * reading.scale)
+        index: (reading.fixed_name or _name(columns, reading.name, index), value / reading.divisor)
         for index, value in _selected(columns, reading.column, reading.rows).items()
     }
 
@@ -406,7 +407,8 @@ def _entity_sensors(columns: Columns, reading: EntitySensors) -> dict[Index, tup
             and -8 <= precision <= 9
         ):
             exponent = 3 * (scale - UNITS_SCALE) - precision
-            found[index] = (_name(columns, reading.name, index), value * 10.0**exponent)
+            celsius = value * 10**exponent if exponent >= 0 else value / 10**-exponent
+            found[index] = (_name(columns, reading.name, index), float(celsius))
     return found
 
 
