@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from exporter.probes.snmp_text import label_text, unique_names
 
 __all__ = [
+    "BY_NAME",
     "PROFILES",
     "Figures",
     "Profile",

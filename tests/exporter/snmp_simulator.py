@@ -336,3 +336,43 @@ class SlowRelay:
         self.loop.run_forever()
         front.close()
         back.close()
+
+
+def big_chassis_recording(path: Path, ports: int) -> Path:
+    """A Cisco chassis switch with ``ports`` interfaces (IF-MIB with HC counters, Cisco CPU and memory), in
+    OID order as snmpsim wants it."""
+    rows = range(1, ports + 1)
+    lines = [
+        "1.3.6.1.2.1.1.1.0|4|Cisco IOS Software, Catalyst 6500 chassis",
+        "1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.9.1.283",
+        "1.3.6.1.2.1.1.3.0|67|500000000",
+        "1.3.6.1.2.1.1.5.0|4|big-chassis",
+    ]
+    if_table = {
+        1: lambda i: f"2|{i}",
+        2: lambda i: f"4|GigabitEthernet{i // 48 + 1}/{i % 48 + 1}",
+        3: lambda i: "2|6",
+        5: lambda i: "66|1000000000",
+        7: lambda i: "2|1",
+        8: lambda i: f"2|{1 if i % 3 else 2}",
+        10: lambda i: f"65|{i * 1000}",
+        14: lambda i: f"65|{i % 7}",
+        16: lambda i: f"65|{i * 2000}",
+        20: lambda i: f"65|{i % 5}",
+    }
+    if_x_table = {
+        1: lambda i: f"4|Gi{i // 48 + 1}/{i % 48 + 1}",
+        6: lambda i: f"70|{2**33 + i}",
+        10: lambda i: f"70|{2**34 + i}",
+        15: lambda i: "66|1000",
+        18: lambda i: f"4|port {i}",
+    }
+    for prefix, table in (("1.3.6.1.2.1.2.2.1", if_table), ("1.3.6.1.2.1.31.1.1.1", if_x_table)):
+        lines += [f"{prefix}.{number}.{i}|{value(i)}" for number, value in table.items() for i in rows]
+    lines += [
+        "1.3.6.1.4.1.9.9.48.1.1.1.5.1|66|300000000",
+        "1.3.6.1.4.1.9.9.48.1.1.1.6.1|66|700000000",
+        "1.3.6.1.4.1.9.9.109.1.1.1.1.8.1|66|23",
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="iso-8859-1")
+    return path
