@@ -30,7 +30,7 @@ from exporter.probes.snmp_interfaces import (
     fallbacks_needed,
     interfaces_from_columns,
 )
-from exporter.probes.snmp_profiles import Index, device_figures, parse_oid, profile_for
+from exporter.probes.snmp_profiles import Index, Profile, device_figures, parse_oid, profile_for
 
 __all__ = ["REASONS", "Interface", "SNMPAuth", "SNMPResult", "SNMPWalker"]
 
@@ -103,61 +103,29 @@ class SNMPWalker:
         started = time.monotonic()
         cache = self._cache.setdefault(device.id, _DeviceCache())
         settings = device.snmp
-        context = settings.context if settings else ""
+        forced = settings.profile if settings else None
         session = _Session(
-            self.client, device.address, auth, context, timeout, retries, cache.rows, self.max_repetitions
+            self.client,
+            device.address,
+            auth,
+            settings.context if settings else "",
+            timeout,
+            retries,
+            cache.rows,
+            self.max_repetitions,
         )
         try:
             scalars = await session.scalars(SCALARS)
-            sys_object_id = scalars.get(SYS_OBJECT_ID)
-            if not isinstance(sys_object_id, tuple):
-                sys_object_id = None
-            uptime = scalars.get(SYS_UPTIME)
-            if not isinstance(uptime, int):
-                uptime = None
-            forced = settings.profile if settings else None
+            sys_object_id = _typed(scalars.get(SYS_OBJECT_ID), tuple)
+            uptime = _typed(scalars.get(SYS_UPTIME), int)
             profile = profile_for(sys_object_id, forced)
             if uptime is not None and cache.uptime_ticks is not None and uptime < cache.uptime_ticks:
                 cache.walks_since_names = NAME_REFRESH_CYCLES  # rebooted: interfaces may be renumbered
                 cache.counters = {}
             cache.uptime_ticks = uptime
-            refresh = cache.walks_since_names >= NAME_REFRESH_CYCLES or cache.static_profile != profile.name
-            tables = (INTERFACES, *profile.tables)
-            fallbacks = frozenset(FALLBACK_COLUMNS) if refresh else cache.fallbacks
-
-            async def walk_static() -> None:
-                walked = await _all(*(session.walk(f"{t.name}.static", t.static) for t in tables if t.static))
-                cache.static = dict(zip((t.name for t in tables if t.static), walked, strict=True))
-                cache.static_profile = profile.name
-                cache.walks_since_names = 0
-
-            changing = [t for t in tables if t.columns]
-            walked = await _all(
-                *(
-                    session.walk(
-                        t.name, t.columns + tuple(sorted(fallbacks)) if t is INTERFACES else t.columns
-                    )
-                    for t in changing
-                ),
-                *((walk_static(),) if refresh else ()),
-            )
-            indexes = {
-                t.name: frozenset(index for column in t.columns for index in columns[column])
-                for t, columns in zip(changing, walked, strict=False)
-            }
-            if not refresh and any(
-                t.static and t.name in cache.indexes and indexes[t.name] != cache.indexes[t.name]
-                for t in changing
-            ):
-                await walk_static()  # rows came or went: their names must be read again
+            columns = await _walk_tables(session, cache, profile)
         except SNMPFailure as failure:
             return SNMPResult(device.id, failure.reason, time.monotonic() - started, detail=str(failure))
-        columns: Columns = {}
-        for table_columns in (*walked[: len(changing)], *(cache.static.get(t.name, {}) for t in tables)):
-            columns.update(table_columns)
-        cache.indexes = indexes
-        cache.fallbacks = fallbacks_needed(columns)
-        cache.walks_since_names += 1
         elapsed = None if cache.walked_at is None else started - cache.walked_at
         interfaces, cache.counters = extend_counters(
             interfaces_from_columns(columns, device), cache.counters, elapsed
@@ -179,6 +147,47 @@ class SNMPWalker:
             varbinds=session.varbinds,
             requests=session.requests,
         )
+
+
+def _typed(value: object, kind: type) -> object:
+    """``value`` if the agent sent it as the type the object has, else None (absent)."""
+    return value if isinstance(value, kind) else None
+
+
+async def _walk_tables(session: _Session, cache: _DeviceCache, profile: Profile) -> Columns:
+    """Every table of the interfaces and the profile, the static columns too when they are due (or when
+    a table's rows changed since the last walk): all the columns of the device, changing and static."""
+    tables = (INTERFACES, *profile.tables)
+    refresh = cache.walks_since_names >= NAME_REFRESH_CYCLES or cache.static_profile != profile.name
+    fallbacks = tuple(sorted(FALLBACK_COLUMNS if refresh else cache.fallbacks))
+
+    async def walk_static() -> None:
+        with_static = [t for t in tables if t.static]
+        walked = await _all(*(session.walk(f"{t.name}.static", t.static) for t in with_static))
+        cache.static = {t.name: columns for t, columns in zip(with_static, walked, strict=True)}
+        cache.static_profile = profile.name
+        cache.walks_since_names = 0
+
+    changing = [t for t in tables if t.columns]
+    walked = await _all(
+        *(session.walk(t.name, t.columns + fallbacks if t is INTERFACES else t.columns) for t in changing),
+        *((walk_static(),) if refresh else ()),
+    )
+    indexes = {
+        t.name: frozenset(index for column in t.columns for index in table[column])
+        for t, table in zip(changing, walked, strict=False)
+    }
+    if not refresh and any(
+        t.static and t.name in cache.indexes and indexes[t.name] != cache.indexes[t.name] for t in changing
+    ):
+        await walk_static()  # rows came or went: their names must be read again
+    columns: Columns = {}
+    for table in (*walked[: len(changing)], *(cache.static.get(t.name, {}) for t in tables)):
+        columns.update(table)
+    cache.indexes = indexes
+    cache.fallbacks = fallbacks_needed(columns)
+    cache.walks_since_names += 1
+    return columns
 
 
 async def _all(*steps: Awaitable) -> list:

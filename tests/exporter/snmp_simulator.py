@@ -31,6 +31,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support import require, require_root
 
+from .test_cli import free_port
+
 SHIPPED = Path(snmpsim.__file__).parent / "data" / "recorded"  # recordings snmpsim ships
 OURS = Path(__file__).parent / "recordings"  # recordings written here from the vendors' MIBs
 RESPONDER = Path(sys.executable).parent / "snmpsim-command-responder"
@@ -81,12 +83,6 @@ def column(recording: dict[Oid, object], oid: Oid) -> dict[tuple[int, ...], obje
 
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
@@ -259,7 +255,7 @@ def exporter(devices: list[Device], workdir: Path, snmp_interval: str = "5s") ->
         (workdir / "communities" / device.id).write_text(device.community)
     inventory = workdir / "inventory.yml"
     inventory.write_text(yaml.safe_dump(inventory_document(devices, snmp_interval)))
-    port = free_tcp_port()
+    port = free_port()
     env = {**os.environ, AUTH_ENV: V3_AUTH, PRIV_ENV: V3_PRIV}
     with open(workdir / "exporter.log", "w") as log:
         process = subprocess.Popen(
