@@ -37,6 +37,9 @@ __all__ = ["REASONS", "Interface", "SNMPAuth", "SNMPResult", "SNMPWalker"]
 REASONS = ("ok", "icmp_down", "timeout", "auth_error", "error")
 NAME_REFRESH_CYCLES = 30
 MAX_VARBINDS_PER_REQUEST = 512  # keeps responses well under the 64 KiB a UDP datagram can carry
+# An agent answers one request after the other (and some drop what queues up): a walk has at most this
+# many of its tables' requests out to the device at once.
+REQUESTS_IN_FLIGHT = 3
 
 Oid = tuple[int, ...]
 Columns = dict[Oid, dict[Index, object]]
@@ -71,6 +74,8 @@ class SNMPResult:
 
 @dataclass
 class _DeviceCache:
+    profile: Profile | None = None  # what the latest walk found the device to be; None: not known yet
+    sys_object_id: Oid | None = None
     uptime_ticks: int | None = None
     static: dict[str, Columns] = field(default_factory=dict)  # table -> its static columns, latest refresh
     static_profile: str | None = None  # the profile whose tables ``static`` holds
@@ -115,23 +120,28 @@ class SNMPWalker:
             self.max_repetitions,
         )
         try:
-            scalars = await session.scalars(SCALARS)
-            sys_object_id = _typed(scalars.get(SYS_OBJECT_ID), tuple)
-            uptime = _typed(scalars.get(SYS_UPTIME), int)
-            profile = profile_for(sys_object_id, forced)
-            if uptime is not None and cache.uptime_ticks is not None and uptime < cache.uptime_ticks:
-                cache.walks_since_names = NAME_REFRESH_CYCLES  # rebooted: interfaces may be renumbered
-                cache.counters = {}
-            cache.uptime_ticks = uptime
-            columns = await _walk_tables(session, cache, profile)
+            if cache.profile is None or (forced and cache.profile.name != forced):
+                # Not known yet: the scalars first, so the vendor's tables are in the first walk.
+                await session.read_scalars(SCALARS)
+                profile = _identify(cache, session.scalars, forced)
+                columns = await _walk_tables(session, cache, profile)
+            else:
+                # Known: the scalars ride with the first request of the interfaces. A device found
+                # rebooted or replaced is walked again at once, with its names (and its new profile).
+                columns = await _walk_tables(session, cache, cache.profile, SCALARS)
+                profile = _identify(cache, session.scalars, forced)
+                if cache.walks_since_names >= NAME_REFRESH_CYCLES or profile is not cache.profile:
+                    columns = await _walk_tables(session, cache, profile)
         except SNMPFailure as failure:
             return SNMPResult(device.id, failure.reason, time.monotonic() - started, detail=str(failure))
+        cache.profile = profile
         elapsed = None if cache.walked_at is None else started - cache.walked_at
         interfaces, cache.counters = extend_counters(
             interfaces_from_columns(columns, device), cache.counters, elapsed
         )
         cache.walked_at = started
         figures = device_figures(profile, columns)
+        uptime = cache.uptime_ticks
         return SNMPResult(
             device=device.id,
             reason="ok",
@@ -143,10 +153,21 @@ class SNMPWalker:
             temperatures=figures.temperatures,
             profile=profile.name,
             profile_chosen_by="inventory" if forced else "sysObjectID",
-            sys_object_id=".".join(map(str, sys_object_id)) if sys_object_id else "",
+            sys_object_id=".".join(map(str, cache.sys_object_id)) if cache.sys_object_id else "",
             varbinds=session.varbinds,
             requests=session.requests,
         )
+
+
+def _identify(cache: _DeviceCache, scalars: dict[Oid, object], forced: str | None) -> Profile:
+    """The device's profile by what it says now; a reboot (sysUpTime went back) makes the names due."""
+    sys_object_id = _typed(scalars.get(SYS_OBJECT_ID), tuple)
+    uptime = _typed(scalars.get(SYS_UPTIME), int)
+    if uptime is not None and cache.uptime_ticks is not None and uptime < cache.uptime_ticks:
+        cache.walks_since_names = NAME_REFRESH_CYCLES  # interfaces may be renumbered
+        cache.counters = {}
+    cache.sys_object_id, cache.uptime_ticks = sys_object_id, uptime
+    return profile_for(sys_object_id, forced)
 
 
 def _typed(value: object, kind: type) -> object:
@@ -154,9 +175,12 @@ def _typed(value: object, kind: type) -> object:
     return value if isinstance(value, kind) else None
 
 
-async def _walk_tables(session: _Session, cache: _DeviceCache, profile: Profile) -> Columns:
+async def _walk_tables(
+    session: _Session, cache: _DeviceCache, profile: Profile, scalars: Sequence[Oid] = ()
+) -> Columns:
     """Every table of the interfaces and the profile, the static columns too when they are due (or when
-    a table's rows changed since the last walk): all the columns of the device, changing and static."""
+    a table's rows changed since the last walk): all the columns of the device, changing and static.
+    ``scalars`` go with the interfaces' first request (into ``session.scalars``)."""
     tables = (INTERFACES, *profile.tables)
     refresh = cache.walks_since_names >= NAME_REFRESH_CYCLES or cache.static_profile != profile.name
     fallbacks = tuple(sorted(FALLBACK_COLUMNS if refresh else cache.fallbacks))
@@ -168,9 +192,18 @@ async def _walk_tables(session: _Session, cache: _DeviceCache, profile: Profile)
         cache.static_profile = profile.name
         cache.walks_since_names = 0
 
-    changing = [t for t in tables if t.columns]
+    # A table the device did not have (no rows last time) is looked for again only with the static columns;
+    # the interfaces always (they carry the scalars).
+    changing = [
+        t for t in tables if t is INTERFACES or (t.columns and (refresh or cache.rows.get(t.name) != 0))
+    ]
     walked = await _all(
-        *(session.walk(t.name, t.columns + fallbacks if t is INTERFACES else t.columns) for t in changing),
+        *(
+            session.walk(t.name, t.columns + fallbacks, scalars)
+            if t is INTERFACES
+            else session.walk(t.name, t.columns)
+            for t in changing
+        ),
         *((walk_static(),) if refresh else ()),
     )
     indexes = {
@@ -224,28 +257,32 @@ class _Session:
         self.first_repetitions = first_repetitions
         self.varbinds = 0
         self.requests = 0
+        self.in_flight = asyncio.Semaphore(REQUESTS_IN_FLIGHT)
+        self.scalars: dict[Oid, object] = {}  # the ``.0`` instance of each scalar asked that the agent has
 
     async def _get_bulk(self, oids: Sequence[Oid], non_repeaters: int, repetitions: int) -> list:
         self.requests += 1
-        return await self.client.get_bulk(
-            self.address,
-            self.auth,
-            oids,
-            non_repeaters,
-            repetitions,
-            self.timeout,
-            self.retries,
-            context=self.context,
-        )
+        async with self.in_flight:
+            return await self.client.get_bulk(
+                self.address,
+                self.auth,
+                oids,
+                non_repeaters,
+                repetitions,
+                self.timeout,
+                self.retries,
+                context=self.context,
+            )
 
-    async def scalars(self, oids: Sequence[Oid]) -> dict[Oid, object]:
-        """The ``.0`` instance of each scalar the agent has (as non-repeaters of one GETBULK)."""
-        found = {}
-        for (name, value), oid in zip(await self._get_bulk(oids, len(oids), 0), oids, strict=False):
+    async def read_scalars(self, oids: Sequence[Oid]) -> None:
+        """Ask the scalars alone: non-repeaters of one GETBULK."""
+        self._keep_scalars(oids, await self._get_bulk(oids, len(oids), 0))
+
+    def _keep_scalars(self, oids: Sequence[Oid], varbinds: Sequence) -> None:
+        for (name, value), oid in zip(varbinds, oids, strict=False):
             if name == (*oid, 0) and not isinstance(value, VarBindException):
-                found[oid] = value
+                self.scalars[oid] = value
                 self.varbinds += 1
-        return found
 
     def _repetitions(self, expected: int | None, fetched: int, width: int) -> int:
         """Rows to ask for next: the rest of what the table had last time plus one (to see its end); for a
@@ -256,8 +293,9 @@ class _Session:
             wanted = max(self.first_repetitions, fetched)
         return max(1, min(wanted, MAX_VARBINDS_PER_REQUEST // width))
 
-    async def walk(self, key: str, columns: Sequence[Oid]) -> Columns:
-        """GETBULK every column of one table together until all of them end.
+    async def walk(self, key: str, columns: Sequence[Oid], scalars: Sequence[Oid] = ()) -> Columns:
+        """GETBULK every column of one table together until all of them end (and ``scalars``, as
+        non-repeaters of the first request).
 
         Agents cap a response (pysnmp at 64 varbinds, net-snmp at about 100), so a table takes several
         requests; each asks only for the rows still expected. The rows fetched are recorded under ``key``
@@ -268,9 +306,12 @@ class _Session:
         active = list(columns)
         expected, fetched = self.rows.get(key), 0
         while active:
+            repetitions = self._repetitions(expected, fetched, len(active))
             repeated = await self._get_bulk(
-                [cursor[c] for c in active], 0, self._repetitions(expected, fetched, len(active))
+                [*scalars, *(cursor[c] for c in active)], len(scalars), repetitions
             )
+            self._keep_scalars(scalars, repeated[: len(scalars)])
+            repeated, scalars = repeated[len(scalars) :], ()
             finished: set[Oid] = set()
             width = len(active)
             for position, (name, value) in enumerate(repeated):

@@ -9,7 +9,8 @@ ifSpeed where it is exact, else ifHighSpeed; nothing where the row has nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from batiknet.inventory import Device
 from exporter.probes.snmp_profiles import Columns, Index, Table, parse_oid
@@ -62,8 +63,7 @@ COUNTER32 = 2**32
 WRAP_SLACK = 1.25  # the link may carry up to this much more than its speed × the time between two walks
 
 
-@dataclass(frozen=True)
-class Interface:
+class Interface(NamedTuple):  # a tuple: a switch has thousands, built anew on every walk
     index: int  # ifIndex
     name: str
     alias: str
@@ -89,6 +89,11 @@ def _whole(column: Mapping[Index, object], index: Index) -> int | None:
     return value if isinstance(value, int) else None
 
 
+def _whole_numbers(column: Mapping[Index, object]) -> dict[Index, int]:
+    """The rows of a column that hold a whole number (an agent may send anything)."""
+    return {index: value for index, value in column.items() if isinstance(value, int)}
+
+
 def speed_bits(if_speed: int | None, if_high_speed: int | None) -> int | None:
     """The link speed in bit/s: ifSpeed where it is exact (below its 4,294,967,295 ceiling and within the
     rounding of ifHighSpeed, or under 1 Mbit/s where ifHighSpeed says 0), else ifHighSpeed × 10⁶; absent
@@ -109,50 +114,42 @@ def interfaces_from_columns(columns: Columns, device: Device) -> tuple[Interface
     """The rows of the IF-MIB columns (changing and static together) as interfaces, only those the device's
     selection wants. The interface label is ifName (ifDescr when empty, ``if<ifIndex>`` when both are);
     a name the agent repeats gets ``#ifIndex`` appended, so every (device, interface) pair is unique."""
-    column = {
-        oid: columns.get(oid, {}) for oid in (*INTERFACES.columns, *FALLBACK_COLUMNS, *INTERFACES.static)
-    }
-    rows = sorted(
-        {
-            index
-            for oid in (*INTERFACES.columns, *FALLBACK_COLUMNS)
-            for index in column[oid]
-            if len(index) == 1
-        }
-    )
+    changing = (*INTERFACES.columns, *FALLBACK_COLUMNS)
+    number = {oid: _whole_numbers(columns.get(oid, {})) for oid in changing}
+    rows = sorted({index for oid in changing for index in columns.get(oid, {}) if len(index) == 1})
+    names, aliases, descriptions = (columns.get(oid, {}) for oid in (IF_NAME, IF_ALIAS, IF_DESCR))
     agent_names = {
-        index: label_text(column[IF_NAME].get(index, b""))
-        or label_text(column[IF_DESCR].get(index, b""))
+        index: label_text(names.get(index, b""))
+        or label_text(descriptions.get(index, b""))
         or f"if{index[0]}"
         for index in rows
     }
-    names = unique_names(agent_names, lambda index: index)
+    unique = unique_names(agent_names, lambda index: index)
+    oper, admin = number[IF_OPER_STATUS], number[IF_ADMIN_STATUS]
+    in_errors, out_errors = number[IF_IN_ERRORS], number[IF_OUT_ERRORS]
+    speeds, high_speeds = number[IF_SPEED], number[IF_HIGH_SPEED]
     result = []
     for index in rows:
         if not device.interfaces.selects(agent_names[index]):
             continue
-        received, receive_bits = _counter(
-            _whole(column[IF_HC_IN_OCTETS], index), _whole(column[IF_IN_OCTETS], index)
-        )
-        sent, transmit_bits = _counter(
-            _whole(column[IF_HC_OUT_OCTETS], index), _whole(column[IF_OUT_OCTETS], index)
-        )
-        oper, admin = _whole(column[IF_OPER_STATUS], index), _whole(column[IF_ADMIN_STATUS], index)
-        bits = speed_bits(_whole(column[IF_SPEED], index), _whole(column[IF_HIGH_SPEED], index))
+        received, receive_bits = _counter(number[IF_HC_IN_OCTETS].get(index), number[IF_IN_OCTETS].get(index))
+        sent, transmit_bits = _counter(number[IF_HC_OUT_OCTETS].get(index), number[IF_OUT_OCTETS].get(index))
+        status, wanted = oper.get(index), admin.get(index)
+        bits = speed_bits(speeds.get(index), high_speeds.get(index))
         result.append(
             Interface(
-                index=index[0],
-                name=names[index],
-                alias=label_text(column[IF_ALIAS].get(index, b"")),
-                oper_up=None if oper is None else oper == UP,
-                admin_up=None if admin is None else admin == UP,
-                receive_bytes=received,
-                transmit_bytes=sent,
-                receive_counter_bits=receive_bits,
-                transmit_counter_bits=transmit_bits,
-                receive_errors=_whole(column[IF_IN_ERRORS], index),
-                transmit_errors=_whole(column[IF_OUT_ERRORS], index),
-                speed_bytes_per_second=None if bits is None else bits / 8,
+                index[0],
+                unique[index],
+                label_text(aliases.get(index, b"")),
+                None if status is None else status == UP,
+                None if wanted is None else wanted == UP,
+                received,
+                sent,
+                receive_bits,
+                transmit_bits,
+                in_errors.get(index),
+                out_errors.get(index),
+                None if bits is None else bits / 8,
             )
         )
     return tuple(result)
@@ -222,5 +219,5 @@ def extend_counters(
                 key = (interface.index, direction)
                 after[key] = _extended(before.get(key), raw, capacity)
                 extended[f"{direction}_bytes"] = after[key].total
-        result.append(replace(interface, **extended) if extended else interface)
+        result.append(interface._replace(**extended) if extended else interface)
     return tuple(result), after

@@ -7,6 +7,7 @@ column) never carries NUL, a control character or invalid UTF-8.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping
@@ -23,6 +24,7 @@ INNER_CONTROL = re.compile(f"[{CONTROL}]")
 REPLACEMENT = "\ufffd"  # what invalid UTF-8 decodes to as well: one sign for "unreadable here"
 
 
+@functools.lru_cache(maxsize=65536)  # the same names come back every walk
 def label_text(value: object) -> str:
     """An OCTET STRING (or anything) as label text: UTF-8 decoded, padding and surrounding white space
     removed, every byte that is not valid UTF-8 and every control character left inside replaced by U+FFFD."""
