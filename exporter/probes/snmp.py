@@ -1,14 +1,17 @@
 """SNMP walks of a device: its interfaces, uptime, and the CPU, memory and temperatures its profile knows.
 
-A round first asks the scalars (sysObjectID, sysUpTime, sysName) in one small request, so the vendor's
-profile (:mod:`exporter.probes.snmp_profiles`) is known before the first walk of its tables. Then every
-table is walked at once, each with its own GETBULK series (all its columns in each request), sized to the
-rows it had last time and never past ``MAX_VARBINDS_PER_REQUEST`` a request. Interface names, aliases and
-descriptions and the other static columns barely change: they are walked on the first round and again
-only when sysUpTime goes backwards (a reboot renumbers interfaces), when the set of rows of a table
-changes from one walk to the next, when the profile changes, or every ``NAME_REFRESH_CYCLES`` walks (an
-operator edited an alias). What a walk learnt (table sizes, static columns, the profile) is kept even when
-the walk does not finish in time, so a slow agent's next walk starts where this one stood.
+The first walk of a device asks the scalars (sysObjectID, sysUpTime, sysName) first, in one small request,
+so that the vendor's profile (:mod:`exporter.probes.snmp_profiles`) is known before its tables are walked;
+later walks send them with the first request of the interfaces, and walk again at once if the device turns
+out rebooted or replaced. Every table is walked at once (at most ``REQUESTS_IN_FLIGHT`` requests out to one
+agent), each with its own GETBULK series carrying all its columns, sized to the rows it had last time and
+never past ``MAX_VARBINDS_PER_REQUEST`` a request. Interface names, aliases and descriptions and the other
+static columns barely change: they are walked on the first round and again only when sysUpTime goes
+backwards (a reboot renumbers interfaces), when the set of rows of a table changes from one walk to the
+next, when the profile changes, or every ``NAME_REFRESH_CYCLES`` walks (an operator edited an alias); a
+table the device does not have is looked for again only then. What a walk learnt (table sizes, static
+columns, the profile) is kept even when the walk does not finish in time, so a slow agent's next walk
+starts where this one stood.
 """
 
 from __future__ import annotations

@@ -162,17 +162,17 @@ def fallbacks_needed(columns: Columns) -> frozenset[tuple[int, ...]]:
     walked again for as long as it was needed."""
     rows = {index for oid in INTERFACES.columns for index in columns.get(oid, {})}
     high_speeds, speeds = columns.get(IF_HIGH_SPEED, {}), columns.get(IF_SPEED, {})
-    needed = set()
-    for narrow, wide in ((IF_IN_OCTETS, IF_HC_IN_OCTETS), (IF_OUT_OCTETS, IF_HC_OUT_OCTETS)):
-        if any(index not in columns.get(wide, {}) for index in rows):
-            needed.add(narrow)
-    for index in rows:
-        high_speed = _whole(high_speeds, index)
-        if high_speed is None or speed_bits(_whole(speeds, index), high_speed) != speed_bits(
-            None, high_speed
-        ):
-            needed.add(IF_SPEED)
-            break
+    needed = {
+        narrow
+        for narrow, wide in ((IF_IN_OCTETS, IF_HC_IN_OCTETS), (IF_OUT_OCTETS, IF_HC_OUT_OCTETS))
+        if not rows <= columns.get(wide, {}).keys()
+    }
+    if not rows <= high_speeds.keys() or any(
+        speed_bits(_whole(speeds, index), _whole(high_speeds, index))
+        != speed_bits(None, _whole(high_speeds, index))
+        for index in speeds.keys() & rows
+    ):
+        needed.add(IF_SPEED)
     return frozenset(needed)
 
 
@@ -205,6 +205,9 @@ def extend_counters(
     after: dict[tuple[int, str], CounterState] = {}
     result = []
     for interface in interfaces:
+        if interface.receive_counter_bits != 32 and interface.transmit_counter_bits != 32:
+            result.append(interface)
+            continue
         capacity = (
             interface.speed_bytes_per_second * elapsed * WRAP_SLACK
             if interface.speed_bytes_per_second and elapsed
