@@ -48,6 +48,20 @@ DEVICE_KINDS = ("router", "switch")
 DNS_RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT")
 SNMP_AUTH_PROTOCOLS = ("MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512")
 SNMP_PRIV_PROTOCOLS = ("DES", "AES", "AES192", "AES256")
+# The exporter's device profiles (exporter/probes/snmp_profiles.py; a test keeps the two lists equal).
+SNMP_PROFILES = (
+    "standard",
+    "cisco",
+    "huawei",
+    "h3c",
+    "juniper",
+    "fortinet",
+    "mikrotik",
+    "ruijie",
+    "zte",
+    "dlink",
+)
+SNMP_CONTEXT_PATTERN = re.compile(r"^[\x21-\x7e]{1,32}$")  # contextName: SnmpAdminString (SIZE (0..32))
 MODULES = ("icmp", "dns", "snmp")
 LONGEST_INTERVAL = 24 * 3600.0  # seconds; beyond a day a probe is no monitoring (and asyncio overflows)
 SHOWN_VALUE = 40  # characters of an offending value quoted in an error message
@@ -113,6 +127,8 @@ class SNMPCredentials:
     priv_protocol: str | None = None
     priv_password: SecretRef | None = None
     port: int = 161
+    context: str = ""  # v3 contextName (a VLAN or VRF view of the agent); empty: the default context
+    profile: str | None = None  # forces one of SNMP_PROFILES; None: chosen by the device's sysObjectID
 
 
 @dataclass(frozen=True)
@@ -485,19 +501,38 @@ class _Parser:
                 "priv_protocol",
                 "priv_password",
                 "port",
+                "context",
+                "profile",
             },
             where,
         )
         version = str(entry.get("version", "2c"))
         port = self.whole_number(entry, "port", where, 161, 1, 65535)
+        profile = entry.get("profile")
+        if profile is not None and profile not in SNMP_PROFILES:
+            raise self.fail(where, f"profile {profile!r} is not one of {', '.join(SNMP_PROFILES)}")
         if version == "2c":
             if "community" not in entry:
                 raise self.fail(where, "community is required for SNMP v2c")
+            if "context" in entry:
+                raise self.fail(
+                    where,
+                    "context is SNMP v3 only; a v2c agent's context goes in its community "
+                    "(Cisco: community@vlan)",
+                )
             return SNMPCredentials(
-                version="2c", community=self.secret(entry["community"], where, "community"), port=port
+                version="2c",
+                community=self.secret(entry["community"], where, "community"),
+                port=port,
+                profile=profile,
             )
         if version != "3":
             raise self.fail(where, f"version {version!r} is not 2c or 3")
+        context = entry.get("context", "")
+        if context != "" and (not isinstance(context, str) or not SNMP_CONTEXT_PATTERN.match(context)):
+            raise self.fail(
+                where, f"context {context!r} must be 1 to 32 printable ASCII characters without spaces"
+            )
         username = self.string(entry, "username", where)
         level = entry.get("security_level", "authPriv")
         if level not in ("noAuthNoPriv", "authNoPriv", "authPriv"):
@@ -530,6 +565,8 @@ class _Parser:
             priv_protocol=priv_protocol,
             priv_password=priv_password,
             port=port,
+            context=context,
+            profile=profile,
         )
 
     def dns_server(self, entry: Any, index: int, defaults: dict[str, ProbeSettings]) -> DNSServer:

@@ -157,30 +157,52 @@ class BatiknetCollector(Collector):
             "1 for the reason of the latest walk: ok, icmp_down (not walked), timeout, auth_error, error.",
             labels=["device", "reason"],
         )
+        device_info = GaugeMetricFamily(
+            "batiknet_device_info",
+            "The profile the device was read with (by sysObjectID, or forced in the inventory); always 1.",
+            labels=["device", "profile", "chosen_by", "sys_object_id"],
+        )
         uptime = GaugeMetricFamily("batiknet_device_uptime_seconds", "sysUpTime.", labels=["device"])
         cpu = GaugeMetricFamily(
-            "batiknet_device_cpu_usage_ratio", "Processor load, 0 to 1.", labels=["device"]
+            "batiknet_device_cpu_usage_ratio",
+            "Processor load, 0 to 1, as the profile reads it.",
+            labels=["device"],
         )
         memory = GaugeMetricFamily(
-            "batiknet_device_memory_usage_ratio", "RAM in use, 0 to 1.", labels=["device"]
+            "batiknet_device_memory_usage_ratio",
+            "Memory in use, 0 to 1, as the profile reads it.",
+            labels=["device"],
+        )
+        temperature = GaugeMetricFamily(
+            "batiknet_device_temperature_celsius",
+            "Temperature of each sensor the profile reads.",
+            labels=["device", "sensor"],
         )
         labels = ["device", "interface"]
         info = GaugeMetricFamily(
             "batiknet_interface_info",
-            "Interface alias and ifIndex; always 1.",
-            labels=["device", "interface", "alias", "index"],
+            "Interface alias, ifIndex and the width of its octet counters (64, 32 or none); always 1.",
+            labels=["device", "interface", "alias", "index", "counter_bits"],
         )
         oper = GaugeMetricFamily("batiknet_interface_up", "1 when ifOperStatus is up.", labels=labels)
         admin = GaugeMetricFamily("batiknet_interface_admin_up", "1 when ifAdminStatus is up.", labels=labels)
-        received = CounterMetricFamily("batiknet_interface_receive_bytes", "ifHCInOctets.", labels=labels)
+        received = CounterMetricFamily(
+            "batiknet_interface_receive_bytes",
+            "ifHCInOctets, else ifInOctets carried on past its 32-bit wraps.",
+            labels=labels,
+        )
         transmitted = CounterMetricFamily(
-            "batiknet_interface_transmit_bytes", "ifHCOutOctets.", labels=labels
+            "batiknet_interface_transmit_bytes",
+            "ifHCOutOctets, else ifOutOctets carried on past its 32-bit wraps.",
+            labels=labels,
         )
         errors = CounterMetricFamily(
             "batiknet_interface_errors", "ifInErrors and ifOutErrors.", labels=[*labels, "direction"]
         )
         speed = GaugeMetricFamily(
-            "batiknet_interface_speed_bits_per_second", "ifHighSpeed in bits per second.", labels=labels
+            "batiknet_interface_speed_bytes_per_second",
+            "Link speed: ifSpeed where exact, else ifHighSpeed; in bytes per second.",
+            labels=labels,
         )
         for device, result in self.store.snmp.items():
             up.add_metric([device], 1 if result.up else 0)
@@ -188,23 +210,56 @@ class BatiknetCollector(Collector):
                 status.add_metric([device, reason], 1 if reason == result.reason else 0)
             if not result.up:
                 continue
-            if result.uptime_seconds is not None:
-                uptime.add_metric([device], result.uptime_seconds)
-            if result.cpu_ratio is not None:
-                cpu.add_metric([device], result.cpu_ratio)
-            if result.memory_ratio is not None:
-                memory.add_metric([device], result.memory_ratio)
+            device_info.add_metric(
+                [device, result.profile, result.profile_chosen_by, result.sys_object_id or "none"], 1
+            )
+            for family, value in (
+                (uptime, result.uptime_seconds),
+                (cpu, result.cpu_ratio),
+                (memory, result.memory_ratio),
+            ):
+                if value is not None:
+                    family.add_metric([device], value)
+            for sensor, celsius in result.temperatures:
+                temperature.add_metric([device, sensor], celsius)
             for interface in result.interfaces:
                 names = [device, interface.name]
-                info.add_metric([*names, interface.alias or "none", str(interface.index)], 1)
-                oper.add_metric(names, 1 if interface.oper_up else 0)
-                admin.add_metric(names, 1 if interface.admin_up else 0)
-                received.add_metric(names, interface.receive_bytes)
-                transmitted.add_metric(names, interface.transmit_bytes)
-                errors.add_metric([*names, "receive"], interface.receive_errors)
-                errors.add_metric([*names, "transmit"], interface.transmit_errors)
-                speed.add_metric(names, interface.speed_bits_per_second)
-        yield from (up, status, uptime, cpu, memory, info, oper, admin, received, transmitted, errors, speed)
+                bits = interface.counter_bits
+                info.add_metric(
+                    [*names, interface.alias or "none", str(interface.index), str(bits) if bits else "none"],
+                    1,
+                )
+                for family, value in (
+                    (oper, interface.oper_up),
+                    (admin, interface.admin_up),
+                    (received, interface.receive_bytes),
+                    (transmitted, interface.transmit_bytes),
+                    (speed, interface.speed_bytes_per_second),
+                ):
+                    if value is not None:
+                        family.add_metric(names, int(value) if isinstance(value, bool) else value)
+                for direction, count in (
+                    ("receive", interface.receive_errors),
+                    ("transmit", interface.transmit_errors),
+                ):
+                    if count is not None:
+                        errors.add_metric([*names, direction], count)
+        yield from (
+            up,
+            status,
+            device_info,
+            uptime,
+            cpu,
+            memory,
+            temperature,
+            info,
+            oper,
+            admin,
+            received,
+            transmitted,
+            errors,
+            speed,
+        )
 
     def exporter(self) -> Iterator[Metric]:
         store = self.store

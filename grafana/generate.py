@@ -479,7 +479,7 @@ def core_devices() -> dashboard.Dashboard:
     board = new_board(
         "batiknet-core",
         "Batik.Net — Perangkat inti",
-        "Router dan switch inti: status port, trafik, error, waktu hidup dan CPU.",
+        "Router dan switch inti: status port, trafik, pemakaian port, error, waktu hidup, CPU dan memori.",
     )
     board.builder.with_variable(
         dashboard.QueryVariable("device")
@@ -565,6 +565,26 @@ def core_devices() -> dashboard.Dashboard:
             "CPU dan memori",
             query(f"batiknet_device_cpu_usage_ratio{{{this_device}}}", "CPU", "A"),
             query(f"batiknet_device_memory_usage_ratio{{{this_device}}}", "memori", "B"),
+            unit="percentunit",
+            minimum=0,
+        ),
+        12,
+        8,
+    )
+    # Ports whose speed the device does not say have no utilisation (prometheus/rules/recording.yml).
+    board.add(
+        graph(
+            "Pemakaian port",
+            query(
+                f"interface:batiknet_interface_receive_utilisation:ratio5m{{{this_device}}}",
+                "{{interface}} masuk",
+                "A",
+            ),
+            query(
+                f"interface:batiknet_interface_transmit_utilisation:ratio5m{{{this_device}}}",
+                "{{interface}} keluar",
+                "B",
+            ),
             unit="percentunit",
             minimum=0,
         ),

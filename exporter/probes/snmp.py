@@ -1,110 +1,56 @@
-"""SNMP walks of a device's interfaces, uptime, CPU and memory (GETBULK, v2c or v3).
+"""SNMP walks of a device: its interfaces, uptime, and the CPU, memory and temperatures its profile knows.
 
-The requests go through :class:`~exporter.probes.snmp_client.SNMPClient`; OIDs are numeric. All wanted
-table columns go into each GETBULK together, with the scalars as non-repeaters of the first request, so a
-round is a few round trips. Interface names, aliases and descriptions (and the type and size of each
-hrStorage entry) barely change: they are walked once and again only when sysUpTime goes backwards (a
-reboot renumbers interfaces), when the set of interface or storage indexes changes, or every
-``NAME_REFRESH_CYCLES`` walks (an operator edited an alias).
+The first walk of a device asks the scalars (sysObjectID, sysUpTime, sysName) first, in one small request,
+so that the vendor's profile (:mod:`exporter.probes.snmp_profiles`) is known before its tables are walked;
+later walks send them with the first request of the interfaces, and walk again at once if the device turns
+out rebooted or replaced. Every table is walked at once (at most ``REQUESTS_IN_FLIGHT`` requests out to one
+agent), each with its own GETBULK series carrying all its columns, sized to the rows it had last time and
+never past ``MAX_VARBINDS_PER_REQUEST`` a request. Interface names, aliases and descriptions and the other
+static columns barely change: they are walked on the first round and again only when sysUpTime goes
+backwards (a reboot renumbers interfaces), when the set of rows of a table changes from one walk to the
+next, when the profile changes, or every ``NAME_REFRESH_CYCLES`` walks (an operator edited an alias); a
+table the device does not have is looked for again only then. What a walk learnt (table sizes, static
+columns, the profile) is kept even when the walk does not finish in time, so a slow agent's next walk
+starts where this one stood.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 
 from batiknet.inventory import Device
 from exporter.probes.snmp_client import SNMPAuth, SNMPClient, SNMPFailure
 from exporter.probes.snmp_codec import VarBindException
+from exporter.probes.snmp_interfaces import (
+    FALLBACK_COLUMNS,
+    INTERFACES,
+    CounterState,
+    Interface,
+    extend_counters,
+    fallbacks_needed,
+    interfaces_from_columns,
+)
+from exporter.probes.snmp_profiles import Index, Profile, device_figures, parse_oid, profile_for
 
-__all__ = [
-    "REASONS",
-    "Interface",
-    "SNMPAuth",
-    "SNMPResult",
-    "SNMPWalker",
-    "interfaces_from_columns",
-    "usage_ratios",
-]
+__all__ = ["REASONS", "Interface", "SNMPAuth", "SNMPResult", "SNMPWalker"]
 
 REASONS = ("ok", "icmp_down", "timeout", "auth_error", "error")
 NAME_REFRESH_CYCLES = 30
+MAX_VARBINDS_PER_REQUEST = 512  # keeps responses well under the 64 KiB a UDP datagram can carry
+# An agent answers one request after the other (and some drop what queues up): a walk has at most this
+# many of its tables' requests out to the device at once.
+REQUESTS_IN_FLIGHT = 3
 
 Oid = tuple[int, ...]
+Columns = dict[Oid, dict[Index, object]]
 
-
-def _oid(text: str) -> Oid:
-    return tuple(int(part) for part in text.split("."))
-
-
-SYS_OBJECT_ID = _oid("1.3.6.1.2.1.1.2")
-SYS_UPTIME = _oid("1.3.6.1.2.1.1.3")
-SYS_NAME = _oid("1.3.6.1.2.1.1.5")
+SYS_OBJECT_ID = parse_oid("1.3.6.1.2.1.1.2")
+SYS_UPTIME = parse_oid("1.3.6.1.2.1.1.3")
+SYS_NAME = parse_oid("1.3.6.1.2.1.1.5")
 SCALARS = (SYS_OBJECT_ID, SYS_UPTIME, SYS_NAME)
-
-# IF-MIB columns (ifTable 1.3.6.1.2.1.2.2.1, ifXTable 1.3.6.1.2.1.31.1.1.1).
-IF_DESCR = _oid("1.3.6.1.2.1.2.2.1.2")
-IF_ADMIN_STATUS = _oid("1.3.6.1.2.1.2.2.1.7")
-IF_OPER_STATUS = _oid("1.3.6.1.2.1.2.2.1.8")
-IF_IN_ERRORS = _oid("1.3.6.1.2.1.2.2.1.14")
-IF_OUT_ERRORS = _oid("1.3.6.1.2.1.2.2.1.20")
-IF_NAME = _oid("1.3.6.1.2.1.31.1.1.1.1")
-IF_HC_IN_OCTETS = _oid("1.3.6.1.2.1.31.1.1.1.6")
-IF_HC_OUT_OCTETS = _oid("1.3.6.1.2.1.31.1.1.1.10")
-IF_HIGH_SPEED = _oid("1.3.6.1.2.1.31.1.1.1.15")
-IF_ALIAS = _oid("1.3.6.1.2.1.31.1.1.1.18")
-NAME_COLUMNS = (IF_NAME, IF_ALIAS, IF_DESCR)
-COUNTER_COLUMNS = (
-    IF_ADMIN_STATUS,
-    IF_OPER_STATUS,
-    IF_IN_ERRORS,
-    IF_OUT_ERRORS,
-    IF_HC_IN_OCTETS,
-    IF_HC_OUT_OCTETS,
-    IF_HIGH_SPEED,
-)
-
-# HOST-RESOURCES-MIB (Debian's snmpd, MikroTik RouterOS, most servers).
-HR_PROCESSOR_LOAD = _oid("1.3.6.1.2.1.25.3.3.1.2")
-HR_STORAGE_TYPE = _oid("1.3.6.1.2.1.25.2.3.1.2")
-HR_STORAGE_SIZE = _oid("1.3.6.1.2.1.25.2.3.1.5")
-HR_STORAGE_USED = _oid("1.3.6.1.2.1.25.2.3.1.6")
-HR_STORAGE_RAM = _oid("1.3.6.1.2.1.25.2.1.2")
-# CISCO-PROCESS-MIB cpmCPUTotal5minRev, CISCO-MEMORY-POOL-MIB used and free: for Cisco IOS devices.
-CISCO_ENTERPRISE = _oid("1.3.6.1.4.1.9")
-CISCO_CPU_5MIN = _oid("1.3.6.1.4.1.9.9.109.1.1.1.1.8")
-CISCO_MEMORY_USED = _oid("1.3.6.1.4.1.9.9.48.1.1.1.5")
-CISCO_MEMORY_FREE = _oid("1.3.6.1.4.1.9.9.48.1.1.1.6")
-
-# Each table is walked with its own GETBULK, max-repetitions fitted to the rows it had last time: columns
-# of different lengths in one request make the agent find, send and us decode rows past the short ones'
-# ends.
-TABLES = {
-    "interfaces": COUNTER_COLUMNS,
-    "storage": (HR_STORAGE_USED,),
-    "processors": (HR_PROCESSOR_LOAD,),
-}
-# Columns that change only when the device is reconfigured or rebooted: walked with the names.
-STATIC_TABLES = {"interfaces": NAME_COLUMNS, "storage": (HR_STORAGE_TYPE, HR_STORAGE_SIZE)}
-CISCO_TABLES = {"cisco_cpu": (CISCO_CPU_5MIN,), "cisco_memory": (CISCO_MEMORY_USED, CISCO_MEMORY_FREE)}
-MAX_VARBINDS_PER_REQUEST = 512  # keeps responses well under the 64 KiB a UDP datagram can carry
-
-
-@dataclass(frozen=True)
-class Interface:
-    index: int
-    name: str
-    alias: str
-    oper_up: bool
-    admin_up: bool
-    receive_bytes: int
-    transmit_bytes: int
-    receive_errors: int
-    transmit_errors: int
-    speed_bits_per_second: float
 
 
 @dataclass(frozen=True)
@@ -116,7 +62,12 @@ class SNMPResult:
     interfaces: tuple[Interface, ...] = ()
     cpu_ratio: float | None = None
     memory_ratio: float | None = None
+    temperatures: tuple[tuple[str, float], ...] = ()  # (sensor, °C)
+    profile: str = ""  # the profile the walk read the device with
+    profile_chosen_by: str = ""  # "sysObjectID" or "inventory"
+    sys_object_id: str = ""  # dotted; empty when the device did not say
     varbinds: int = 0  # values this walk kept (the agent's overshoot past a column's end not counted)
+    requests: int = 0  # GETBULK requests this walk sent (retries not counted)
     detail: str = ""
 
     @property
@@ -124,85 +75,27 @@ class SNMPResult:
         return self.reason == "ok"
 
 
-Columns = dict[Oid, dict[int, object]]
-
-
-def interfaces_from_columns(columns: Columns, names: Columns, device: Device) -> tuple[Interface, ...]:
-    """Rows of the IF-MIB columns as interfaces, only those the device's selection wants.
-
-    The interface label is ifName (ifDescr when ifName is empty); a name the agent repeats gets
-    ``#ifIndex`` appended, so every (device, interface) pair is unique.
-    """
-    indexes = sorted(columns.get(IF_OPER_STATUS, {}))
-    raw_names = {
-        index: str(names.get(IF_NAME, {}).get(index) or names.get(IF_DESCR, {}).get(index) or f"if{index}")
-        for index in indexes
-    }
-    seen = Counter(raw_names.values())
-    result = []
-    for index in indexes:
-        name = raw_names[index]
-        if not device.interfaces.selects(name):
-            continue
-        if seen[name] > 1:  # agents do repeat names; the label pair must stay unique
-            name = f"{name}#{index}"
-
-        def value(column: Oid, default: int = 0, index: int = index) -> int:
-            return int(columns.get(column, {}).get(index, default))
-
-        result.append(
-            Interface(
-                index=index,
-                name=name,
-                alias=str(names.get(IF_ALIAS, {}).get(index, "")),
-                oper_up=value(IF_OPER_STATUS) == 1,
-                admin_up=value(IF_ADMIN_STATUS) == 1,
-                receive_bytes=value(IF_HC_IN_OCTETS),
-                transmit_bytes=value(IF_HC_OUT_OCTETS),
-                receive_errors=value(IF_IN_ERRORS),
-                transmit_errors=value(IF_OUT_ERRORS),
-                speed_bits_per_second=value(IF_HIGH_SPEED) * 1e6,
-            )
-        )
-    return tuple(result)
-
-
-def usage_ratios(columns: Columns) -> tuple[float | None, float | None]:
-    """CPU and memory use (0..1) from HOST-RESOURCES-MIB, else from the Cisco MIBs, when present."""
-    cpu = memory = None
-    loads = [int(v) for v in columns.get(HR_PROCESSOR_LOAD, {}).values()]
-    if loads:
-        cpu = sum(loads) / len(loads) / 100
-    for index, kind in columns.get(HR_STORAGE_TYPE, {}).items():
-        size = int(columns.get(HR_STORAGE_SIZE, {}).get(index, 0))
-        if tuple(kind) == HR_STORAGE_RAM and size > 0:
-            memory = int(columns.get(HR_STORAGE_USED, {}).get(index, 0)) / size
-            break
-    cisco_cpu = [int(v) for v in columns.get(CISCO_CPU_5MIN, {}).values()]
-    if cpu is None and cisco_cpu:
-        cpu = sum(cisco_cpu) / len(cisco_cpu) / 100
-    used = sum(int(v) for v in columns.get(CISCO_MEMORY_USED, {}).values())
-    free = sum(int(v) for v in columns.get(CISCO_MEMORY_FREE, {}).values())
-    if memory is None and used + free > 0:
-        memory = used / (used + free)
-    return cpu, memory
-
-
 @dataclass
 class _DeviceCache:
-    uptime_ticks: int = -1
-    static: Columns = field(default_factory=dict)  # the STATIC_TABLES columns of the latest refresh
-    walks_since_names: int = 0
-    rows: dict[str, int] = field(default_factory=dict)  # table -> rows in the latest walk
-    cisco: bool = False
+    profile: Profile | None = None  # what the latest walk found the device to be; None: not known yet
+    sys_object_id: Oid | None = None
+    uptime_ticks: int | None = None
+    static: dict[str, Columns] = field(default_factory=dict)  # table -> its static columns, latest refresh
+    static_profile: str | None = None  # the profile whose tables ``static`` holds
+    walks_since_names: int = NAME_REFRESH_CYCLES  # at the limit: the next walk reads the static columns
+    indexes: dict[str, frozenset[Index]] = field(default_factory=dict)  # table -> its rows, latest walk
+    rows: dict[str, int] = field(default_factory=dict)  # table (and table.static) -> rows last seen
+    fallbacks: frozenset[Oid] = frozenset(FALLBACK_COLUMNS)  # interface fallback columns still needed
+    counters: dict[tuple[int, str], CounterState] = field(default_factory=dict)  # 32-bit counters extended
+    walked_at: float | None = None  # time.monotonic() of the latest complete walk
 
 
 class SNMPWalker:
-    """Walks devices through one SNMP client; keeps each device's static columns between walks."""
+    """Walks devices through one SNMP client; keeps what it learnt of each device between walks."""
 
     def __init__(self, max_repetitions: int = 25) -> None:
         self.client = SNMPClient()
-        self.max_repetitions = max_repetitions  # for a table whose size is not known yet
+        self.max_repetitions = max_repetitions  # rows asked first of a table whose size is not known yet
         self._cache: dict[str, _DeviceCache] = {}
 
     def forget(self, keep: Sequence[Device]) -> None:
@@ -217,119 +110,211 @@ class SNMPWalker:
     async def walk(self, device: Device, auth: SNMPAuth, timeout: float, retries: int) -> SNMPResult:
         started = time.monotonic()
         cache = self._cache.setdefault(device.id, _DeviceCache())
+        settings = device.snmp
+        forced = settings.profile if settings else None
+        session = _Session(
+            self.client,
+            device.address,
+            auth,
+            settings.context if settings else "",
+            timeout,
+            retries,
+            cache.rows,
+            self.max_repetitions,
+        )
         try:
-            session = _Session(self.client, device.address, auth, timeout, retries)
-            tables = {**TABLES, **(CISCO_TABLES if cache.cisco else {})}
-
-            def repetitions(name: str, width: int) -> int:
-                rows = cache.rows.get(name)
-                wanted = self.max_repetitions if rows is None else rows + 1  # +1 shows the table's end
-                return max(1, min(wanted, MAX_VARBINDS_PER_REQUEST // width))
-
-            async def walk_table(
-                name: str, scalars: tuple[Oid, ...] = ()
-            ) -> tuple[dict[Oid, object], Columns]:
-                columns = tables[name]
-                result = await session.walk(columns, scalars, repetitions(name, len(columns)))
-                cache.rows[name] = max((len(rows) for rows in result[1].values()), default=0)
-                return result
-
-            (scalars, table), *others = await asyncio.gather(
-                walk_table("interfaces", SCALARS),
-                *(walk_table(name) for name in tables if name != "interfaces"),
-            )
-            for _, columns in others:
-                table.update(columns)
-            uptime = int(scalars.get(SYS_UPTIME, 0))
-            cache.cisco = tuple(scalars.get(SYS_OBJECT_ID, ()))[: len(CISCO_ENTERPRISE)] == CISCO_ENTERPRISE
-            if (
-                uptime < cache.uptime_ticks
-                or set(table.get(IF_OPER_STATUS, {})) != set(cache.static.get(IF_DESCR, {}))
-                or set(table.get(HR_STORAGE_USED, {})) != set(cache.static.get(HR_STORAGE_TYPE, {}))
-                or cache.walks_since_names >= NAME_REFRESH_CYCLES
-            ):
-                walked = await asyncio.gather(
-                    *(
-                        session.walk(columns, (), repetitions(name, len(columns)))
-                        for name, columns in STATIC_TABLES.items()
-                    )
-                )
-                cache.static = {
-                    column: {
-                        index: _text(value) if column in NAME_COLUMNS else value
-                        for index, value in rows.items()
-                    }
-                    for _, columns in walked
-                    for column, rows in columns.items()
-                }
-                cache.walks_since_names = 0
-            cache.uptime_ticks = uptime
-            cache.walks_since_names += 1
+            if cache.profile is None or (forced and cache.profile.name != forced):
+                # Not known yet: the scalars first, so the vendor's tables are in the first walk.
+                await session.read_scalars(SCALARS)
+                profile = _identify(cache, session.scalars, forced)
+                columns = await _walk_tables(session, cache, profile)
+            else:
+                # Known: the scalars ride with the first request of the interfaces. A device found
+                # rebooted or replaced is walked again at once, with its names (and its new profile).
+                columns = await _walk_tables(session, cache, cache.profile, SCALARS)
+                profile = _identify(cache, session.scalars, forced)
+                if cache.walks_since_names >= NAME_REFRESH_CYCLES or profile is not cache.profile:
+                    columns = await _walk_tables(session, cache, profile)
         except SNMPFailure as failure:
             return SNMPResult(device.id, failure.reason, time.monotonic() - started, detail=str(failure))
-        cpu, memory = usage_ratios({**table, **cache.static})
+        cache.profile = profile
+        elapsed = None if cache.walked_at is None else started - cache.walked_at
+        interfaces, cache.counters = extend_counters(
+            interfaces_from_columns(columns, device), cache.counters, elapsed
+        )
+        cache.walked_at = started
+        figures = device_figures(profile, columns)
+        uptime = cache.uptime_ticks
         return SNMPResult(
             device=device.id,
             reason="ok",
             duration=time.monotonic() - started,
-            uptime_seconds=uptime / 100,
-            interfaces=interfaces_from_columns(table, cache.static, device),
-            cpu_ratio=cpu,
-            memory_ratio=memory,
+            uptime_seconds=None if uptime is None else uptime / 100,
+            interfaces=interfaces,
+            cpu_ratio=figures.cpu_ratio,
+            memory_ratio=figures.memory_ratio,
+            temperatures=figures.temperatures,
+            profile=profile.name,
+            profile_chosen_by="inventory" if forced else "sysObjectID",
+            sys_object_id=".".join(map(str, cache.sys_object_id)) if cache.sys_object_id else "",
             varbinds=session.varbinds,
+            requests=session.requests,
         )
 
 
-def _text(value: object) -> str:
-    """An OCTET STRING shown as text; agents send interface names and aliases in UTF-8 or ASCII."""
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+def _identify(cache: _DeviceCache, scalars: dict[Oid, object], forced: str | None) -> Profile:
+    """The device's profile by what it says now; a reboot (sysUpTime went back) makes the names due."""
+    sys_object_id = _typed(scalars.get(SYS_OBJECT_ID), tuple)
+    uptime = _typed(scalars.get(SYS_UPTIME), int)
+    if uptime is not None and cache.uptime_ticks is not None and uptime < cache.uptime_ticks:
+        cache.walks_since_names = NAME_REFRESH_CYCLES  # interfaces may be renumbered
+        cache.counters = {}
+    cache.sys_object_id, cache.uptime_ticks = sys_object_id, uptime
+    return profile_for(sys_object_id, forced)
+
+
+def _typed(value: object, kind: type) -> object:
+    """``value`` if the agent sent it as the type the object has, else None (absent)."""
+    return value if isinstance(value, kind) else None
+
+
+async def _walk_tables(
+    session: _Session, cache: _DeviceCache, profile: Profile, scalars: Sequence[Oid] = ()
+) -> Columns:
+    """Every table of the interfaces and the profile, the static columns too when they are due (or when
+    a table's rows changed since the last walk): all the columns of the device, changing and static.
+    ``scalars`` go with the interfaces' first request (into ``session.scalars``)."""
+    tables = (INTERFACES, *profile.tables)
+    refresh = cache.walks_since_names >= NAME_REFRESH_CYCLES or cache.static_profile != profile.name
+    fallbacks = tuple(sorted(FALLBACK_COLUMNS if refresh else cache.fallbacks))
+
+    async def walk_static() -> None:
+        with_static = [t for t in tables if t.static]
+        walked = await _all(*(session.walk(f"{t.name}.static", t.static) for t in with_static))
+        cache.static = {t.name: columns for t, columns in zip(with_static, walked, strict=True)}
+        cache.static_profile = profile.name
+        cache.walks_since_names = 0
+
+    # A table the device did not have (no rows last time) is looked for again only with the static columns;
+    # the interfaces always (they carry the scalars).
+    changing = [
+        t for t in tables if t is INTERFACES or (t.columns and (refresh or cache.rows.get(t.name) != 0))
+    ]
+    walked = await _all(
+        *(
+            session.walk(t.name, t.columns + fallbacks, scalars)
+            if t is INTERFACES
+            else session.walk(t.name, t.columns)
+            for t in changing
+        ),
+        *((walk_static(),) if refresh else ()),
+    )
+    indexes = {
+        t.name: frozenset(index for column in t.columns for index in table[column])
+        for t, table in zip(changing, walked, strict=False)
+    }
+    if not refresh and any(
+        t.static and t.name in cache.indexes and indexes[t.name] != cache.indexes[t.name] for t in changing
+    ):
+        await walk_static()  # rows came or went: their names must be read again
+    columns: Columns = {}
+    for table in (*walked[: len(changing)], *(cache.static.get(t.name, {}) for t in tables)):
+        columns.update(table)
+    cache.indexes = indexes
+    cache.fallbacks = fallbacks_needed(columns)
+    cache.walks_since_names += 1
+    return columns
+
+
+async def _all(*steps: Awaitable) -> list:
+    """Run the steps at once; the first failure cancels the others (a timed-out agent is not asked on)."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(step) for step in steps]
+    except BaseExceptionGroup as failures:
+        raise failures.exceptions[0] from None
+    return [task.result() for task in tasks]
 
 
 class _Session:
     """The requests of one walk of one device."""
 
     def __init__(
-        self, client: SNMPClient, address: str, auth: SNMPAuth, timeout: float, retries: int
+        self,
+        client: SNMPClient,
+        address: str,
+        auth: SNMPAuth,
+        context: str,
+        timeout: float,
+        retries: int,
+        rows: dict[str, int],
+        first_repetitions: int,
     ) -> None:
         self.client = client
         self.address = address
         self.auth = auth
+        self.context = context.encode()
         self.timeout = timeout
         self.retries = retries
+        self.rows = rows  # the device's table sizes: read to size requests, updated as rows arrive
+        self.first_repetitions = first_repetitions
         self.varbinds = 0
+        self.requests = 0
+        self.in_flight = asyncio.Semaphore(REQUESTS_IN_FLIGHT)
+        self.scalars: dict[Oid, object] = {}  # the ``.0`` instance of each scalar asked that the agent has
 
-    async def walk(
-        self, columns: Sequence[Oid], scalars: Sequence[Oid], repetitions: int
-    ) -> tuple[dict[Oid, object], Columns]:
-        """GETBULK the scalars (as non-repeaters: their ``.0`` instance) and every column together.
+    async def _get_bulk(self, oids: Sequence[Oid], non_repeaters: int, repetitions: int) -> list:
+        self.requests += 1
+        async with self.in_flight:
+            return await self.client.get_bulk(
+                self.address,
+                self.auth,
+                oids,
+                non_repeaters,
+                repetitions,
+                self.timeout,
+                self.retries,
+                context=self.context,
+            )
 
-        ``repetitions`` is how many rows to ask for in all (the expected rows plus one, to see the end).
-        Agents cap a response (net-snmp at about 100 varbinds), so a table may take several requests;
-        each asks only for the rows still expected, never a full ``repetitions`` again.
+    async def read_scalars(self, oids: Sequence[Oid]) -> None:
+        """Ask the scalars alone: non-repeaters of one GETBULK."""
+        self._keep_scalars(oids, await self._get_bulk(oids, len(oids), 0))
+
+    def _keep_scalars(self, oids: Sequence[Oid], varbinds: Sequence) -> None:
+        for (name, value), oid in zip(varbinds, oids, strict=False):
+            if name == (*oid, 0) and not isinstance(value, VarBindException):
+                self.scalars[oid] = value
+                self.varbinds += 1
+
+    def _repetitions(self, expected: int | None, fetched: int, width: int) -> int:
+        """Rows to ask for next: the rest of what the table had last time plus one (to see its end); for a
+        table never seen, or grown past that, as many as fetched so far (at least the first request's
+        size), so requests grow with the table. Never more than ``MAX_VARBINDS_PER_REQUEST`` varbinds."""
+        wanted = expected + 1 - fetched if expected is not None and fetched <= expected else None
+        if wanted is None:
+            wanted = max(self.first_repetitions, fetched)
+        return max(1, min(wanted, MAX_VARBINDS_PER_REQUEST // width))
+
+    async def walk(self, key: str, columns: Sequence[Oid], scalars: Sequence[Oid] = ()) -> Columns:
+        """GETBULK every column of one table together until all of them end (and ``scalars``, as
+        non-repeaters of the first request).
+
+        Agents cap a response (pysnmp at 64 varbinds, net-snmp at about 100), so a table takes several
+        requests; each asks only for the rows still expected. The rows fetched are recorded under ``key``
+        as they come, so a walk cut short still sizes the next one.
         """
-        scalar_values: dict[Oid, object] = {}
         table: Columns = {column: {} for column in columns}
         cursor = {column: column for column in columns}
         active = list(columns)
-        first = True
-        while active or (first and scalars):
-            request = [*(scalars if first else ()), *(cursor[c] for c in active)]
-            non_repeaters = len(scalars) if first else 0
-            fetched = max((len(table[c]) for c in active), default=0)
-            varbinds = await self.client.get_bulk(
-                self.address,
-                self.auth,
-                request,
-                non_repeaters,
-                max(2, repetitions - fetched),
-                self.timeout,
-                self.retries,
+        expected, fetched = self.rows.get(key), 0
+        while active:
+            repetitions = self._repetitions(expected, fetched, len(active))
+            repeated = await self._get_bulk(
+                [*scalars, *(cursor[c] for c in active)], len(scalars), repetitions
             )
-            for (name, value), scalar in zip(varbinds[:non_repeaters], scalars, strict=False):
-                if name[: len(scalar)] == scalar:
-                    scalar_values[scalar] = value
-                    self.varbinds += 1
-            repeated = varbinds[non_repeaters:]
+            self._keep_scalars(scalars, repeated[: len(scalars)])
+            repeated, scalars = repeated[len(scalars) :], ()
             finished: set[Oid] = set()
             width = len(active)
             for position, (name, value) in enumerate(repeated):
@@ -343,11 +328,12 @@ class _Session:
                 ):
                     finished.add(column)
                     continue
-                table[column][name[len(column)]] = value
+                table[column][name[len(column) :]] = value
                 cursor[column] = name
                 self.varbinds += 1
             if not repeated:
                 finished.update(active)
             active = [c for c in active if c not in finished]
-            first = False
-        return scalar_values, table
+            fetched = max((len(rows) for rows in table.values()), default=0)
+            self.rows[key] = max(fetched, self.rows.get(key, 0)) if active else fetched
+        return table

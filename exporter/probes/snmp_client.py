@@ -203,13 +203,15 @@ class SNMPClient:
         repetitions: int,
         timeout: float,
         retries: int,
+        context: bytes = b"",
     ) -> VarBinds:
-        """One GETBULK; the varbinds of the response, or :class:`SNMPFailure`."""
+        """One GETBULK; the varbinds of the response, or :class:`SNMPFailure`. ``context`` is the v3
+        contextName (an agent's VLAN or VRF view); v2c has none (Cisco puts it in the community)."""
         exchange = _Exchange(self, address, auth, timeout, retries)
         if auth.version == "2c":
             pdu = await exchange.v2c(codec.GETBULK, oids, non_repeaters, repetitions)
         else:
-            pdu = await exchange.v3(codec.GETBULK, oids, non_repeaters, repetitions)
+            pdu = await exchange.v3(codec.GETBULK, oids, non_repeaters, repetitions, context)
         if pdu.error_status:
             raise SNMPFailure(
                 "error", f"the agent answered error-status {pdu.error_status} at {pdu.error_index}"
@@ -273,13 +275,15 @@ class _Exchange:
         )
         return pdu
 
-    async def v3(self, tag: int, oids: Sequence[Oid], non_repeaters: int, repetitions: int) -> codec.Pdu:
+    async def v3(
+        self, tag: int, oids: Sequence[Oid], non_repeaters: int, repetitions: int, context: bytes
+    ) -> codec.Pdu:
         key = (self.address, self.auth.port, self.auth)
         engine = self.client._engines.get(key)
         if engine is None:
             engine = self.client._engines[key] = await self._discover()
         try:
-            pdu = await self._v3_request(engine, tag, oids, non_repeaters, repetitions)
+            pdu = await self._v3_request(engine, tag, oids, non_repeaters, repetitions, context)
         except SNMPFailure as failure:
             if failure.reason == "timeout" and self.auth.flags & ENCRYPTED:
                 # An agent that cannot decrypt a request just drops it (RFC 3826 ciphertext decrypts to
@@ -291,7 +295,7 @@ class _Exchange:
         if _reported(pdu) in RESYNC_REPORTS:  # the agent rebooted or was replaced: learn it, try again
             if _reported(pdu) == UNKNOWN_ENGINE_ID:
                 engine = self.client._engines[key] = await self._discover()
-            pdu = await self._v3_request(engine, tag, oids, non_repeaters, repetitions)
+            pdu = await self._v3_request(engine, tag, oids, non_repeaters, repetitions, context)
         if pdu.tag == codec.RESPONSE:
             return pdu
         reported = _reported(pdu)
@@ -331,14 +335,20 @@ class _Exchange:
         )
 
     async def _v3_request(
-        self, engine: _Engine, tag: int, oids: Sequence[Oid], non_repeaters: int, repetitions: int
+        self,
+        engine: _Engine,
+        tag: int,
+        oids: Sequence[Oid],
+        non_repeaters: int,
+        repetitions: int,
+        context: bytes,
     ) -> codec.Pdu:
         auth = self.auth
         request_id = self.client.next_id()
         boots, engine_time = engine.boots, engine.now()
         scoped = codec.encode_scoped_pdu(
             engine.engine_id,
-            b"",
+            context,
             codec.encode_pdu(codec.request_pdu(tag, request_id, oids, non_repeaters, repetitions)),
         )
         salt = b""

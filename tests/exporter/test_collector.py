@@ -155,9 +155,11 @@ def port(index: int, name: str, up: bool = True) -> Interface:
         admin_up=True,
         receive_bytes=2**40 + index,
         transmit_bytes=2**33,
+        receive_counter_bits=64,
+        transmit_counter_bits=64,
         receive_errors=3,
         transmit_errors=4,
-        speed_bits_per_second=1e9,
+        speed_bytes_per_second=1.25e8,
     )
 
 
@@ -171,6 +173,10 @@ def test_snmp_device_and_interface_metrics(store, registry):
                 uptime_seconds=1234.5,
                 cpu_ratio=0.25,
                 memory_ratio=0.5,
+                temperatures=(("Board", 38.0), ("CPU", 51.5)),
+                profile="mikrotik",
+                profile_chosen_by="sysObjectID",
+                sys_object_id="1.3.6.1.4.1.14988.1",
                 interfaces=(port(1, "ether1"), port(2, "ether2", up=False)),
             ),
         ]
@@ -182,6 +188,11 @@ def test_snmp_device_and_interface_metrics(store, registry):
     assert registry.get_sample_value("batiknet_device_uptime_seconds", device) == 1234.5
     assert registry.get_sample_value("batiknet_device_cpu_usage_ratio", device) == 0.25
     assert registry.get_sample_value("batiknet_device_memory_usage_ratio", device) == 0.5
+    assert (
+        registry.get_sample_value("batiknet_device_temperature_celsius", {**device, "sensor": "CPU"}) == 51.5
+    )
+    info = {"profile": "mikrotik", "chosen_by": "sysObjectID", "sys_object_id": "1.3.6.1.4.1.14988.1"}
+    assert registry.get_sample_value("batiknet_device_info", {**device, **info}) == 1
     ether1 = {"device": "core", "interface": "ether1"}
     ether2 = {"device": "core", "interface": "ether2"}
     assert registry.get_sample_value("batiknet_interface_up", ether1) == 1
@@ -195,16 +206,69 @@ def test_snmp_device_and_interface_metrics(store, registry):
     assert (
         registry.get_sample_value("batiknet_interface_errors_total", {**ether1, "direction": "transmit"}) == 4
     )
-    assert registry.get_sample_value("batiknet_interface_speed_bits_per_second", ether1) == 1e9
+    assert registry.get_sample_value("batiknet_interface_speed_bytes_per_second", ether1) == 1.25e8
     assert (
         registry.get_sample_value(
-            "batiknet_interface_info", {**ether1, "alias": "uplink ether1", "index": "1"}
+            "batiknet_interface_info",
+            {**ether1, "alias": "uplink ether1", "index": "1", "counter_bits": "64"},
         )
         == 1
     )
     assert (
-        registry.get_sample_value("batiknet_interface_info", {**ether2, "alias": "none", "index": "2"}) == 1
+        registry.get_sample_value(
+            "batiknet_interface_info", {**ether2, "alias": "none", "index": "2", "counter_bits": "64"}
+        )
+        == 1
     )
+
+
+def test_what_a_device_does_not_say_is_absent_not_zero(store, registry):
+    """A device without sysUpTime, CPU or memory figures, and an interface row with nothing but its name
+    (a stack sub-interface): their series are absent, and the counter width says none."""
+    bare = Interface(index=7, name="stack-port", alias="")
+    store.record_snmp(
+        [SNMPResult("core", "ok", interfaces=(bare,), profile="standard", profile_chosen_by="sysObjectID")]
+    )
+    device, port7 = {"device": "core"}, {"device": "core", "interface": "stack-port"}
+    for name in ("uptime_seconds", "cpu_usage_ratio", "memory_usage_ratio"):
+        assert registry.get_sample_value(f"batiknet_device_{name}", device) is None
+    assert (
+        registry.get_sample_value(
+            "batiknet_device_info",
+            {**device, "profile": "standard", "chosen_by": "sysObjectID", "sys_object_id": "none"},
+        )
+        == 1
+    )
+    for name in ("up", "admin_up", "receive_bytes_total", "transmit_bytes_total", "speed_bytes_per_second"):
+        assert registry.get_sample_value(f"batiknet_interface_{name}", port7) is None
+    for direction in ("receive", "transmit"):
+        assert (
+            registry.get_sample_value("batiknet_interface_errors_total", {**port7, "direction": direction})
+            is None
+        )
+    assert (
+        registry.get_sample_value(
+            "batiknet_interface_info", {**port7, "alias": "none", "index": "7", "counter_bits": "none"}
+        )
+        == 1
+    )
+
+
+def test_a_row_with_one_32_bit_counter_says_32(store, registry):
+    mixed = Interface(
+        index=3,
+        name="gi0/3",
+        alias="",
+        receive_bytes=5,
+        transmit_bytes=6,
+        receive_counter_bits=64,
+        transmit_counter_bits=32,
+    )
+    store.record_snmp(
+        [SNMPResult("core", "ok", interfaces=(mixed,), profile="cisco", profile_chosen_by="inventory")]
+    )
+    labels = {"device": "core", "interface": "gi0/3", "alias": "none", "index": "3", "counter_bits": "32"}
+    assert registry.get_sample_value("batiknet_interface_info", labels) == 1
 
 
 def test_a_device_not_walked_says_why_and_exports_no_stale_interfaces(store, registry):
