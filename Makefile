@@ -96,6 +96,12 @@ pytest: install
 
 test: lint check-configs pytest
 
+# The quick loop while working: lint, then every test that needs no root, lab, PostgreSQL, browser or real
+# service (markers in pyproject.toml), spread over the machine's cores. `make test` runs everything.
+CHECK_MARKERS := not (lab or postgres or browser or root or system)
+check: lint
+	$(VENV)/bin/pytest -q -n auto -m "$(CHECK_MARKERS)" --durations=10 $(PYTEST_ARGS)
+
 demo: install
 	$(VENV_PYTHON) -m lab.demo
 

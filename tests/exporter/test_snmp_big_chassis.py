@@ -9,12 +9,16 @@ from __future__ import annotations
 import asyncio
 import math
 
+import pytest
+
 from batiknet.inventory import Device as InventoryDevice
 from exporter.probes.snmp import SNMPAuth, SNMPWalker
 from exporter.probes.snmp_interfaces import INTERFACES
 from exporter.probes.snmp_profiles import BY_NAME
 
 from .snmp_simulator import Device, SlowRelay, big_chassis_recording, simulated
+
+pytestmark = pytest.mark.system  # snmpsim serves the recordings
 
 PORTS = 1317
 DELAY = 0.030

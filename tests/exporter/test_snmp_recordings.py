@@ -17,6 +17,8 @@ from tests.support import require_binary
 
 from .snmp_simulator import SHIPPED, Device, column, exporter, parse_oid, read_recording, simulated
 
+pytestmark = pytest.mark.system  # snmpsim serves the recordings
+
 RECORDINGS = {
     "linux": "linux-full-walk.snmprec",
     "winxp": "winxp-full-walk.snmprec",

@@ -19,6 +19,8 @@ from exporter.probes.snmp import SNMPAuth, SNMPWalker
 
 from .snmp_simulator import OURS, V3_AUTH, V3_PRIV, V3_USER, Device, exporter, simulated
 
+pytestmark = pytest.mark.system  # snmpsim serves the recordings
+
 DEVICES = [
     Device("cisco", OURS / "cisco-catalyst.snmprec"),
     Device("huawei", OURS / "huawei-s5720.snmprec"),

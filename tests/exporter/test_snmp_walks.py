@@ -6,10 +6,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from batiknet.inventory import Device as InventoryDevice
 from exporter.probes.snmp import SNMPAuth, SNMPWalker
 
 from .snmp_simulator import Device, simulated
+
+pytestmark = pytest.mark.system  # snmpsim serves the recordings
 
 SYSTEM = [
     "1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.8072.3.2.10",
