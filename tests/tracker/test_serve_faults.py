@@ -1,8 +1,9 @@
-"""Stopping and restarting the real server: gunicorn with its applier, on SQLite and PostgreSQL.
+"""Faults on the real server (gunicorn with its applier, on SQLite and PostgreSQL): stops, restarts, power.
 
 A graceful stop (SIGTERM) applies what was accepted before it ends, says in the log what it leaves, and
 what it leaves is applied by another server sharing the spool; a restart right after a stop binds the
-port at once; two servers of one account do not share anything of gunicorn's.
+port at once; two servers of one account do not share anything of gunicorn's; a delivery is on disk
+(file and directory fsynced) before its 200 leaves the worker.
 """
 
 from __future__ import annotations
@@ -387,3 +388,59 @@ def test_sigterm_mid_storm_behind_a_proxy_leaves_no_answered_group_without_its_c
         proxy.stop()
         for server, _ in servers:
             server.stop()
+
+
+def test_the_worker_fsyncs_a_delivery_before_it_answers(sqlite_url: str, tmp_path: Path) -> None:
+    """strace on the real worker: the body is fsynced under its hidden name, renamed, and the spool
+    directory fsynced (making the new name durable) before the first byte of the 200 is sent."""
+    strace = require_binary("strace")
+    trace = tmp_path / "strace.out"
+    with Server(tracker_env(sqlite_url, tmp_path / "instance"), workers=1) as server:
+        (worker,) = server.wait_for(lambda: worker_pids(server.pid), "no worker")
+        tracer = subprocess.Popen(
+            [strace, "-f", "-qq", "-y", "-s", "100", "-o", str(trace), "-p", str(worker),
+             "-e", "trace=fsync,fdatasync,rename,renameat,renameat2,sendto,sendmsg,write,writev"],
+        )  # fmt: skip
+        try:
+            server.wait_for(lambda: _traced_by(worker, tracer.pid), "strace did not attach")
+            answer = requests.post(
+                f"{server.base}/api/v1/alerts", data=notification("traced", 1), headers=HEADERS, timeout=10
+            )
+        finally:
+            tracer.send_signal(signal.SIGINT)  # detaches
+            tracer.wait(timeout=30)
+    assert answer.status_code == 200
+    name = answer.json()["id"]
+    calls = _completed_calls(trace.read_text())
+
+    def first(predicate: Callable[[str, str], bool], after: int = -1) -> int:
+        return next(i for i, (call, text) in enumerate(calls) if i > after and predicate(call, text))
+
+    file_synced = first(lambda call, text: call == "fsync" and f"/.{name}.tmp>" in text)
+    renamed = first(lambda call, text: call.startswith("rename") and f"/{name}.json" in text, file_synced)
+    directory_synced = first(lambda call, text: call == "fsync" and "/spool>" in text, renamed)
+    answered = first(lambda call, text: call in ("sendto", "sendmsg", "write") and "HTTP/1.1 200" in text)
+    assert file_synced < renamed < directory_synced < answered, calls
+
+
+def _traced_by(pid: int, tracer: int) -> bool:
+    """Whether every thread of ``pid`` is traced by ``tracer``."""
+    tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    return all(f"TracerPid:\t{tracer}\n" in (task / "status").read_text() for task in tasks)
+
+
+def _completed_calls(trace: str) -> list[tuple[str, str]]:
+    """strace -f output as (system call, its text) in the order the calls returned; a call that another
+    thread's interrupted (``<unfinished ...>`` ... ``<... resumed>``) is joined up."""
+    pending: dict[str, str] = {}
+    calls = []
+    for line in trace.splitlines():
+        thread, text = line.split(" ", 1)
+        if text.startswith("<... "):
+            call = text.removeprefix("<... ").split(" ", 1)[0]
+            calls.append((call, pending.pop(thread) + text))
+        elif text.endswith("<unfinished ...>"):
+            pending[thread] = text.removesuffix("<unfinished ...>")
+        else:
+            calls.append((text.split("(", 1)[0], text))
+    return calls
