@@ -87,6 +87,10 @@ def test_serve_runs_gunicorn_on_loopback_and_applies_what_was_queued(env: dict[s
     queued = json.loads((PAYLOADS / "isp_path_opd.json").read_text())
     assert before.test_client().post("/api/v1/alerts", json=queued, headers=headers).status_code == 200
     before.extensions["batiknet"].db.dispose()
+    # A write that never ended (power cut before the rename): that delivery was never answered.
+    unfinished = Path(env["BATIKNET_INSTANCE_PATH"]) / "spool" / ".01796000000000000-000000000-00.tmp"
+    unfinished.write_text('{"recei')
+    os.utime(unfinished, (time.time() - 3600, time.time() - 3600))
 
     with Server(env, workers=2) as server:
 
@@ -105,6 +109,9 @@ def test_serve_runs_gunicorn_on_loopback_and_applies_what_was_queued(env: dict[s
         assert metric_value(exposition, "batiknet_notifications_queued") == 0
         assert metric_value(exposition, "batiknet_notifications_deduplicated_total") == 3
     assert "gunicorn" in server.output.lower() or "Booting worker" in server.output
+    assert "1 notification(s) wait in" in server.output  # the one queued before it started
+    assert "removed 1 spool file(s) whose writing never ended" in server.output
+    assert not unfinished.exists()
 
 
 def test_a_killed_applier_is_started_again_and_the_spool_drains(env: dict[str, str]) -> None:
