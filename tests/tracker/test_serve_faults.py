@@ -30,7 +30,7 @@ from sqlalchemy import create_engine, text
 
 from alert_webhook.store.db import INGEST_LOCK_ID
 from tests.support import applier_pids, require_binary
-from tests.tracker.conftest import API_TOKEN, PostgresServer, metric_value
+from tests.tracker.conftest import API_TOKEN, metric_value
 from tests.tracker.serving import Server, free_port, healthy, tracker_env, worker_pids
 
 HEADERS = {"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"}
@@ -99,18 +99,6 @@ def cases_of(database_url: str, label: str) -> dict[str, int]:
 
 def spooled(instance: Path) -> list[str]:
     return sorted(path.name for path in (instance / "spool").glob("*.json"))
-
-
-@pytest.fixture
-def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
-    path = tmp_path / "cases.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite:///{path}"
-
-
-@pytest.fixture
-def postgres_url(postgres_server: PostgresServer, postgres_template: str) -> str:
-    return postgres_server.url(postgres_server.new_database(template=postgres_template))
 
 
 @contextlib.contextmanager
