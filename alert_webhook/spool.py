@@ -7,8 +7,9 @@ database together with its effects, in one transaction, and removes the file aft
 name the database already holds was applied before a stop and is only removed.
 
 A file is durable before the delivery is answered, so that a 200 survives a power cut: the body is
-written to a hidden name and fsync'ed, renamed (so a file is either complete or absent), and then the
-directory is fsync'ed, which makes the new name itself durable. One fsync of the directory covers every
+written to a hidden name and flushed to disk (``fdatasync``: its data and what is needed to read them
+back), renamed (so a file is either complete or absent), and then the directory is fsync'ed, which makes
+the new name itself durable. One fsync of the directory covers every
 rename made before it began, so deliveries arriving together share it (:class:`GroupSync`).
 
 Several servers on one database may share one spool (one instance folder that they all mount): every
@@ -82,10 +83,17 @@ class GroupSync:
 
 
 class Spool:
-    """The spool directory. ``fsync`` is the one call that makes data durable (a test records it)."""
+    """The spool directory. ``fdatasync`` (a file) and ``fsync`` (the directory) are the calls that make
+    data durable; a test records them."""
 
-    def __init__(self, directory: Path, fsync: Callable[[int], None] = os.fsync) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        fdatasync: Callable[[int], None] = os.fdatasync,
+        fsync: Callable[[int], None] = os.fsync,
+    ) -> None:
         self.directory = directory
+        self._fdatasync = fdatasync
         self._fsync = fsync
         self._counter = itertools.count()  # next() is atomic under the interpreter lock
         self._directory_sync = GroupSync(self._sync_directory)
@@ -101,7 +109,7 @@ class Spool:
             data = memoryview(body.encode())
             while data:
                 data = data[os.write(descriptor, data) :]
-            self._fsync(descriptor)
+            self._fdatasync(descriptor)
         except BaseException:
             hidden.unlink(missing_ok=True)
             raise

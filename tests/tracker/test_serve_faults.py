@@ -379,8 +379,8 @@ def test_sigterm_mid_storm_behind_a_proxy_leaves_no_answered_group_without_its_c
 
 
 def test_the_worker_fsyncs_a_delivery_before_it_answers(sqlite_url: str, tmp_path: Path) -> None:
-    """strace on the real worker: the body is fsynced under its hidden name, renamed, and the spool
-    directory fsynced (making the new name durable) before the first byte of the 200 is sent."""
+    """strace on the real worker: the body is flushed (fdatasync) under its hidden name, renamed, and the
+    spool directory fsynced (making the new name durable) before the first byte of the 200 is sent."""
     strace = require_binary("strace")
     trace = tmp_path / "strace.out"
     with Server(tracker_env(sqlite_url, tmp_path / "instance"), workers=1) as server:
@@ -404,7 +404,7 @@ def test_the_worker_fsyncs_a_delivery_before_it_answers(sqlite_url: str, tmp_pat
     def first(predicate: Callable[[str, str], bool], after: int = -1) -> int:
         return next(i for i, (call, text) in enumerate(calls) if i > after and predicate(call, text))
 
-    file_synced = first(lambda call, text: call == "fsync" and f"/.{name}.tmp>" in text)
+    file_synced = first(lambda call, text: call == "fdatasync" and f"/.{name}.tmp>" in text)
     renamed = first(lambda call, text: call.startswith("rename") and f"/{name}.json" in text, file_synced)
     directory_synced = first(lambda call, text: call == "fsync" and "/spool>" in text, renamed)
     answered = first(lambda call, text: call in ("sendto", "sendmsg", "write") and "HTTP/1.1 200" in text)
@@ -423,7 +423,7 @@ def _completed_calls(trace: str) -> list[tuple[str, str]]:
     pending: dict[str, str] = {}
     calls = []
     for line in trace.splitlines():
-        thread, text = line.split(" ", 1)
+        thread, text = line.split(maxsplit=1)  # strace pads the thread id
         if text.startswith("<... "):
             call = text.removeprefix("<... ").split(" ", 1)[0]
             calls.append((call, pending.pop(thread) + text))

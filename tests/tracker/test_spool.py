@@ -20,8 +20,8 @@ PAYLOADS = Path(__file__).with_name("payloads")
 
 
 class FsyncRecorder:
-    """Stands in for ``os.fsync`` at the spool's seam: records what each call made durable (a file's
-    content, or a directory's entries at that moment), then really fsyncs."""
+    """Stands in for ``os.fdatasync`` and ``os.fsync`` at the spool's seam: records what each call made
+    durable (a file's content, or a directory's entries at that moment), then really fsyncs."""
 
     def __init__(self, directory_delay: float = 0.0, fail_directory: bool = False) -> None:
         self.calls: list[tuple[str, str, Any]] = []
@@ -87,10 +87,10 @@ def test_names_stay_unique_where_process_ids_repeat(tmp_path: Path) -> None:
 
 
 def test_a_file_is_durable_before_put_returns(tmp_path: Path) -> None:
-    """Written and fsynced under a hidden name, then renamed, then the directory fsynced with the new name
+    """Written and flushed under a hidden name, then renamed, then the directory fsynced with the new name
     in it: a power cut after put() returns cannot lose it."""
     recorder = FsyncRecorder()
-    spool = Spool(tmp_path / "spool", fsync=recorder)
+    spool = Spool(tmp_path / "spool", fdatasync=recorder, fsync=recorder)
     name = spool.put('{"n": 1}', T0)
     (file_call, directory_call) = recorder.calls
     assert file_call == ("file", str(spool.directory / f".{name}.tmp"), '{"n": 1}')
@@ -102,7 +102,7 @@ def test_deliveries_arriving_together_share_the_directory_fsync(tmp_path: Path) 
     """Group commit: 16 concurrent deliveries need fewer directory fsyncs than deliveries, yet each returns
     only after a directory fsync that began once its own file had its name."""
     recorder = FsyncRecorder(directory_delay=0.05)
-    spool = Spool(tmp_path / "spool", fsync=recorder)
+    spool = Spool(tmp_path / "spool", fdatasync=recorder, fsync=recorder)
     with ThreadPoolExecutor(16) as pool:
         names = list(pool.map(lambda n: spool.put(json.dumps({"n": n}), T0), range(16)))
     syncs = recorder.directory_syncs()
@@ -118,7 +118,7 @@ def test_a_delivery_is_durable_before_it_is_answered(app: Any, tmp_path: Path) -
     body = json.loads((PAYLOADS / "firing.json").read_text())
     tracker = app.extensions["batiknet"]
     recorder = FsyncRecorder()
-    tracker.spool = Spool(tracker.spool.directory, fsync=recorder)
+    tracker.spool = Spool(tracker.spool.directory, fdatasync=recorder, fsync=recorder)
     answer = app.test_client().post("/api/v1/alerts", json=body, headers=headers)
     assert answer.status_code == 200
     name = answer.get_json()["id"]
@@ -126,6 +126,7 @@ def test_a_delivery_is_durable_before_it_is_answered(app: Any, tmp_path: Path) -
     assert kinds == [("file", f".{name}.tmp"), ("directory", "spool")]
     assert f"{name}.json" in recorder.directory_syncs()[0]
 
-    tracker.spool = Spool(tracker.spool.directory, fsync=FsyncRecorder(fail_directory=True))
+    failing = FsyncRecorder(fail_directory=True)
+    tracker.spool = Spool(tracker.spool.directory, fdatasync=failing, fsync=failing)
     refused = app.test_client().post("/api/v1/alerts", json=body, headers=headers)
     assert refused.status_code == 503 and refused.headers["Retry-After"]
