@@ -2,7 +2,7 @@
 
 A delivery only writes its body to a new file here and is answered: no database lock, no transaction, so
 the webhook keeps up with a storm whatever the cases' database is doing. The applier
-(:mod:`alert_webhook.applier`, :func:`services.apply_pending`) stores each raw notification in the
+(:mod:`alert_webhook.applier`, :func:`notifications.apply_pending`) stores each raw notification in the
 database together with its effects, in one transaction, and removes the file afterwards; a file whose
 name the database already holds was applied before a stop and is only removed.
 

@@ -320,9 +320,10 @@ def test_the_stop_timeouts_allow_the_tracker_to_apply_what_it_accepted(compose: 
     signal the master alone (it stops the applier after its workers)."""
     from alert_webhook.applier import KILL_MARGIN_SECONDS
     from alert_webhook.cli import GRACEFUL_TIMEOUT_SECONDS
-    from alert_webhook.config import DEFAULTS
+    from alert_webhook.settings import Settings
 
-    needed = GRACEFUL_TIMEOUT_SECONDS + DEFAULTS["BATIKNET_SPOOL_DRAIN_SECONDS"] + KILL_MARGIN_SECONDS
+    drain = Settings.model_fields["spool_drain_seconds"].default
+    needed = GRACEFUL_TIMEOUT_SECONDS + drain + KILL_MARGIN_SECONDS
     unit = (UNITS_DIR / "batiknet-cases.service").read_text(encoding="utf-8")
     [timeout] = re.findall(r"^TimeoutStopSec=(.+)$", unit, re.MULTILINE)
     assert _seconds(timeout) > needed
