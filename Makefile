@@ -19,16 +19,18 @@ LOCK_OPTIONS := --quiet --generate-hashes --allow-unsafe --strip-extras --build-
 # What the stack, the lab and the test suite run: the distribution's Prometheus and Alertmanager, the lab's
 # simulated devices (snmpd, dnsmasq) and probing tools, PostgreSQL for the database tests, Chromium for the
 # browser tests, poppler-utils to inspect generated PDFs, WeasyPrint's Pango and HarfBuzz, the system tools
-# the lab and the tests use (ip, flock, systemd-analyze), and python3-venv for the virtual environment.
+# the lab and the tests use (ip, flock, systemd-analyze), python3-venv for the virtual environment, and for the
+# tracker's fault tests haproxy (a proxy alternating deliveries between two servers) and strace (the spool's
+# fsyncs come before the answer).
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager snmpd snmp dnsmasq fping iputils-ping \
 	prometheus-blackbox-exporter prometheus-snmp-exporter postgresql chromium poppler-utils \
 	iproute2 procps util-linux systemd libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
-	python3-venv
+	python3-venv haproxy strace
 
 # On a machine where systemd runs, installing these packages also starts their services on the ports the
 # demo uses. The stack runs them in the foreground with its own configuration, so the services that this
 # installation just started are disabled again (a setup that had them before is left alone).
-PACKAGED_SERVICES := prometheus prometheus-alertmanager
+PACKAGED_SERVICES := prometheus prometheus-alertmanager haproxy
 
 RULE_FILES = $(wildcard prometheus/rules/*.yml)
 RULE_TESTS = $(wildcard prometheus/tests/*.yml)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -28,6 +29,11 @@ from .applier import start_applier, stop_applier
 from .core.workflow import USER_ROLES
 from .extension import tracker_of
 from .settings import SettingsError
+
+# How long the HTTP workers may finish the requests under way when the server stops (gunicorn's
+# graceful_timeout); the applier's drain comes after it, so a stop takes at most this plus
+# BATIKNET_SPOOL_DRAIN_SECONDS and a few seconds (the stop timeouts in deploy/ allow for that).
+GRACEFUL_TIMEOUT_SECONDS = 10
 
 
 class TrackerServer(BaseApplication):
@@ -66,6 +72,12 @@ def _app() -> Any:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    # The tracker's own messages (the applier's starts, stops and leftovers) beside gunicorn's, on stderr.
+    logging.basicConfig(
+        level=logging.INFO,
+        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S %z",
+    )
     app = _app()
     host, _, port = args.listen.rpartition(":")
     if not host or not port.isdigit():
@@ -79,12 +91,18 @@ def _serve(args: argparse.Namespace) -> int:
             "threads": args.threads,
             "worker_class": "gthread",
             "timeout": 60,
-            "graceful_timeout": 10,
+            "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
             "accesslog": "-" if args.access_log else None,
             "errorlog": "-",
             "proc_name": "batiknet-cases",
             # Forked workers each open their own database connections (the pool is empty at fork).
             "preload_app": True,
+            # gunicorn's control socket sits at one path per account ($HOME/.gunicorn or
+            # $XDG_RUNTIME_DIR), so a second server of the same user took it over; the server is run
+            # by signals (systemd, compose), and needs none.
+            "control_socket_disable": True,
+            # After the workers have ended: the applier applies what they accepted (within
+            # BATIKNET_SPOOL_DRAIN_SECONDS), then ends, and the log says what is left.
             "on_exit": lambda _server: stop_applier(app),
         },
     ).run()

@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     holidays_remove: Dates = frozenset()  # open although the holiday list says closed
     reopen_window_hours: float = Field(7.25, ge=0, le=24 * 7)  # working hours; one Mon–Thu working day
     max_notification_bytes: int = Field(1 << 20, ge=1, le=1 << 30)
+    # On a graceful stop, how long the applier may still apply what was accepted before the stop (the
+    # service manager's stop timeout must allow it: deploy/systemd, docker-compose.yml).
+    spool_drain_seconds: float = Field(20.0, ge=0, le=3600)
     max_letter_bytes: int = Field(10 << 20, ge=1, le=1 << 30)
     heartbeat_stale_seconds: float = Field(600, gt=0)
     secure_cookies: bool = False  # set when the pages are served over HTTPS: cookies then need TLS

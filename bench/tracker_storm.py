@@ -10,6 +10,11 @@ deliveries (answered once stored), and when the last notification had been appli
 
 Without ``--workers``/``--threads`` the server runs with ``batiknet-cases serve``'s defaults.
 
+Each delivery is answered once its spool file is durable (file and directory fsynced), so the figures
+depend on the disk under the instance folder (a temporary directory; its filesystem is reported). The
+CPU time of the server's HTTP workers and of its applier over the storm, per notification, is reported
+too: it varies less than the wall clock on a machine shared with other work.
+
 Traffic goes to 127.0.0.1 only.
 """
 
@@ -119,6 +124,42 @@ def wait_until_applied(engine: Engine, deliveries: int, timeout: float = 60) -> 
     raise SystemExit("the deliveries were not applied within a minute")
 
 
+def server_cpu_seconds(port: int) -> dict[str, float]:
+    """CPU time (user + system) so far of the server listening on ``port``: its HTTP workers and its
+    applier (the child at the applier's nice value). Its processes are the ones whose command line
+    names that address (forked, they keep the master's)."""
+    from alert_webhook.applier import NICENESS
+
+    address = f"127.0.0.1:{port}".encode()
+    processes = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and address in (entry / "cmdline").read_bytes().split(b"\0"):
+                processes[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = {"workers": 0.0, "applier": 0.0}
+    for fields in processes.values():
+        if int(fields[1]) not in processes:
+            continue  # the master: it only watches
+        role = "applier" if int(fields[16]) == NICENESS else "workers"
+        cpu[role] += (int(fields[11]) + int(fields[12])) / ticks
+    return cpu
+
+
+def filesystem_of(path: str) -> str:
+    """The type of the filesystem holding ``path`` (the mount point that is its longest prefix)."""
+    best, kind = "", "?"
+    for line in Path("/proc/mounts").read_text().splitlines():
+        _, mount_point, mount_kind = line.split()[:3]
+        if (path == mount_point or path.startswith(mount_point.rstrip("/") + "/")) and len(mount_point) > len(
+            best
+        ):
+            best, kind = mount_point, mount_kind
+    return kind
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
@@ -132,6 +173,7 @@ def main() -> int:
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temporary directory")
     args = parser.parse_args()
 
+    load = Path("/proc/loadavg").read_text().split()[:3]  # other work on the machine, before this run
     workdir = Path(tempfile.mkdtemp(prefix="batiknet-storm-"))
     url = args.database_url or f"sqlite:///{workdir / 'cases.db'}"
     env = tracker_environment(url, TOKEN, "storm")
@@ -139,12 +181,15 @@ def main() -> int:
     options = [f"--{name}={value}" for name in ("workers", "threads") if (value := getattr(args, name))]
     engine = create_engine(url)
     with serving(env, *options) as base:
+        port = int(base.rsplit(":", 1)[1])
         # Both peers send every group; the second copy follows the first closely, as in an HA pair.
         bodies = [json.dumps(notification(g, peer)) for g in range(GROUPS) for peer in (0, 1)]
         baseline = asyncio.run(healthz_rate(base, len(bodies), args.concurrency))
+        cpu_before = server_cpu_seconds(port)
         started = time.perf_counter()
         results, elapsed = asyncio.run(deliver_all(base, bodies, args.concurrency))
         applied = wait_until_applied(engine, len(bodies)) - started
+        cpu = {role: seconds - cpu_before[role] for role, seconds in server_cpu_seconds(port).items()}
 
     with engine.connect() as connection:
         cases = connection.scalar(select(func.count(Case.id)))
@@ -169,6 +214,11 @@ def main() -> int:
         "all_applied_after_seconds": round(applied, 3),
         "applied_per_second": round(len(bodies) / applied, 1),
         "baseline_healthz_per_second": round(baseline, 1),
+        "server_cpu_ms_per_notification": {
+            role: round(seconds * 1000 / len(bodies), 2) for role, seconds in cpu.items()
+        },
+        "spool_filesystem": filesystem_of(env["BATIKNET_INSTANCE_PATH"]),
+        "loadavg_before": load,
         "latency_ms": {
             "p50": round(statistics.median(latencies), 1),
             "p95": round(percentile(latencies, 0.95), 1),

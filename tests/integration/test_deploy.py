@@ -308,3 +308,26 @@ def test_units_run_the_documented_commands() -> None:
         text = (UNITS_DIR / drop_in).read_text(encoding="utf-8")
         assert f"{INSTALL_PREFIX}/{config}" in text
         assert (REPO / config).is_file()
+
+
+def _seconds(duration: str) -> float:
+    """A systemd or Compose duration of whole seconds or minutes ("45s", "1m")."""
+    value, unit = re.fullmatch(r"(\d+)(s|m)", duration.strip()).groups()
+    return int(value) * (60 if unit == "m" else 1)
+
+
+def test_the_stop_timeouts_allow_the_tracker_to_apply_what_it_accepted(compose: dict[str, Any]) -> None:
+    """A graceful stop takes gunicorn's graceful timeout, then the spool's drain time, then the margin
+    before the applier is killed: systemd and Docker must not kill the tracker sooner, and systemd must
+    signal the master alone (it stops the applier after its workers)."""
+    from alert_webhook.applier import KILL_MARGIN_SECONDS
+    from alert_webhook.cli import GRACEFUL_TIMEOUT_SECONDS
+    from alert_webhook.settings import Settings
+
+    drain = Settings.model_fields["spool_drain_seconds"].default
+    needed = GRACEFUL_TIMEOUT_SECONDS + drain + KILL_MARGIN_SECONDS
+    unit = (UNITS_DIR / "batiknet-cases.service").read_text(encoding="utf-8")
+    [timeout] = re.findall(r"^TimeoutStopSec=(.+)$", unit, re.MULTILINE)
+    assert _seconds(timeout) > needed
+    assert re.search(r"^KillMode=mixed$", unit, re.MULTILINE)
+    assert _seconds(compose["services"]["cases"]["stop_grace_period"]) > needed

@@ -161,15 +161,24 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """A fresh, migrated, empty SQLite database."""
+    path = tmp_path / "cases.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer, postgres_template: str) -> str:
+    """A fresh, migrated, empty PostgreSQL database."""
+    return postgres_server.url(postgres_server.new_database(template=postgres_template))
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def database_url(request: pytest.FixtureRequest) -> str:
     """A fresh, migrated, empty database of each kind."""
-    if request.param == "sqlite":
-        path = tmp_path / "cases.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        return f"sqlite:///{path}"
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    return server.url(server.new_database(template=request.getfixturevalue("postgres_template")))
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
 
 
 # --- the application -------------------------------------------------------------------------------------
