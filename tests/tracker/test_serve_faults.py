@@ -1,5 +1,7 @@
 """Faults on the real server (gunicorn with its applier, on SQLite and PostgreSQL): stops, restarts, power.
 
+pytestmark = pytest.mark.system  # real servers, their applier, haproxy, strace
+
 A graceful stop (SIGTERM) applies what was accepted before it ends, says in the log what it leaves, and
 what it leaves is applied by another server sharing the spool; a restart right after a stop binds the
 port at once; two servers of one account do not share anything of gunicorn's; a delivery is on disk
