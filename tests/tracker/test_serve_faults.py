@@ -1,7 +1,5 @@
 """Faults on the real server (gunicorn with its applier, on SQLite and PostgreSQL): stops, restarts, power.
 
-pytestmark = pytest.mark.system  # real servers, their applier, haproxy, strace
-
 A graceful stop (SIGTERM) applies what was accepted before it ends, says in the log what it leaves, and
 what it leaves is applied by another server sharing the spool; a restart right after a stop binds the
 port at once; two servers of one account do not share anything of gunicorn's; a delivery is on disk
@@ -34,6 +32,8 @@ from alert_webhook.store.db import INGEST_LOCK_ID
 from tests.support import applier_pids, require_binary
 from tests.tracker.conftest import API_TOKEN, metric_value
 from tests.tracker.serving import Server, free_port, healthy, tracker_env, worker_pids
+
+pytestmark = pytest.mark.system  # real servers, their applier, haproxy, strace
 
 HEADERS = {"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"}
 STORM_TRIALS = 10
