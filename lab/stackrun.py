@@ -159,7 +159,7 @@ class _SmtpSink:
         return "250 Message accepted for delivery"
 
 
-class _TelegramSink(BaseHTTPRequestHandler):
+class TelegramSink(BaseHTTPRequestHandler):
     """Answers like the Telegram Bot API's sendMessage and keeps each request body as JSON."""
 
     directory: Path
@@ -447,7 +447,7 @@ class Stack:
     def _start_sinks(self) -> None:
         self._smtp = Controller(_SmtpSink(self.mail_dir), hostname=LOOPBACK, port=self.ports.smtp)
         self._smtp.start()
-        handler = type("TelegramSink", (_TelegramSink,), {"directory": self.telegram_dir})
+        handler = type("TelegramSink", (TelegramSink,), {"directory": self.telegram_dir})
         self._telegram = ThreadingHTTPServer((LOOPBACK, self.ports.telegram), handler)
         threading.Thread(target=self._telegram.serve_forever, name="telegram-sink", daemon=True).start()
 
