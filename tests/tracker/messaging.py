@@ -161,6 +161,7 @@ class FakeTelegram:
         self.directory = directory
         self._refusals, self.paths = refusals, paths
         self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        self.running = False
         self.url = f"http://{LOOPBACK}:{self._server.server_address[1]}"
 
     def refuse(self, *statuses: int) -> None:
@@ -172,11 +173,14 @@ class FakeTelegram:
 
     def start(self) -> FakeTelegram:
         threading.Thread(target=self._server.serve_forever, name="fake-telegram", daemon=True).start()
+        self.running = True
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        if self.running:
+            self.running = False
+            self._server.shutdown()
+            self._server.server_close()
 
 
 def text_of(message: EmailMessage) -> str:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from alert_webhook import create_app
@@ -22,6 +23,7 @@ from alert_webhook.settings import SettingsError
 from alert_webhook.store.models import OutboxMessage
 from tests.tracker.conftest import metric_value
 from tests.tracker.messaging import SMTP_PASSWORD, SMTP_USER, MailSink, dispatch, free_port, text_of
+from tests.tracker.serving import Server, run, tracker_env
 from tests.tracker.test_alerts_api import HEADERS, cases, deliver, payload
 
 BUDI, SARI = "budi@kominfo.example", "sari@kominfo.example"
@@ -374,3 +376,67 @@ def test_every_command_refuses_authentication_without_tls(tmp_path: Path) -> Non
     )
     assert done.returncode != 0
     assert "BATIKNET_SMTP_USER is set without BATIKNET_SMTP_STARTTLS or BATIKNET_SMTP_TLS" in done.stderr
+
+
+# --- the real server: its applier process sends ---------------------------------------------------------
+
+
+@pytest.mark.system
+def test_the_server_sends_from_its_applier_process_and_a_refusal_never_reaches_the_request(
+    database_url: str, tmp_path: Path, mail: MailSink
+) -> None:
+    env = tracker_env(
+        database_url,
+        tmp_path / "instance",
+        BATIKNET_SMTP_HOST="127.0.0.1",
+        BATIKNET_SMTP_PORT=str(mail.port),
+        BATIKNET_NOTIFY_RETRY_SECONDS="1",
+    )
+    (tmp_path / "pw").write_text("sandi-rahasia-2026")
+    for name, role, email in (("kabid", "head", "kabid@kominfo.example"), ("budi", "technician", BUDI)):
+        added = run(
+            env,
+            "users",
+            "add",
+            name,
+            "--role",
+            role,
+            "--email",
+            email,
+            "--password-file",
+            str(tmp_path / "pw"),
+        )
+        assert added.returncode == 0, added.stderr
+    headers = {"Authorization": f"Bearer {run(env, 'users', 'token', 'kabid').stdout.strip()}"}
+    with Server(env, workers=1) as server:
+        answer = requests.post(
+            f"{server.base}/api/v1/cases",
+            json={
+                "opd": "bappeda",
+                "letter_number": "005/77/Bappeda/2026",
+                "letter_date": datetime.now(UTC).date().isoformat(),
+                "reporter": "Rina",
+                "description": "Jaringan mati",
+            },
+            headers=headers,
+            timeout=10,
+        )
+        assert answer.status_code == 201
+        case_id = answer.json()["id"]
+        server.wait_for(lambda: mail.to("kabid@kominfo.example"), "the head's e-mail")
+        mail.refuse(1)
+        answer = requests.post(
+            f"{server.base}/api/v1/cases/{case_id}/dispose",
+            json={"technicians": ["budi"], "note": "Segera ke lokasi."},
+            headers=headers,
+            timeout=10,
+        )
+        assert answer.status_code == 200
+        server.wait_for(lambda: mail.to(BUDI), "the technician's e-mail, after one refusal")
+        events = requests.get(f"{server.base}/api/v1/cases/{case_id}/timeline", headers=headers, timeout=10)
+        kinds = [(e["kind"], e["data"].get("notice")) for e in events.json()["events"]]
+        assert kinds[-3:] == [
+            ("notice_queued", "assignment"),
+            ("notice_failed", "assignment"),
+            ("notice_sent", "assignment"),
+        ]
