@@ -21,7 +21,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
@@ -129,42 +129,28 @@ class MailSink:
 
 
 class FakeTelegram:
-    """The Bot API's ``sendMessage`` on a loopback port: ``requests`` holds (path, JSON body) of each."""
+    """The Bot API's ``sendMessage`` on a loopback port (the lab's sink): ``messages`` holds the JSON body
+    of each request it accepted, ``paths`` the path of every request."""
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        refusals: list[int] = []
-        paths: list[str] = []
+        self.paths: list[str] = []
+        self._refusals: list[int] = []
+        paths = self.paths
 
         class Handler(TelegramSink):
-            pending_refusals: ClassVar[list[int]] = refusals
-            seen_paths: ClassVar[list[str]] = paths
-
             def do_POST(self) -> None:
-                self.seen_paths.append(self.path)
-                if not self.pending_refusals:
-                    super().do_POST()
-                    return
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                status = self.pending_refusals.pop(0)
-                description = {403: "Forbidden: bot was kicked from the group chat"}.get(
-                    status, "Bad Gateway"
-                )
-                answer = json.dumps({"ok": False, "error_code": status, "description": description}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
+                paths.append(self.path)
+                super().do_POST()
 
-        Handler.directory = directory
+        Handler.directory, Handler.refusals = directory, self._refusals
         self.directory = directory
-        self._refusals, self.paths = refusals, paths
         self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
         self.running = False
         self.url = f"http://{LOOPBACK}:{self._server.server_address[1]}"
 
     def refuse(self, *statuses: int) -> None:
+        """Answer the next requests with these HTTP statuses."""
         self._refusals.extend(statuses)
 
     @property
