@@ -132,7 +132,7 @@ def dispose(
 
     def tell(session: Session, case: Case) -> None:
         outbox.cancel_reminders(session, case.id)
-        outbox.queue_assignment(session, tracker, case, actor, added, note)
+        outbox.queue_assignment(session, tracker, case.id, actor, added, note)
 
     data = {"technician_ids": list(technician_ids)}
     return _act(tracker, actor, case_id, EventKind.DISPOSE, data, apply, note, tell)
@@ -149,7 +149,7 @@ def assign(
         return {"technicians": [u.username for u in added]}
 
     def tell(session: Session, case: Case) -> None:
-        outbox.queue_assignment(session, tracker, case, actor, added, note)
+        outbox.queue_assignment(session, tracker, case.id, actor, added, note)
 
     data = {"technician_ids": list(technician_ids)}
     return _act(tracker, actor, case_id, EventKind.ASSIGN, data, apply, note, tell)

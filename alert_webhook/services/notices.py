@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from functools import lru_cache
 
 from ..core.outbox import Channel, one_line
 from ..core.workflow import CaseSource
@@ -53,7 +54,7 @@ def case_waiting(facts: CaseFacts, channel: Channel, name: str) -> Text:
 
 def disposition_reminder(facts: CaseFacts, told_at: datetime, channel: Channel, name: str) -> Text:
     """To the head, a working hour after ``told_at``: the case still waits for disposition."""
-    told = format_instant(told_at, LANGUAGE, facts.zone)
+    told = _when(told_at, facts.zone)
     lead = _t("notice.disposition_reminder.lead", id=facts.id, target=facts.target_name, told_at=told)
     return _compose(facts, channel, name, "notice.disposition_reminder.subject", [lead])
 
@@ -68,7 +69,7 @@ def assignment(
     name: str,
 ) -> Text:
     """To a technician (or the team's chat): the head disposed the case, with the disposition's note."""
-    at = format_instant(disposed_at, LANGUAGE, facts.zone)
+    at = _when(disposed_at, facts.zone)
     if channel is Channel.EMAIL:
         lead = _t("notice.assignment.lead", id=facts.id, target=facts.target_name, by=disposed_by, at=at)
     else:
@@ -87,25 +88,35 @@ def assignment(
 
 def _compose(facts: CaseFacts, channel: Channel, name: str, subject_key: str, paragraphs: list[str]) -> Text:
     title = one_line(facts.title)
-    source = (
-        _t("notice.source.letter", number=one_line(facts.letter_number))
-        if facts.source == CaseSource.LETTER and facts.letter_number
-        else _t(f"notice.source.{facts.source}")
-    )
-    facts_block = _t(
-        "notice.facts",
-        title=title,
-        source=source,
-        received=format_instant(facts.received_at, LANGUAGE, facts.zone),
-        target_deadline=format_instant(facts.target_deadline, LANGUAGE, facts.zone),
-        maximum_deadline=format_instant(facts.maximum_deadline, LANGUAGE, facts.zone),
-    )
-    parts = [*paragraphs, facts_block, _t("notice.link", url=facts.url)]
+    parts = [*paragraphs, _facts_block(facts), _t("notice.link", url=facts.url)]
     if channel is not Channel.EMAIL:
         return Text(subject="", body="\n\n".join(parts) + "\n")
     greeting, signature = _t("notice.greeting", name=one_line(name)), "-- \n" + _t("notice.footer")
     body = "\n\n".join([greeting, *parts, signature]) + "\n"
     return Text(subject=_t(subject_key, id=facts.id, title=title), body=body)
+
+
+def _facts_block(facts: CaseFacts) -> str:
+    source = (
+        _t("notice.source.letter", number=one_line(facts.letter_number))
+        if facts.source == CaseSource.LETTER and facts.letter_number
+        else _t(f"notice.source.{facts.source}")
+    )
+    return _t(
+        "notice.facts",
+        title=one_line(facts.title),
+        source=source,
+        received=_when(facts.received_at, facts.zone),
+        target_deadline=_when(facts.target_deadline, facts.zone),
+        maximum_deadline=_when(facts.maximum_deadline, facts.zone),
+    )
+
+
+# Every recipient of a case's messages reads the same instants: written once (a storm opens cases by the
+# hundred, each with messages to several people, and Babel's formatting is the costly part).
+@lru_cache(maxsize=256)
+def _when(instant: datetime, zone: tzinfo) -> str:
+    return format_instant(instant, LANGUAGE, zone)
 
 
 def _t(key: str, **params: object) -> str:

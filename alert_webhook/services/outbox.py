@@ -32,13 +32,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ..core.outbox import Channel, GiveUp, Message, MessageState, Notice, Outcome, Retry, Sent, deliver
 from ..core.outbox import reminder_due as reminder_time
 from ..core.workflow import Actor, CaseSource, EventKind, Role
-from ..store.models import Case, Letter, OutboxMessage, User
+from ..store.models import Case, CaseEvent, Letter, OutboxMessage, User
 from . import notices
 from .cases import add_event, load_case
 from .tracker import Tracker
@@ -60,6 +60,27 @@ SENDER = Actor(user_id=None, username="system", role=Role.SYSTEM)
 # A claim outlasts the slowest batch: each message may take the senders' 10 s timeout.
 CLAIM_SECONDS = 300
 DISPATCH_BATCH = 10
+# Table statements built once, as ingestion's (the applier opens cases by the hundred during a storm).
+_INSERT_MESSAGES = OutboxMessage.__table__.insert()
+_INSERT_EVENT = CaseEvent.__table__.insert()
+_ACTIVE_HEADS = (
+    select(User.email, User.display_name)
+    .where(User.role == Role.HEAD, User.active.is_(True), User.email.is_not(None))
+    .order_by(User.id)
+)
+_DISPLAY_NAME = select(User.display_name).where(User.id == bindparam("id"))
+_CASE_FACTS = select(
+    Case.id,
+    Case.title,
+    Case.target,
+    Case.source,
+    Case.received_at,
+    Case.target_deadline,
+    Case.maximum_deadline,
+).where(Case.id == bindparam("id"))
+_FIRST_LETTER_NUMBER = (
+    select(Letter.number).where(Letter.case_id == bindparam("id")).order_by(Letter.id).limit(1)
+)
 
 
 @dataclass(frozen=True)
@@ -84,37 +105,37 @@ def queue_case_waiting(session: Session, tracker: Tracker, case_id: int) -> None
     later unless it has been disposed by then (:func:`cancel_reminders`)."""
     if not tracker.senders:
         return
-    case = load_case(session, case_id)
-    heads = session.scalars(
-        select(User).where(User.role == Role.HEAD, User.active.is_(True)).order_by(User.id)
-    ).all()
-    recipients = _recipients(tracker, heads)
+    session.flush()  # what the action added so far comes first on the timeline
+    connection = session.connection()
+    recipients = _recipients(tracker, connection.execute(_ACTIVE_HEADS).all())
     if not recipients:
         return
     now = tracker.now()
-    facts = _facts(session, tracker, case)
-    _queue(session, case, Notice.CASE_WAITING, recipients, now, now,
+    facts = _facts(connection, tracker, case_id)
+    reminder_at = reminder_time(tracker.calendar, now)
+    _queue(connection, facts, Notice.CASE_WAITING, recipients, now, now,
            lambda r: notices.case_waiting(facts, r.channel, r.name))  # fmt: skip
-    _queue(session, case, Notice.DISPOSITION_REMINDER, recipients, now, reminder_time(tracker.calendar, now),
+    _queue(connection, facts, Notice.DISPOSITION_REMINDER, recipients, now, reminder_at,
            lambda r: notices.disposition_reminder(facts, now, r.channel, r.name))  # fmt: skip
 
 
 def queue_assignment(
-    session: Session, tracker: Tracker, case: Case, actor: Actor, technicians: Sequence[User], note: str
+    session: Session, tracker: Tracker, case_id: int, actor: Actor, technicians: Sequence[User], note: str
 ) -> None:
-    """Tell the technicians just assigned to ``case`` (and the team's chat) who disposed it, when, and the
-    disposition's note."""
+    """Tell the technicians just assigned to case ``case_id`` (and the team's chat) who disposed it, when,
+    and the disposition's note."""
     if not tracker.senders or not technicians:
         return
-    recipients = _recipients(tracker, technicians)
+    recipients = _recipients(tracker, [(t.email, t.display_name) for t in technicians])
     if not recipients:
         return
+    session.flush()  # the disposition's line comes first on the timeline
+    connection = session.connection()
     now = tracker.now()
-    facts = _facts(session, tracker, case)
-    head = session.get(User, actor.user_id) if actor.user_id is not None else None
-    by = head.display_name if head is not None else actor.username
+    facts = _facts(connection, tracker, case_id)
+    by = connection.scalar(_DISPLAY_NAME, {"id": actor.user_id}) or actor.username
     names = [t.display_name for t in technicians]
-    _queue(session, case, Notice.ASSIGNMENT, recipients, now, now,
+    _queue(connection, facts, Notice.ASSIGNMENT, recipients, now, now,
            lambda r: notices.assignment(facts, by, now, note, names, r.channel, r.name))  # fmt: skip
 
 
@@ -131,21 +152,21 @@ def cancel_reminders(session: Session, case_id: int) -> None:
     )
 
 
-def _recipients(tracker: Tracker, people: Sequence[User]) -> list[Recipient]:
+def _recipients(tracker: Tracker, people: Sequence[tuple[str | None, str]]) -> list[Recipient]:
+    """Each person with an address (address, name) by e-mail, and the chats, as far as configured."""
     recipients = []
     if Channel.EMAIL in tracker.senders:
-        recipients += [Recipient(Channel.EMAIL, p.email, p.display_name) for p in people if p.email]
+        recipients += [Recipient(Channel.EMAIL, email, name) for email, name in people if email]
     if Channel.TELEGRAM in tracker.senders:
         recipients += [Recipient(Channel.TELEGRAM, chat, "") for chat in tracker.settings.telegram_chat_ids]
     return recipients
 
 
-def _facts(session: Session, tracker: Tracker, case: Case) -> notices.CaseFacts:
+def _facts(connection: Connection, tracker: Tracker, case_id: int) -> notices.CaseFacts:
+    case = connection.execute(_CASE_FACTS, {"id": case_id}).one()
     letter_number = None
     if case.source == CaseSource.LETTER:
-        letter_number = session.scalar(
-            select(Letter.number).where(Letter.case_id == case.id).order_by(Letter.id).limit(1)
-        )
+        letter_number = connection.scalar(_FIRST_LETTER_NUMBER, {"id": case_id})
     return notices.CaseFacts(
         id=case.id,
         title=case.title,
@@ -161,31 +182,32 @@ def _facts(session: Session, tracker: Tracker, case: Case) -> notices.CaseFacts:
 
 
 def _queue(
-    session: Session,
-    case: Case,
+    connection: Connection,
+    facts: notices.CaseFacts,
     notice: Notice,
     recipients: Sequence[Recipient],
     now: datetime,
     due: datetime,
     write: Callable[[Recipient], notices.Text],
 ) -> None:
+    rows = []
     for recipient in recipients:
         text = write(recipient)
-        session.add(
-            OutboxMessage(
-                case_id=case.id,
-                notice=notice,
-                channel=recipient.channel,
-                recipient=recipient.address,
-                recipient_name=recipient.name,
-                subject=text.subject,
-                body=text.body,
-                state=MessageState.PENDING,
-                queued_at=now,
-                due_at=due,
-                attempts=0,
-                failures=0,
-            )
+        rows.append(
+            {
+                "case_id": facts.id,
+                "notice": notice,
+                "channel": recipient.channel,
+                "recipient": recipient.address,
+                "recipient_name": recipient.name,
+                "subject": text.subject,
+                "body": text.body,
+                "state": MessageState.PENDING,
+                "queued_at": now,
+                "due_at": due,
+                "attempts": 0,
+                "failures": 0,
+            }
         )
     data: dict[str, Any] = {
         "notice": notice,
@@ -193,7 +215,21 @@ def _queue(
     }
     if due > now:
         data["due_at"] = due.isoformat()
-    add_event(session, case, SENDER, EventKind.NOTICE_QUEUED, now, data=data)
+    connection.execute(_INSERT_MESSAGES, rows)
+    connection.execute(
+        _INSERT_EVENT,
+        {
+            "case_id": facts.id,
+            "at": now,
+            "actor_id": SENDER.user_id,
+            "actor_name": SENDER.username,
+            "kind": EventKind.NOTICE_QUEUED,
+            "from_state": None,
+            "to_state": None,
+            "note": "",
+            "data": data,
+        },
+    )
 
 
 # --- the dispatcher's round ----------------------------------------------------------------------------

@@ -138,6 +138,8 @@ def test_a_letter_that_opens_a_case_tells_the_head_with_its_number(
     [to_kabid] = mail.to(KABID)
     assert f"Kasus #{case['id']} menunggu disposisi" in to_kabid["Subject"]
     assert "Sumber: surat OPD nomor 005/123/Dinkes/XI/2026" in text_of(to_kabid)
+    kinds = [e["kind"] for e in timeline(client, case["id"])]
+    assert kinds.index("letter_added") < kinds.index("notice_queued")  # the letter, then who was told
     # A second letter joins the open case: nobody is told again.
     letter(client, heads[0], letter_number="005/124/Dinkes/XI/2026")
     dispatch(tracker)
