@@ -32,6 +32,7 @@ from cryptography.x509.oid import NameOID
 
 from alert_webhook.services import outbox
 from lab.stackrun import TelegramSink
+from tests.tracker.test_alerts_api import HEADERS
 
 LOOPBACK = "127.0.0.1"
 SMTP_USER, SMTP_PASSWORD = "noc@kominfo.example", "sandi-smtp-rahasia"
@@ -172,6 +173,11 @@ class FakeTelegram:
 def text_of(message: EmailMessage) -> str:
     """The body as a reader sees it (lines end in CRLF on the wire)."""
     return message.get_content().replace("\r\n", "\n")
+
+
+def timeline(client: Any, case_id: int) -> list[dict[str, Any]]:
+    """A case's timeline as the API answers it."""
+    return client.get(f"/api/v1/cases/{case_id}/timeline", headers=HEADERS).get_json()["events"]
 
 
 def dispatch(tracker: Any) -> list[outbox.Dispatched]:

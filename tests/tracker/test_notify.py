@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,18 +21,11 @@ from alert_webhook import create_app
 from alert_webhook.settings import SettingsError
 from alert_webhook.store.models import OutboxMessage
 from tests.tracker.conftest import metric_value
-from tests.tracker.messaging import SMTP_PASSWORD, SMTP_USER, MailSink, dispatch, free_port, text_of
+from tests.tracker.messaging import SMTP_PASSWORD, SMTP_USER, MailSink, dispatch, free_port, text_of, timeline
 from tests.tracker.serving import Server, run, tracker_env
-from tests.tracker.test_alerts_api import HEADERS, cases, deliver, payload
+from tests.tracker.test_alerts_api import cases, deliver, payload
 
 BUDI, SARI = "budi@kominfo.example", "sari@kominfo.example"
-
-
-@pytest.fixture
-def mail(tmp_path: Path) -> Iterator[MailSink]:
-    sink = MailSink(tmp_path).start()
-    yield sink
-    sink.stop()
 
 
 @pytest.fixture
@@ -46,10 +38,6 @@ def app_config(app_config: dict[str, Any], mail: MailSink) -> dict[str, Any]:
         "BATIKNET_PUBLIC_URL": "http://cases.example",
         "BATIKNET_NOTIFY_MAX_ATTEMPTS": 3,
     }
-
-
-def timeline(client: Any, case_id: int) -> list[dict[str, Any]]:
-    return client.get(f"/api/v1/cases/{case_id}/timeline", headers=HEADERS).get_json()["events"]
 
 
 def messages_of(events: list[dict[str, Any]]) -> list[tuple[str, str]]:

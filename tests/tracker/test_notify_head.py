@@ -4,7 +4,6 @@ back from a real SMTP server and the lab's fake Telegram Bot API, both on loopba
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,8 @@ from alert_webhook import create_app
 from alert_webhook.extension import tracker_of
 from alert_webhook.services import accounts, outbox
 from tests.tracker.conftest import metric_value
-from tests.tracker.messaging import FakeTelegram, MailSink, dispatch, text_of
-from tests.tracker.test_alerts_api import HEADERS, cases, deliver, payload
+from tests.tracker.messaging import FakeTelegram, MailSink, dispatch, text_of, timeline
+from tests.tracker.test_alerts_api import cases, deliver, payload
 
 CHAT = "-1001000000000"
 TOKEN = "123456789:AAF-rahasia_bot-token"
@@ -24,20 +23,6 @@ KABID, WAKIL = "kabid@kominfo.example", "wakil@kominfo.example"
 # Monday 30 November 2026, 15.30 WIB: a quarter of an hour of service left that day.
 MONDAY_1530_WIB = datetime(2026, 11, 30, 8, 30, tzinfo=UTC)
 TUESDAY_0845_WIB = datetime(2026, 12, 1, 1, 45, tzinfo=UTC)
-
-
-@pytest.fixture
-def mail(tmp_path: Path) -> Iterator[MailSink]:
-    sink = MailSink(tmp_path).start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
-def telegram(tmp_path: Path) -> Iterator[FakeTelegram]:
-    fake = FakeTelegram(tmp_path / "telegram").start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture
@@ -61,10 +46,6 @@ def heads(make_user: Any) -> list[Any]:
         make_user("head", username="kabid", email=KABID),
         make_user("head", username="wakil", email=WAKIL),
     ]
-
-
-def timeline(client: Any, case_id: int) -> list[dict[str, Any]]:
-    return client.get(f"/api/v1/cases/{case_id}/timeline", headers=HEADERS).get_json()["events"]
 
 
 def letter(client: Any, head: Any, **extra: Any) -> dict[str, Any]:
