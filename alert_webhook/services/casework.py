@@ -344,7 +344,7 @@ def write_report(
     receipt to restore."""
 
     def apply(session: Session, case: Case, now: datetime) -> dict[str, Any]:
-        issued = issue_report_number(session, tracker, case.id, now)
+        issued = issue_report_number(tracker, session, case.id, now)
         report = Report(
             case=case,
             number=issued.number,

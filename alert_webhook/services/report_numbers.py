@@ -31,7 +31,7 @@ class IssuedNumber:
     number: str
 
 
-def issue_report_number(session: Session, tracker: Tracker, case_id: int, at: datetime) -> IssuedNumber:
+def issue_report_number(tracker: Tracker, session: Session, case_id: int, at: datetime) -> IssuedNumber:
     """The next letter number for a report about ``case_id`` dated ``at``, in this write transaction."""
     serialize_writers(session, REPORT_NUMBER_LOCK_ID)
     day = at.astimezone(tracker.calendar.timezone).date()
