@@ -6,9 +6,7 @@ signed PDF. The tracker runs with a logo and the head's NIP configured, as a dep
 from __future__ import annotations
 
 import re
-import struct
 import subprocess
-import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.browser.screen import accessibility_faults, layout_faults, only_own_origin, open_page, shoot
-from tests.browser.tracker import PEOPLE, Tracker
-from tests.support import require_binary
+from tests.browser.screen import accessibility_faults, layout_faults, shoot
+from tests.browser.tracker import Tracker
+from tests.support import png_image, require_binary
 
 pytestmark = pytest.mark.browser
 
@@ -27,24 +25,12 @@ TICKETS = ("MET-20261130-0007", "MET-20261130-0019")
 HEAD_NIP = "19750817 200003 1 002"
 
 
-def small_png() -> bytes:
-    """A valid 4×4 PNG in the city's green, made here so that no binary file sits in the repository."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    rows = b"".join(b"\x00" + b"\x00\x80\x40" * 4 for _ in range(4))
-    header = struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0)
-    chunks = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
-    return b"\x89PNG\r\n\x1a\n" + chunks
-
-
 @pytest.fixture(scope="module")
 def tracker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tracker]:
     """The tracker of this module: the suite's, with the letterhead's logo and the head's NIP set."""
     directory = tmp_path_factory.mktemp("tracker")
     logo = directory / "lambang-kota.png"
-    logo.write_bytes(small_png())
+    logo.write_bytes(png_image(4, 4, (0, 128, 64)))  # the city's green
     running = Tracker(directory)
     running.env.update({"BATIKNET_LETTERHEAD_LOGO": str(logo), "BATIKNET_HEAD_ID": HEAD_NIP})
     running.start()
@@ -85,21 +71,6 @@ def isp_loop(tracker: Tracker) -> int:
     )
     act("dewi", "close", reported_to="Ibu Ratna, Kecamatan Pekalongan Selatan")
     return case_id
-
-
-@pytest.fixture
-def people(chromium: Any, tracker: Tracker) -> Iterator[Any]:
-    pages: list[Any] = []
-
-    def open_as(who: str, screen: str) -> Any:
-        page = open_page(chromium, tracker, screen, PEOPLE[who])
-        pages.append(page)
-        return page
-
-    yield open_as
-    for page in pages:
-        assert not only_own_origin(page, tracker), "a page loaded something from elsewhere"
-        page.context.close()
 
 
 def text_of(page: Any, selector: str) -> str:

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import html
 import re
-import struct
 import subprocess
 import threading
-import zlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -25,7 +23,7 @@ from alert_webhook.extension import tracker_of
 from alert_webhook.services import accounts, actor_of, casework, letters
 from alert_webhook.services.letters import LetterInput
 from alert_webhook.settings import SettingsError
-from tests.support import require_binary
+from tests.support import png_image, require_binary
 
 LETTERHEAD = {
     "BATIKNET_LETTERHEAD_ADDRESS": "Jl. Contoh No. 1, Kota Pekalongan 51100",
@@ -72,15 +70,7 @@ def pdf_pages(pdf: bytes, directory: Path) -> list[str]:
 
 
 def tiny_png() -> bytes:
-    """A valid 2×2 PNG (red), made here so that no binary file sits in the repository."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    rows = b"".join(b"\x00" + b"\xff\x00\x00" * 2 for _ in range(2))
-    header = struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0)
-    chunks = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
-    return b"\x89PNG\r\n\x1a\n" + chunks
+    return png_image(2, 2, (255, 0, 0))
 
 
 @dataclass
@@ -103,6 +93,18 @@ def open_letter(app: Any, staff: Staff, opd: str = "rsud-bendan", number: str = 
         opd=opd, number=number, letter_date=date(2026, 11, 30), reporter="dr. Rina", description="x"
     )
     return letters.open_letter_case(tracker_of(app), staff.actor(app, "head"), letter).id
+
+
+def restored_case(app: Any, staff: Staff, opd: str, number: str) -> int:
+    """A letter case of ``opd`` that Andi checked (all four good) and marked restored; its id."""
+    tracker, andi = tracker_of(app), staff.actor(app, "andi")
+    case_id = open_letter(app, staff, opd=opd, number=number)
+    casework.dispose(tracker, staff.actor(app, "head"), case_id, [staff.andi.id])
+    casework.start_checks(tracker, andi, case_id)
+    for check in CHECKS:
+        casework.record_check(tracker, andi, case_id, check, "ok")
+    casework.restore(tracker, andi, case_id)
+    return case_id
 
 
 @pytest.fixture
@@ -206,7 +208,7 @@ def test_the_report_tells_the_whole_handling_of_an_isp_loop(client, login, staff
     connectivity = element_text(page, "round-1-connectivity")
     assert "Gangguan" in connectivity and "Data pemantauan pukul 10.14 WIB" in connectivity
     assert "Tidak terjangkau: Kecamatan Pekalongan Utara" in connectivity
-    first_call = element_text(page, "isp-call-1-1")
+    first_call = element_text(page, "round-1-isp-1")
     for text in (
         "Koordinasi dengan ISP, tiket TLK-20261130-0042",
         "ISP PT Lintas Jaringan Contoh (Metro Ethernet kecamatan)",
@@ -222,7 +224,7 @@ def test_the_report_tells_the_whole_handling_of_an_isp_loop(client, login, staff
     second = element_text(page, "round-2")
     assert second.startswith("Putaran pemeriksaan 2: pemeriksaan ulang")
     assert "Budi, 30 November 2026 pukul 13.15 WIB" in element_text(page, "round-2-connectivity")
-    second_call = element_text(page, "isp-call-1-2")
+    second_call = element_text(page, "round-2-isp-1")
     assert "tiket TLK-20261130-0057" in second_call
     assert "Dihubungi oleh Budi, 30 November 2026 pukul 13.20 WIB" in second_call
     assert "15.30 WIB, lebih cepat 30 menit dari perkiraan" in second_call
@@ -243,7 +245,7 @@ def test_the_report_tells_the_whole_handling_of_an_isp_loop(client, login, staff
     assert "Penyelesaian dilaporkan kepada Pak Bambang, Camat Pekalongan Utara" in completion
     assert "Dilaporkan oleh Budi, 30 November 2026 pukul 15.45 WIB" in completion
     # The order of the story: disposition, round 1 and its call, round 2 and its call, restoration, end.
-    story = ("report-disposition", "round-1", "isp-call-1-1", "round-2", "isp-call-1-2",
+    story = ("report-disposition", "round-1", "round-1-isp-1", "round-2", "round-2-isp-1",
              "report-restoration", "report-completion")  # fmt: skip
     order = [page.index(f'id="{element}"') for element in story]
     assert order == sorted(order)
@@ -332,12 +334,7 @@ def write_reports(app: Any, staff: Staff, clock: Any, count: int, at: datetime |
     for opd in opds[:count]:
         if at is not None:
             clock.set(at)
-        case_id = open_letter(app, staff, opd=opd, number=f"005/{opd}")
-        casework.dispose(tracker, staff.actor(app, "head"), case_id, [staff.andi.id])
-        casework.start_checks(tracker, andi, case_id)
-        for check in CHECKS:
-            casework.record_check(tracker, andi, case_id, check, "ok")
-        casework.restore(tracker, andi, case_id)
+        case_id = restored_case(app, staff, opd, f"005/{opd}")
         casework.write_report(tracker, andi, case_id, cause="Sebab", actions="Tindakan")
         casework.close(tracker, andi, case_id, "Sekretariat")
         case_ids.append(case_id)
@@ -369,15 +366,8 @@ def test_report_numbers_follow_the_format_run_per_year_and_are_kept(app_config, 
 def test_report_numbers_are_unique_when_reports_are_written_at_once(app, client, staff):
     """Five technicians' reports written in the same instant, on five threads: five different numbers."""
     tracker, andi = tracker_of(app), staff.actor(app, "andi")
-    case_ids = []
-    for opd in ("setda", "dinkes", "dindik", "bappeda", "rsud-bendan"):
-        case_id = open_letter(app, staff, opd=opd, number=f"005/{opd}")
-        casework.dispose(tracker, staff.actor(app, "head"), case_id, [staff.andi.id])
-        casework.start_checks(tracker, andi, case_id)
-        for check in CHECKS:
-            casework.record_check(tracker, andi, case_id, check, "ok")
-        casework.restore(tracker, andi, case_id)
-        case_ids.append(case_id)
+    opds = ("setda", "dinkes", "dindik", "bappeda", "rsud-bendan")
+    case_ids = [restored_case(app, staff, opd, f"005/{opd}") for opd in opds]
     start, failures = threading.Barrier(len(case_ids)), []
 
     def write(case_id: int) -> None:
@@ -503,12 +493,7 @@ def test_the_signatures_never_stand_alone_on_a_page(app, client, login, staff, c
     login(staff.andi)
     moved_whole = 0
     for lines in range(26, 62, 3):
-        case_id = open_letter(app, staff, opd="setda", number=f"005/{lines}")
-        casework.dispose(tracker, staff.actor(app, "head"), case_id, [staff.andi.id])
-        casework.start_checks(tracker, andi, case_id)
-        for check in CHECKS:
-            casework.record_check(tracker, andi, case_id, check, "ok")
-        casework.restore(tracker, andi, case_id)
+        case_id = restored_case(app, staff, "setda", f"005/{lines}")
         actions = "\n".join(f"{n}. Langkah penanganan ke-{n} dicatat dan diperiksa." for n in range(1, lines))
         casework.write_report(tracker, andi, case_id, cause="Sebab", actions=actions)
         casework.close(tracker, andi, case_id, "Sekretariat")
