@@ -93,20 +93,15 @@ def _wording(tracker: Tracker) -> dict[str, Any]:
 # --- rendering ----------------------------------------------------------------------------------------
 
 
-def render_document(html: str):
-    """Lay out a printed page with WeasyPrint. Its stylesheet is read from disk and the HTML references
-    nothing else (the logo is a data: URI; no fonts or styles by URL): the fetcher refuses every other
-    kind of URL, so rendering never makes a network request."""
+def render_pdf(html: str) -> bytes:
+    """A printed page as a PDF, laid out by WeasyPrint. Its stylesheet is read from disk and the HTML
+    references nothing else (the logo is a data: URI; no fonts or styles by URL): the fetcher refuses every
+    other kind of URL, so rendering never makes a network request."""
     from weasyprint import CSS, HTML, URLFetcher
 
     fetcher = URLFetcher(allowed_protocols={"data"})
-    return HTML(string=html, url_fetcher=fetcher).render(
-        stylesheets=[CSS(filename=str(STATIC_DIR / "report.css"))]
-    )
-
-
-def render_pdf(html: str) -> bytes:
-    return render_document(html).write_pdf()
+    stylesheet = CSS(filename=str(STATIC_DIR / "report.css"))
+    return HTML(string=html, url_fetcher=fetcher).write_pdf(stylesheets=[stylesheet])
 
 
 def _pdf_response(html: str, filename: str) -> Response:
