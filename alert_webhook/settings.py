@@ -20,16 +20,27 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from .core.clock import DEFAULT_WINDOWS, WorkingCalendar, indonesian_holidays, parse_windows
+from .core.documents import check_number_format, nip_digits
+from .core.letters import scan_type
 
 __all__ = ["PREFIX", "Settings", "SettingsError", "load_settings", "working_calendar"]
 
 PREFIX = "BATIKNET_"
+LOGO_TYPES = ("image/png", "image/jpeg")
+LOGO_MAX_BYTES = 1 << 20  # embedded in every printed page and PDF
 SECRETS = frozenset({"api_token", "secret_key"})  # never repeated in an error message
 
 
@@ -59,6 +70,26 @@ def _zone(value: Any) -> Any:
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not a time zone (e.g. Asia/Jakarta)") from None
     return value
+
+
+def _logo(path: Path | None) -> Path | None:
+    """A logo the documents can embed: a readable PNG or JPEG file of at most 1 MiB."""
+    if path is None:
+        return None
+    try:
+        with path.open("rb") as file:
+            data = file.read(LOGO_MAX_BYTES + 1)
+    except OSError as error:
+        raise ValueError(f"cannot read the logo: {error.strerror}") from None
+    if scan_type(data) not in LOGO_TYPES:
+        raise ValueError("the logo must be a PNG or JPEG image")
+    if len(data) > LOGO_MAX_BYTES:
+        raise ValueError("the logo is larger than 1 MiB")
+    return path
+
+
+def _nip(value: str) -> str:
+    return nip_digits(value) if value else ""
 
 
 Dates = Annotated[frozenset[date], NoDecode, BeforeValidator(_comma_list)]
@@ -114,8 +145,14 @@ class Settings(BaseSettings):
     letterhead_email: str = ""
     letterhead_website: str = ""
     letterhead_city: str = "Pekalongan"
+    letterhead_logo: Annotated[Path | None, AfterValidator(_logo)] = None  # PNG or JPEG; none when unset
     head_name: str = ""  # Kepala Bidang Infrastruktur dan Statistik, signs the reports
-    head_id: str = ""  # the head's staff number (NIP), printed under the signature when set
+    # The head's staff number (NIP), 18 digits with or without spaces; printed under the signature when set.
+    head_id: Annotated[str, AfterValidator(_nip)] = ""
+    # The letter number of a resolution report (core/documents.py): {seq} and {year} at least.
+    report_number_format: Annotated[str, AfterValidator(check_number_format)] = (
+        "555/{seq:03d}/Kominfo/{month_roman}/{year}"
+    )
 
     @field_validator("*", mode="before")
     @classmethod

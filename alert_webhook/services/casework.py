@@ -24,6 +24,7 @@ from ..store.models import Case, CaseAssignment, ISPContact, Recheck, RecordedCh
 from .cases import add_event, get_case, load_case, snapshot
 from .errors import Forbidden, Invalid, Refused
 from .evidence import check_prefill
+from .report_numbers import issue_report_number
 from .tracker import SYSTEM, Tracker
 from .views import CaseDetail, isp_wait_seconds
 
@@ -339,11 +340,16 @@ def write_report(
     isp_part: str = "",
     note: str = "",
 ) -> CaseDetail:
-    """SOP step 9: the resolution report; its duration is the working time from receipt to restore."""
+    """SOP step 9: the resolution report, with its letter number; its duration is the working time from
+    receipt to restore."""
 
     def apply(session: Session, case: Case, now: datetime) -> dict[str, Any]:
+        issued = issue_report_number(tracker, session, case.id, now)
         report = Report(
             case=case,
+            number=issued.number,
+            number_year=issued.year,
+            number_sequence=issued.sequence,
             cause=cause,
             actions=actions,
             parts_replaced=parts_replaced,
@@ -355,7 +361,7 @@ def write_report(
         )
         session.add(report)
         case.report_written_at = now
-        return {"duration_working_seconds": report.duration_working_seconds}
+        return {"duration_working_seconds": report.duration_working_seconds, "number": report.number}
 
     data = {"cause": cause, "actions": actions}
     return _act(tracker, actor, case_id, EventKind.WRITE_REPORT, data, apply, note)

@@ -137,11 +137,13 @@ class ISPContactView(View):
     estimate_at: Instant | None
     note: str
     user_id: int | None
+    logged_at: Instant  # when the call was entered in the tracker
     ended_at: Instant | None
 
 
 class RecheckView(View):
     id: int
+    isp_contact_id: int | None  # the ISP call it followed
     connected: bool
     note: str
     user_id: int | None
@@ -163,6 +165,7 @@ class LetterView(View):
 
 class ReportView(View):
     id: int
+    number: str | None  # its letter number, issued when written (None: written before numbering)
     cause: str
     actions: str
     parts_replaced: str
@@ -278,7 +281,14 @@ def case_detail(tracker: Tracker, case: Case, now: datetime) -> CaseDetail:
         checks=[_check(c) for c in case.checks],
         isp_contacts=[_isp_contact(c) for c in case.isp_contacts],
         rechecks=[
-            RecheckView(id=r.id, connected=r.connected, note=r.note, user_id=r.user_id, at=r.at)
+            RecheckView(
+                id=r.id,
+                isp_contact_id=r.isp_contact_id,
+                connected=r.connected,
+                note=r.note,
+                user_id=r.user_id,
+                at=r.at,
+            )
             for r in case.rechecks
         ],
         letters=[_letter(letter) for letter in case.letters],
@@ -326,6 +336,7 @@ def _isp_contact(c: ISPContact) -> ISPContactView:
         estimate_at=c.estimate_at,
         note=c.note,
         user_id=c.user_id,
+        logged_at=c.created_at,
         ended_at=c.ended_at,
     )
 
@@ -348,6 +359,7 @@ def _letter(letter: Letter) -> LetterView:
 def _report(r: Report) -> ReportView:
     return ReportView(
         id=r.id,
+        number=r.number,
         cause=r.cause,
         actions=r.actions,
         parts_replaced=r.parts_replaced,

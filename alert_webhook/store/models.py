@@ -312,9 +312,15 @@ class Report(Base):
     """The disruption resolution report (laporan penyelesaian gangguan jaringan, SOP step 9)."""
 
     __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("number_year", "number_sequence"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    # Its letter number, issued when it was written and kept (core/documents.py): the sequence runs per
+    # year. None for a report written before the tracker numbered them.
+    number: Mapped[str | None] = mapped_column(String(100), unique=True)
+    number_year: Mapped[int | None] = mapped_column(Integer)
+    number_sequence: Mapped[int | None] = mapped_column(Integer)
     cause: Mapped[str] = mapped_column(Text)
     actions: Mapped[str] = mapped_column(Text)
     parts_replaced: Mapped[str] = mapped_column(Text, default="")

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, flash
 from flask_login import current_user
 
+from ..core.documents import roman
 from ..core.workflow import Check, CheckResult, EventKind
 from ..extension import current_tracker
 from ..i18n import current_language, gettext, has_message
@@ -250,6 +251,7 @@ def register(app: Flask) -> None:
         ("number", number),
         ("percent", percent),
         ("evidence_text", evidence_text),
+        ("roman", roman),
     ):
         app.add_template_filter(function, name)
 

@@ -7,7 +7,6 @@ only to set a case up where the journey starts later in the SOP.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,28 +23,12 @@ from tests.browser.screen import (
     shoot,
     visible_forms,
 )
-from tests.browser.tracker import PEOPLE, Tracker, wait_until
+from tests.browser.tracker import PEOPLE, wait_until
 
 pytestmark = pytest.mark.browser
 
 WIB = ZoneInfo("Asia/Jakarta")
 CHECKS = ("physical", "monitoring", "dns", "connectivity")
-
-
-@pytest.fixture
-def people(chromium: Any, tracker: Tracker) -> Iterator[Callable[[str, str], Any]]:
-    """``people("andi", "phone")``: a page signed in as that person in a browser context of their own."""
-    pages: list[Any] = []
-
-    def open_as(who: str, screen: str) -> Any:
-        page = open_page(chromium, tracker, screen, PEOPLE[who])
-        pages.append(page)
-        return page
-
-    yield open_as
-    for page in pages:
-        assert not only_own_origin(page, tracker), "a page loaded something from elsewhere"
-        page.context.close()
 
 
 def fits_the_phone(page: Any) -> None:

@@ -637,7 +637,7 @@ def test_quarterly_evaluation_per_technician(app, client, login, staff, clock):
     casework.restore(tracker_of(app), tech, case_id)
     login(staff["head"])
     page = client.get("/evaluation").get_data(as_text=True)
-    assert "triwulan 4 tahun 2026" in page and "1 Oktober 2026" in page and "31 Desember 2026" in page
+    assert "Triwulan IV Tahun 2026" in page and "1 Oktober 2026" in page and "31 Desember 2026" in page
     rows = dict(
         re.findall(
             r'<td data-label="Teknisi">([^<]+)</td>\s*<td data-label="Kasus yang ditangani">(\d+)</td>', page
