@@ -28,7 +28,9 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = REPO / "test-output" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an asyncio loop running while it is open, and
+# every later test of the run that calls asyncio.run() (the exporter's) would find it there.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
     require(Path(CHROMIUM).exists(), f"{CHROMIUM} is not installed (make install)")
     try:
