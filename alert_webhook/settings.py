@@ -153,11 +153,10 @@ def _explain(problem: Any) -> str:
 
 
 def working_calendar(settings: Settings) -> WorkingCalendar:
-    categories = settings.holiday_categories
     return WorkingCalendar(
         timezone=settings.timezone,
         windows=settings.working_hours,
-        is_holiday=indonesian_holidays(categories) if categories else (lambda _day: False),
+        holidays=indonesian_holidays(settings.holiday_categories),
         extra_closed=settings.holidays_add,
         extra_open=settings.holidays_remove,
     )
