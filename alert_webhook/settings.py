@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     holidays_add: Dates = frozenset()  # closing days by local decree
     holidays_remove: Dates = frozenset()  # open although the holiday list says closed
     reopen_window_hours: float = Field(7.25, ge=0, le=24 * 7)  # working hours; one Mon–Thu working day
+    # How far ahead of the server's clock a time a person enters as having happened may be (their clock).
+    clock_skew_seconds: float = Field(300, ge=0, le=3600)
     max_notification_bytes: int = Field(1 << 20, ge=1, le=1 << 30)
     max_letter_bytes: int = Field(10 << 20, ge=1, le=1 << 30)
     heartbeat_stale_seconds: float = Field(600, gt=0)

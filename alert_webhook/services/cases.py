@@ -7,7 +7,7 @@ The reads answer typed views (:mod:`.views`), the same for the API and the pages
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -30,6 +30,7 @@ __all__ = [
     "isp_of",
     "list_cases",
     "load_case",
+    "move_receipt",
     "snapshot",
     "timeline",
 ]
@@ -214,6 +215,26 @@ def insert_case(
     ).scalar_one()
     connection.execute(INSERT_CASE_TARGET, {"case_id": case_id, "target": target, "added_at": received_at})
     return case_id
+
+
+def move_receipt(tracker: Tracker, case: Case, received_at: datetime) -> dict[str, str]:
+    """The disruption was received earlier than the case says (a letter that came before the alert): the
+    clock starts then. The deadlines and the working times measured from receipt follow; answers what
+    changed, for the timeline."""
+    received_at = received_at.astimezone(UTC)
+    moved = {"from": case.received_at.isoformat(), "to": received_at.isoformat()}
+    result = clock.deadlines(tracker.calendar, received_at)
+    case.received_at = received_at
+    case.target_deadline, case.maximum_deadline = result.target, result.maximum
+    if case.dispositioned_at is not None:
+        case.disposition_working_seconds = tracker.working_seconds(received_at, case.dispositioned_at)
+    if case.restored_at is not None:
+        case.restore_working_seconds = tracker.working_seconds(received_at, case.restored_at)
+    return {
+        **moved,
+        "target_deadline": result.target.isoformat(),
+        "maximum_deadline": result.maximum.isoformat(),
+    }
 
 
 def isp_of(tracker: Tracker, target: str) -> str | None:

@@ -165,7 +165,8 @@ def test_restore_with_entered_time_and_reopen_back_to_checking(
     assert case["check_round"] == 2 and case["restored_at"] is None
 
 
-def test_letter_opens_a_case_and_joins_an_open_alert_case(client: Any, staff: dict) -> None:
+def test_letter_opens_a_case_and_joins_an_open_alert_case(client: Any, clock: Any, staff: dict) -> None:
+    clock.advance(hours=7)  # Monday 17:00 WIB: the letter came in after closing
     answer = client.post(
         "/api/v1/cases",
         json={**LETTER, "received_at": "2026-11-30T16:30:00+07:00"},
