@@ -98,7 +98,11 @@ class CaseQuery(BaseModel):
     opd: Plain | None = Field(None, description="A target; matches affected targets too")
     target: Plain | None = Field(None, description="The same as opd")
     technician: Plain | None = Field(None, description="Assigned to this username")
-    overdue: bool | None = Field(None, description="Past the target deadline (end of working day 2)")
+    overdue: bool | None = Field(
+        None,
+        description="Past the target (end of working day 2), measured at completion or now: "
+        "service_level.standing is not within_target",
+    )
     source: CaseSource | None = None
     open: bool | None = Field(None, description="Not closed")
     limit: int = Field(50, ge=1, le=500)

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, literal, select
+from sqlalchemy import case as when
 from sqlalchemy import func as sql
 from sqlalchemy.orm import Session, selectinload
 
 from ..core import clock, workflow
+from ..core.service_level import Standing
 from ..core.workflow import Actor, CaseSource, CaseState, Check, CheckResult, EventKind
 from ..store.models import Case, CaseAssignment, CaseEvent, CaseTarget, User
 from .errors import NotFound
@@ -32,6 +34,7 @@ __all__ = [
     "load_case",
     "move_receipt",
     "snapshot",
+    "standing_sql",
     "timeline",
 ]
 
@@ -39,6 +42,17 @@ CASES = Case.__table__
 CASE_TARGETS = CaseTarget.__table__
 _INSERT_CASE = CASES.insert().returning(CASES.c.id)
 INSERT_CASE_TARGET = CASE_TARGETS.insert()
+
+
+def standing_sql(now: datetime) -> ColumnElement[str]:
+    """:func:`..core.service_level.standing` in SQL, for filters and counts over many cases: measured at
+    the completion (``closed_at``), else ``now``; a deadline is met up to and including its instant."""
+    measured = sql.coalesce(Case.closed_at, literal(now, Case.closed_at.type))
+    return when(
+        (measured <= Case.target_deadline, literal(Standing.WITHIN_TARGET.value)),
+        (measured <= Case.maximum_deadline, literal(Standing.WITHIN_MAXIMUM.value)),
+        else_=literal(Standing.PAST_MAXIMUM.value),
+    )
 
 
 @dataclass(frozen=True)
@@ -86,10 +100,8 @@ def list_cases(
                 .where(User.username == technician)
             )
         )
-    if overdue is not None:
-        late = or_(
-            and_(Case.closed_at.is_(None), Case.target_deadline < now), Case.closed_at > Case.target_deadline
-        )
+    if overdue is not None:  # past the target, as the one definition says
+        late = standing_sql(now) != Standing.WITHIN_TARGET.value
         conditions.append(late if overdue else ~late)
     with tracker.db.read() as session:
         total = None

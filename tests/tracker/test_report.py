@@ -99,8 +99,9 @@ def test_report_page_has_letterhead_facts_and_signatures(client, login, reported
         "Nomor 440/123/XI/2026 tanggal 30 November 2026, pelapor dr. Rina",
         "Modul SFP pada switch distribusi rusak",
         "1 modul SFP 1000BASE-LX",
-        "2,0 jam kerja",  # 10:00 → 12:00 WIB
-        "Dalam batas target 2 hari kerja",
+        "2 jam (2 jam kerja)",  # restored 10:00 → 12:00 WIB
+        "Dalam target (hari kerja ke-2)",  # not completed yet: as of now
+        "belum selesai per 30 November 2026 pukul 12.00 WIB",
         "Port switch distribusi mati",
         "Nama Kepala Bidang Contoh",
         "NIP 000000000000000000",
@@ -174,7 +175,7 @@ def test_quarterly_evaluation_report_page_and_pdf(client, login, make_user, repo
     assert answer.data.startswith(b"%PDF-")
     assert 'filename="evaluasi-teknisi-2026-tw4.pdf"' in answer.headers["Content-Disposition"]
     text = document_text(reports.render_document(rendered[0]))
-    assert "Andi" in text and "Median waktu pemulihan" in text
+    assert "Andi" in text and "Median lama gangguan" in text
 
 
 def test_people_and_phones_come_only_from_configuration():
