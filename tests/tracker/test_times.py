@@ -3,11 +3,12 @@ received before the alert that opened its case moving the case's clock."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from tests.tracker import test_cases_api
 from tests.tracker.test_alerts_api import HEADERS, cases, deliver
@@ -235,3 +236,49 @@ def test_the_isp_wait_counts_from_the_call_to_the_recovery(client: Any, clock: A
     wait = restored["service_level"]["isp_wait"]
     assert wait == {"clock_seconds": 3600.0, "working_seconds": 3600.0}
     assert restored["isp_wait_seconds"] == 3600.0
+
+
+# --- the definition of on time, once more in SQL, agrees with itself ------------------------------------
+
+
+def test_the_standing_in_sql_is_the_definitions(tracker: Any) -> None:
+    """``standing_sql`` (list filter, metrics) answers what ``core.service_level.standing`` answers, at and
+    around each deadline, for closed cases (measured at completion) and open ones (measured at now)."""
+    from alert_webhook.core.service_level import standing
+    from alert_webhook.services.cases import standing_sql
+    from alert_webhook.store.models import Case
+
+    now = datetime(2026, 12, 8, 3, 0, tzinfo=UTC)
+    second = timedelta(seconds=1)
+    target, maximum = now - timedelta(days=3), now + timedelta(days=1)
+    moments = [target - second, target, target + second, maximum - second, maximum, maximum + second]
+    shapes = [(closed, target, maximum) for closed in moments]  # closed cases, deadlines fixed
+    # Open cases: deadlines placed so that now falls just before, on and after each of them.
+    shapes += [(None, now + d, now + d + timedelta(days=3)) for d in (second, timedelta(0), -second)]
+    shapes += [(None, now - timedelta(days=3), now + d) for d in (second, timedelta(0), -second)]
+    with tracker.db.write() as session:
+        rows = [
+            Case(
+                source="letter",
+                target="setda",
+                title=f"case {n}",
+                state="received" if closed is None else "closed",
+                received_at=target_at - timedelta(days=2),
+                target_deadline=target_at,
+                maximum_deadline=maximum_at,
+                closed_at=closed,
+                flap_count=0,
+                incomplete=False,
+                check_round=1,
+            )
+            for n, (closed, target_at, maximum_at) in enumerate(shapes)
+        ]
+        session.add_all(rows)
+    with tracker.db.read() as session:
+        answered = dict(session.execute(select(Case.id, standing_sql(now))).all())
+        expected = {
+            case.id: standing(case.closed_at or now, case.target_deadline, case.maximum_deadline)
+            for case in session.scalars(select(Case))
+        }
+    assert answered == expected
+    assert set(expected.values()) == {"within_target", "within_maximum", "past_maximum"}
