@@ -7,17 +7,19 @@ instants the test itself chose or from the case's JSON.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.browser.screen import flash, layout_faults, next_step, only_own_origin, open_page, shoot
-from tests.browser.tracker import PEOPLE, Tracker, wait_until
+from tests.browser import test_journeys
+from tests.browser.screen import flash, next_step, shoot
+from tests.browser.tracker import Tracker, wait_until
 
 pytestmark = pytest.mark.browser
+people = test_journeys.people  # the fixture: a page signed in as someone, in a context of their own
+fits_the_phone, follow = test_journeys.fits_the_phone, test_journeys.follow
 
 WIB = ZoneInfo("Asia/Jakarta")
 CHECKS = ("physical", "monitoring", "dns", "connectivity")
@@ -38,32 +40,6 @@ def instant(text: str) -> datetime:
 def picker(moment: datetime) -> str:
     """A ``datetime-local`` value: the moment's wall-clock time in Pekalongan."""
     return moment.astimezone(WIB).strftime("%Y-%m-%dT%H:%M")
-
-
-@pytest.fixture
-def people(chromium: Any, tracker: Tracker) -> Iterator[Callable[[str, str], Any]]:
-    """``people("andi", "phone")``: a page signed in as that person in a browser context of their own."""
-    pages: list[Any] = []
-
-    def open_as(who: str, screen: str) -> Any:
-        page = open_page(chromium, tracker, screen, PEOPLE[who])
-        pages.append(page)
-        return page
-
-    yield open_as
-    for page in pages:
-        assert not only_own_origin(page, tracker), "a page loaded something from elsewhere"
-        page.context.close()
-
-
-def fits_the_phone(page: Any) -> None:
-    faults = layout_faults(page, "phone")
-    assert not faults, "\n".join(faults)
-
-
-def follow(page: Any, selector: str) -> None:
-    with page.expect_navigation():
-        page.locator(selector).click()
 
 
 def standing_on(page: Any, selector: str) -> str:

@@ -29,15 +29,17 @@ def actor(app: Any, user: Any) -> Any:
 
 
 def checked_case(
-    app: Any, staff: dict, opd: str = "setda", technician: str = "tech", number: str = "1/A"
+    app: Any, staff: dict, opd: str = "setda", number: str = "1/A", connectivity: str = "ok"
 ) -> int:
-    """A letter case (received now) disposed to a technician, its four checks recorded ok."""
+    """A letter case (received now) disposed to Andi, its four checks recorded (connectivity as given)."""
     case_id = letter_case(app, staff["head"], opd, number)
-    tracker, tech = tracker_of(app), actor(app, staff[technician])
-    casework.dispose(tracker, actor(app, staff["head"]), case_id, [staff[technician].id])
+    tracker, tech = tracker_of(app), actor(app, staff["tech"])
+    casework.dispose(tracker, actor(app, staff["head"]), case_id, [staff["tech"].id])
     casework.start_checks(tracker, tech, case_id)
     for check in CHECKS:
-        casework.record_check(tracker, tech, case_id, check, "ok")
+        casework.record_check(
+            tracker, tech, case_id, check, connectivity if check == "connectivity" else "ok"
+        )
     return case_id
 
 
@@ -114,12 +116,8 @@ def test_a_future_receipt_on_the_letter_form_is_refused_under_its_field(
 def test_an_isp_call_before_the_receipt_is_refused_under_its_field(
     app: Any, client: Any, login: Any, staff: dict
 ) -> None:
-    case_id = letter_case(app, staff["head"])
-    tracker, tech = tracker_of(app), actor(app, staff["tech"])
-    casework.dispose(tracker, actor(app, staff["head"]), case_id, [staff["tech"].id])
-    casework.start_checks(tracker, tech, case_id)
-    for check in CHECKS:
-        casework.record_check(tracker, tech, case_id, check, "fault" if check == "connectivity" else "ok")
+    case_id = checked_case(app, staff, connectivity="fault")
+    tracker = tracker_of(app)
     login(staff["tech"])
     data = {"escalate_isp-isp": "isp-telkom", "escalate_isp-ticket_number": "T-1"}
     answer = submit(
@@ -145,12 +143,8 @@ def test_an_isp_call_before_the_receipt_is_refused_under_its_field(
 def test_the_isp_wait_counts_from_the_call_on_the_case_page(
     app: Any, client: Any, login: Any, staff: dict, clock: Any
 ) -> None:
-    case_id = letter_case(app, staff["head"])
+    case_id = checked_case(app, staff, connectivity="fault")
     tracker, tech = tracker_of(app), actor(app, staff["tech"])
-    casework.dispose(tracker, actor(app, staff["head"]), case_id, [staff["tech"].id])
-    casework.start_checks(tracker, tech, case_id)
-    for check in CHECKS:
-        casework.record_check(tracker, tech, case_id, check, "fault" if check == "connectivity" else "ok")
     clock.set(wib(30, 10, 35))
     casework.escalate_isp(tracker, tech, case_id, "TLK-1", called_at=wib(30, 10, 5))
     login(staff["tech"])
