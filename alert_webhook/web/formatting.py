@@ -241,6 +241,8 @@ def event_detail(event: EventView) -> str:
         return target_label(data["target"])
     if kind == EventKind.LETTER_ADDED and data.get("number"):
         return data["number"]
+    if kind == EventKind.RECEIPT_MOVED and data.get("from") and data.get("to"):
+        return f"{local_time(data['from'])} → {local_time(data['to'])}"
     if kind == EventKind.CLOSE and data.get("reported_to"):
         return data["reported_to"]
     return ""
@@ -308,7 +310,6 @@ def register(app: Flask) -> None:
         ("local", local_time),
         ("local_short", local_time_short),
         ("long_date", long_date),
-        ("hours", hours),
         ("duration", duration),
         ("number", number),
         ("percent", percent),

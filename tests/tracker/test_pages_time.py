@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from alert_webhook.extension import tracker_of
-from alert_webhook.services import accounts, actor_of, cases, casework
+from alert_webhook.services import accounts, actor_of, cases, casework, letters
+from alert_webhook.services.letters import LetterInput
 from tests.tracker import test_pages
 from tests.tracker.conftest import metric_value
-from tests.tracker.test_alerts_api import HEADERS
+from tests.tracker.test_alerts_api import HEADERS, deliver
 from tests.tracker.test_pages import letter_case, letter_form, submit
 
 staff = test_pages.staff  # the fixture: kabid, andi, budi, noc
@@ -69,6 +70,25 @@ def test_times_are_in_wib_the_formal_way(app: Any, client: Any, login: Any, staf
     english = client.get(f"/cases/{case_id}?lang=en").get_data(as_text=True)
     assert shown(english, "case-received") == "30 November 2026, 10:00 WIB"
     assert shown(english, "case-target-deadline") == "1 December 2026, 15:45 WIB"
+
+
+def test_a_letter_received_earlier_moves_the_clock_and_the_timeline_says_so(
+    app: Any, client: Any, login: Any, staff: dict, shared_headers: dict
+) -> None:
+    deliver(client, "firing")  # setda, Monday 30 November 10:00 WIB
+    case_id = client.get("/api/v1/cases", headers=shared_headers).get_json()["cases"][0]["id"]
+    tracker = tracker_of(app)
+    letter = LetterInput("setda", "7/2026", date(2026, 11, 27), "Ibu Sari", "Internet mati", wib(27, 9))
+    letters.open_letter_case(tracker, actor(app, staff["tech"]), letter)
+    login(staff["head"])
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert shown(page, "case-received") == "27 November 2026 pukul 09.00 WIB"
+    assert shown(page, "case-target-deadline") == "30 November 2026 pukul 15.45 WIB"
+    timeline = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page[page.index('id="timeline"') :])).split())
+    assert (
+        "Waktu diterima dimajukan sesuai surat yang diterima lebih awal : "
+        "30 November 2026 pukul 10.00 WIB → 27 November 2026 pukul 09.00 WIB oleh andi"
+    ) in timeline
 
 
 # --- impossible times are refused under their field; nothing is written ---------------------------------
