@@ -128,6 +128,8 @@ class Settings(BaseSettings):
     holidays_add: Dates = frozenset()  # closing days by local decree
     holidays_remove: Dates = frozenset()  # open although the holiday list says closed
     reopen_window_hours: float = Field(7.25, ge=0, le=24 * 7)  # working hours; one Mon–Thu working day
+    # How far ahead of the server's clock a time a person enters as having happened may be (their clock).
+    clock_skew_seconds: float = Field(300, ge=0, le=3600)
     max_notification_bytes: int = Field(1 << 20, ge=1, le=1 << 30)
     # On a graceful stop, how long the applier may still apply what was accepted before the stop (the
     # service manager's stop timeout must allow it: deploy/systemd, docker-compose.yml).
@@ -193,11 +195,10 @@ def _explain(problem: Any) -> str:
 
 
 def working_calendar(settings: Settings) -> WorkingCalendar:
-    categories = settings.holiday_categories
     return WorkingCalendar(
         timezone=settings.timezone,
         windows=settings.working_hours,
-        is_holiday=indonesian_holidays(categories) if categories else (lambda _day: False),
+        holidays=indonesian_holidays(settings.holiday_categories),
         extra_closed=settings.holidays_add,
         extra_open=settings.holidays_remove,
     )

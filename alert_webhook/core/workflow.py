@@ -102,6 +102,7 @@ class EventKind(StrEnum):
     NETWORK_RESTORED = "network_restored"
     INCOMPLETE = "incomplete"
     LETTER_ADDED = "letter_added"
+    RECEIPT_MOVED = "receipt_moved"  # a letter received earlier than the case: the clock starts then
     COMMENT = "comment"
     EMAIL_SENT = "email_sent"
     EMAIL_FAILED = "email_failed"

@@ -12,14 +12,14 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
-from ..core import ingest
+from ..core import ingest, time_rules
 from ..core.letters import scan_type
 from ..core.workflow import Actor, CaseSource, CaseState, EventKind
 from ..store.db import serialize_writers
 from ..store.models import Case, CaseTarget, Letter
-from .cases import add_event, get_case, insert_case, load_case
+from .cases import add_event, get_case, insert_case, load_case, move_receipt
 from .casework import require_staff
-from .errors import Invalid, NotFound, TooLarge, Unsupported
+from .errors import Invalid, NotFound, TooLarge, Unsupported, refuse_field
 from .tracker import Tracker
 from .views import CaseDetail
 
@@ -57,12 +57,19 @@ def check_scan(tracker: Tracker, name: str, data: bytes) -> Scan:
 
 
 def open_letter_case(tracker: Tracker, actor: Actor, letter: LetterInput) -> CaseDetail:
-    """Enter an OPD's letter: it joins the open case of the OPD or its upstream, or opens a case."""
+    """Enter an OPD's letter: it joins the open case of the OPD or its upstream, or opens a case.
+
+    A letter received before the case it joins moves the case's receipt, and so its deadlines, back to the
+    letter's: the service runs from the earliest receipt of the disruption, letter or alert.
+    """
     require_staff(actor, "add_letter")
     if tracker.inventory is not None and tracker.inventory_entry(letter.opd) is None:
         raise Invalid(f"{letter.opd!r} is not a target of the inventory", "opd")
     now = tracker.now()
     received_at = letter.received_at or now
+    refuse_field(time_rules.happened("received_at", received_at, tracker.entry_clock(now)))
+    received_on = tracker.calendar.local_date(received_at)
+    refuse_field(time_rules.letter_dated("letter_date", letter.letter_date, received_on))
     with tracker.db.write() as session:
         serialize_writers(session)
         candidates = (letter.opd, *tracker.ancestors(letter.opd))
@@ -93,6 +100,9 @@ def open_letter_case(tracker: Tracker, actor: Actor, letter: LetterInput) -> Cas
         if joined is None:
             opened = {"letter_number": letter.number}
             add_event(session, case, actor, EventKind.OPENED, now, to_state=CaseState.RECEIVED, data=opened)
+        elif received_at < case.received_at:
+            moved = {**move_receipt(tracker, case, received_at), "letter_number": letter.number}
+            add_event(session, case, actor, EventKind.RECEIPT_MOVED, now, data=moved)
         scan = letter.scan
         row = Letter(
             case_id=case_id,

@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from ..core.complaints import ComplaintState
+from ..core.service_level import CaseTimes, ISPCall, ServiceLevel, Standing, service_level
 from ..core.workflow import CaseSource, CaseState, Check, CheckResult
 from ..store.models import (
     AlertEpisode,
@@ -33,6 +34,7 @@ __all__ = [
     "CaseSummary",
     "CheckView",
     "ComplaintView",
+    "DurationView",
     "EpisodeView",
     "EventView",
     "ISPContactView",
@@ -40,10 +42,12 @@ __all__ = [
     "LetterView",
     "RecheckView",
     "ReportView",
+    "ServiceLevelView",
     "case_detail",
     "case_summary",
     "complaint_view",
     "event_view",
+    "level_of",
 ]
 
 # ISO 8601 with the offset written out (``+00:00``), as the API has always answered.
@@ -84,6 +88,32 @@ class CaseLinks(View):
     page: str
 
 
+class DurationView(View):
+    """A stretch of time: on the clock, and how much of it fell in service hours."""
+
+    clock_seconds: float
+    working_seconds: float = Field(description="The part in service hours (the working-time clock)")
+
+
+class ServiceLevelView(View):
+    """On time, one definition (``core/service_level.py``, from SOP section 3): the service — handling until
+    completion is reported to the OPD, i.e. the case is closed — has a target (end of working day 2) and a
+    maximum (end of working day 5). ``standing`` is measured at completion, or at now while the case is
+    open. The restoration (receipt → recovery) and the ISP wait are reported beside it, never part of it."""
+
+    standing: Standing = Field(description="within_target, within_maximum or past_maximum")
+    completed: bool = Field(description="Completion reported to the OPD (the case is closed)")
+    measured_at: Instant = Field(description="Where the standing is measured: closed_at, else now")
+    elapsed: DurationView = Field(description="From receipt to measured_at")
+    restoration: DurationView | None = Field(
+        description="The disruption's duration, from receipt to recovery; null while not restored"
+    )
+    isp_wait: DurationView | None = Field(
+        description="Waiting on the ISP, from each call (called_at) to its end, the recovery or now; "
+        "null when the ISP was never called"
+    )
+
+
 class CaseSummary(View):
     """A case as the list shows it."""
 
@@ -95,18 +125,19 @@ class CaseSummary(View):
     target_name: str
     affected_targets: list[str]
     isp: str | None
-    received_at: Instant
+    received_at: Instant = Field(description="The earliest receipt of the disruption, letter or alert")
     dispositioned_at: Instant | None
     network_restored_at: Instant | None
     restored_at: Instant | None
     report_written_at: Instant | None
     closed_at: Instant | None
-    target_deadline: Instant
-    maximum_deadline: Instant
-    working_seconds_elapsed: float
-    overdue: bool  # past the target (end of working day 2)
-    past_maximum: bool  # past the maximum (end of working day 5)
-    isp_wait_seconds: float
+    target_deadline: Instant = Field(description="End of working day 2")
+    maximum_deadline: Instant = Field(description="End of working day 5")
+    service_level: ServiceLevelView
+    working_seconds_elapsed: float = Field(description="service_level.elapsed.working_seconds")
+    overdue: bool = Field(description="Past the target: service_level.standing is not within_target")
+    past_maximum: bool = Field(description="service_level.standing is past_maximum")
+    isp_wait_seconds: float = Field(description="service_level.isp_wait.working_seconds, 0 if none")
     flap_count: int
     incomplete: bool
     previous_case_id: int | None
@@ -226,13 +257,21 @@ class ComplaintView(View):
 # --- building the views from the stored rows ------------------------------------------------------------
 
 
-def isp_wait_seconds(tracker: Tracker, case: Case, now: datetime) -> float:
-    """Working time spent waiting on the ISP: from each call until it ended (or now)."""
-    return sum(tracker.working_seconds(c.created_at, c.ended_at or now) for c in case.isp_contacts)
+def level_of(tracker: Tracker, case: Case, now: datetime) -> ServiceLevel:
+    """The stored case's service level (:func:`..core.service_level.service_level`)."""
+    times = CaseTimes(
+        received_at=case.received_at,
+        target_deadline=case.target_deadline,
+        maximum_deadline=case.maximum_deadline,
+        restored_at=case.restored_at,
+        closed_at=case.closed_at,
+        isp_calls=tuple(ISPCall(c.called_at, c.ended_at) for c in case.isp_contacts),
+    )
+    return service_level(times, now, tracker.calendar)
 
 
 def _summary_fields(tracker: Tracker, case: Case, now: datetime) -> dict[str, Any]:
-    end = case.closed_at or now
+    level = level_of(tracker, case, now)
     return {
         "id": case.id,
         "state": case.state,
@@ -250,10 +289,11 @@ def _summary_fields(tracker: Tracker, case: Case, now: datetime) -> dict[str, An
         "closed_at": case.closed_at,
         "target_deadline": case.target_deadline,
         "maximum_deadline": case.maximum_deadline,
-        "working_seconds_elapsed": tracker.working_seconds(case.received_at, end),
-        "overdue": end > case.target_deadline,
-        "past_maximum": end > case.maximum_deadline,
-        "isp_wait_seconds": isp_wait_seconds(tracker, case, now),
+        "service_level": ServiceLevelView.model_validate(level, from_attributes=True),
+        "working_seconds_elapsed": level.elapsed.working_seconds,
+        "overdue": level.past_target,
+        "past_maximum": level.past_maximum,
+        "isp_wait_seconds": level.isp_wait.working_seconds if level.isp_wait else 0.0,
         "flap_count": case.flap_count,
         "incomplete": case.incomplete,
         "previous_case_id": case.previous_case_id,

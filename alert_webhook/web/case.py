@@ -162,7 +162,7 @@ def case_action(case_id: int, action: str):
     try:
         _apply(action, case_id, form)
     except ServiceError as error:
-        flash_refused(error)
+        forms.show_refusal(form, error)
         return _render_case(case_id, {action: form}, error.status)
     flash(gettext("action.done"), "success")
     return redirect(url_for("case.case_page", case_id=case_id))

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from flask import flash
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
@@ -31,9 +32,9 @@ from .. import i18n
 from ..core.complaints import ComplaintChannel
 from ..core.workflow import USER_ROLES, CheckResult
 from ..extension import current_tracker
-from ..services import TooLarge, Unsupported, letters
+from ..services import ServiceError, TooLarge, Unsupported, letters
 from ..services.views import CaseDetail
-from .formatting import number
+from .formatting import flash_refused, number, refusal_text
 
 __all__ = [
     "ACTION_FORMS",
@@ -54,6 +55,7 @@ __all__ = [
     "new_complaint_form",
     "new_user_form",
     "requested_quarter",
+    "show_refusal",
 ]
 
 
@@ -63,6 +65,17 @@ class Form(FlaskForm):
     class Meta:
         def get_translations(self, form):
             return i18n.FormTranslations()
+
+
+def show_refusal(form: Form, error: ServiceError) -> None:
+    """A refusal about one of the form's fields (an impossible time) is shown under that field, in the
+    page's language; any other refusal is a flash message."""
+    field = form._fields.get(error.field or "")
+    if field is None:
+        flash_refused(error)
+        return
+    field.errors = [*field.errors, refusal_text(error)]
+    flash(i18n.gettext("form.invalid"), "error")
 
 
 class LoginForm(Form):

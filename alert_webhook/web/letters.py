@@ -14,8 +14,7 @@ from ..i18n import gettext
 from ..services import NotFound, ServiceError, letters
 from ..services.letters import LetterInput
 from .auth import current_actor, roles_required
-from .formatting import flash_refused
-from .forms import LetterForm, local_input, max_letter_mb
+from .forms import LetterForm, local_input, max_letter_mb, show_refusal
 
 bp = Blueprint("letters", __name__)
 
@@ -43,7 +42,7 @@ def new_letter():
         try:
             case = letters.open_letter_case(tracker, current_actor(), letter)
         except ServiceError as error:
-            flash_refused(error)
+            show_refusal(form, error)
         else:
             joined = len(case.letters) > 1 or case.source == CaseSource.ALERT
             message = gettext("letter.joined", id=case.id) if joined else gettext("letter.saved", id=case.id)

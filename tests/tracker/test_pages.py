@@ -95,7 +95,7 @@ def test_case_list_shows_deadlines_and_filters(app, client, login, staff, clock)
     assert f'href="/cases/{first}"' in page and f'href="/cases/{second}"' in page
     assert "Sekretariat Daerah" in page and "Kecamatan Pekalongan Barat" in page
     # Received Monday 10:00 WIB: target end of Tuesday, maximum end of Friday (11:00).
-    assert "01-12-2026 15:45" in page and "04-12-2026 11:00" in page
+    assert "1 Des 2026 15.45 WIB" in page and "4 Des 2026 11.00 WIB" in page
 
     def listed(query):
         text = client.get("/cases?" + query).get_data(as_text=True)
@@ -286,7 +286,8 @@ def test_isp_escalation_and_recheck(app, client, login, staff):
     assert answer.status_code == 302 and case_state(app, case_id) == "isp_escalated"
     page = client.get(f"/cases/{case_id}").get_data(as_text=True)
     isp_log = page[page.index('id="isp-log"') : page.index('id="letters"')]
-    assert "TLK-778899" in isp_log and "30-11-2026 10:05" in isp_log and "30-11-2026 14:00" in isp_log
+    assert "TLK-778899" in isp_log
+    assert "30 November 2026 pukul 10.05 WIB" in isp_log and "30 November 2026 pukul 14.00 WIB" in isp_log
     assert "+62 21 5550 0101" in isp_log and "Belum terhubung" in isp_log and "masih putus" in isp_log
     submit(client, f"/cases/{case_id}/actions/record_recheck", {"record_recheck-connected": "yes"})
     assert case_state(app, case_id) == "restored"
@@ -402,7 +403,7 @@ def test_watchdog_banner_when_alertmanager_goes_silent(app, client, login, staff
         assert 'id="watchdog-banner"' not in client.get(path).get_data(as_text=True)
     clock.advance(minutes=11)
     page = client.get("/noc").get_data(as_text=True)
-    assert 'id="watchdog-banner"' in page and "tidak diterima sejak 30-11-2026 10:00" in page
+    assert 'id="watchdog-banner"' in page and "tidak diterima sejak 30 November 2026 pukul 10.00 WIB" in page
 
 
 # --- linked alerts and the chart ----------------------------------------------------------------------
@@ -523,7 +524,7 @@ def test_checks_are_prefilled_from_prometheus_and_the_timeline_tells_the_details
         assert re.search(r'<input checked[^>]*value="fault"', connectivity[: connectivity.index("</form>")])
         assert "Putus: setda" in connectivity and "Alarm aktif: BatiknetOPDUnreachable" in page
         assert "Hasil yang disarankan: Gangguan" in connectivity
-        assert "Waktu pengambilan data: 30-11-2026 10:00" in connectivity
+        assert "Waktu pengambilan data: 30 November 2026 pukul 10.00 WIB" in connectivity
         physical = page[page.index('id="check-physical"') : page.index('id="check-monitoring"')]
         assert "<input checked" not in physical  # nothing to suggest: the technician goes and looks
         submit(client, f"/cases/{case_id}/checks/connectivity", {"check-connectivity-result": "fault"})
@@ -611,9 +612,10 @@ def test_complaint_is_recorded_answered_escalated_and_resolved_with_times(app, c
     )
     page = client.get("/complaints").get_data(as_text=True)
     assert "Selesai" in page and "oleh pejabat" in page and "Sekretaris Dinas" in page
-    assert "1,0 jam kerja sejak diterima" in page  # responded after one working hour
-    assert "2,5 jam kerja sejak diterima" in page  # escalated at 13:00: three hours minus the lunch break
-    assert "3,5 jam kerja sejak diterima" in page  # resolved at 14:00
+    assert "1 jam (1 jam kerja) setelah diterima" in page  # responded after one working hour
+    # Escalated at 13:00: three hours, less the lunch break in working hours; resolved at 14:00.
+    assert "3 jam (2,5 jam kerja) setelah diterima" in page
+    assert "4 jam (3,5 jam kerja) setelah diterima" in page
     # A step out of order is refused with the reason.
     answer = submit(
         client, f"/complaints/{complaint_id}/escalate", {f"c{complaint_id}-escalate-official_name": "x"}

@@ -297,8 +297,9 @@ def test_report_page_has_letterhead_facts_and_signatures(client, login, reported
         "RSUD Bendan",
         "Modul SFP pada switch distribusi rusak",
         "1 modul SFP 1000BASE-LX",
-        "2,0 jam kerja",  # 10:00 → 12:00 WIB
-        "Dalam batas target 2 hari kerja",
+        "2 jam (2 jam kerja)",  # restored 10:00 → 12:00 WIB
+        "Dalam target (hari kerja ke-2)",  # not completed yet: as of now
+        "belum selesai per 30 November 2026 pukul 12.00 WIB",
         "Port switch distribusi mati",
         "Penyelesaian belum dilaporkan kepada OPD.",
     ):
@@ -535,7 +536,7 @@ def test_quarterly_evaluation_report_names_triwulan_iv_with_its_dates(
         "EVALUASI KINERJA TEKNISI TRIWULAN IV TAHUN 2026",
         "Periode 1 Oktober 2026 s.d. 31 Desember 2026",
         "Andi",
-        "Median waktu pemulihan",
+        "Median lama gangguan",
         "NIP. 19800101 200501 1 001",
     ):
         assert expected in text, expected
