@@ -49,6 +49,7 @@ __all__ = [
     "action_form",
     "check_form",
     "complaint_form",
+    "letter_form",
     "local_input",
     "max_letter_mb",
     "new_complaint_form",
@@ -194,12 +195,16 @@ def max_letter_mb() -> str:
 class LetterForm(Form):
     number = StringField(validators=[DataRequired()])
     letter_date = DateField(validators=[InputRequired()])  # so a malformed date says so
-    opd = SelectField(validators=[DataRequired()])
+    opd = SelectField()  # the sending OPD: see letter_form
     reporter = StringField(validators=[DataRequired()])
     description = TextAreaField(validators=[DataRequired()])
     received_at = DateTimeLocalField(validators=[Optional()])
     scan = FileField()
     checked_scan: letters.Scan | None = None  # the scan as validate_scan accepted it
+
+    def validate_opd(self, field) -> None:
+        if not field.data:
+            raise ValidationError(i18n.gettext("letter.opd_required"))
 
     def validate_scan(self, field) -> None:
         """The services' one rule for scans (:func:`letters.check_scan`), worded for the page."""
@@ -212,6 +217,20 @@ class LetterForm(Form):
             raise ValidationError(i18n.gettext("letter.scan_type")) from None
         except TooLarge:
             raise ValidationError(i18n.gettext("letter.scan_size", max_mb=max_letter_mb())) from None
+
+
+def letter_form(opd: str | None = None) -> LetterForm:
+    """The letter form. Its sender is one of the OPDs (:func:`letters.senders`), each shown with its
+    abbreviation so that both can be searched; none is chosen unless ``opd`` names one, so the person must
+    change the empty first choice."""
+    form = LetterForm()
+    senders = letters.senders(current_tracker())
+    form.opd.choices = [("", i18n.gettext("letter.opd_choose"))] + [
+        (sender.id, f"{sender.name} ({sender.id})") for sender in senders
+    ]
+    if not form.is_submitted() and opd in {sender.id for sender in senders}:
+        form.opd.data = opd
+    return form
 
 
 # --- complaints (SOP section 6) ----------------------------------------------------------------------
