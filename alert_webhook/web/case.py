@@ -67,8 +67,10 @@ def _render_case(case_id: int, bound: dict[str, forms.Form] | None = None, statu
     check_forms, prefill = {}, {}
     if "record_check" in allowed:
         prefill = evidence.check_prefill(tracker, case_id)
+        recorded = {item.check: item.recorded for item in checklist(case)}
         check_forms = {
-            c: bound.get(f"check-{c}") or forms.check_form(c, suggested=prefill.get(c, {}).get("suggested"))
+            c: bound.get(f"check-{c}")
+            or forms.check_form(c, suggested=prefill.get(c, {}).get("suggested"), recorded=recorded[c])
             for c in Check
         }
     comment_form = None
@@ -173,7 +175,7 @@ def case_action(case_id: int, action: str):
 def case_check(case_id: int, check: str):
     if check not in tuple(Check):
         abort(404)
-    form = forms.check_form(check, formdata=request.form)
+    form = forms.check_form(Check(check), formdata=request.form)
     if not form.validate() or form.result.data not in tuple(CheckResult):
         flash(gettext("form.invalid"), "error")
         return _render_case(case_id, {f"check-{check}": form}, 400)

@@ -29,10 +29,10 @@ from wtforms.validators import DataRequired, InputRequired, Optional, Validation
 
 from .. import i18n
 from ..core.complaints import ComplaintChannel
-from ..core.workflow import USER_ROLES, CheckResult
+from ..core.workflow import MAY_BE_NOT_APPLICABLE, USER_ROLES, Check, CheckResult
 from ..extension import current_tracker
 from ..services import TooLarge, Unsupported, letters
-from ..services.views import CaseDetail
+from ..services.views import CaseDetail, CheckView
 from .formatting import number
 
 __all__ = [
@@ -168,14 +168,24 @@ def action_form(
 
 
 def check_form(
-    check: str, formdata: Mapping[str, Any] | None = None, suggested: str | None = None
+    check: Check,
+    formdata: Mapping[str, Any] | None = None,
+    suggested: str | None = None,
+    recorded: CheckView | None = None,
 ) -> CheckForm:
-    """A check's form; the result the monitoring evidence suggests is pre-selected, the technician decides."""
+    """A check's form, offering *not applicable* only where the workflow allows it.
+
+    A recorded check's form holds what was recorded, so that adding a note keeps the result; an unrecorded
+    one preselects the result the monitoring evidence suggests. Either way the technician decides.
+    """
     form = CheckForm(formdata=formdata, prefix=f"check-{check}")
-    form.result.choices = [(r.value, i18n.gettext(f"check.{r}")) for r in CheckResult]
+    results = [r for r in CheckResult if r != CheckResult.NOT_APPLICABLE or check in MAY_BE_NOT_APPLICABLE]
+    form.result.choices = [(r.value, i18n.gettext(f"check.{r}")) for r in results]
     if formdata is None:
         form.check.data = check
-        if suggested in tuple(CheckResult):
+        if recorded is not None:
+            form.result.data, form.note.data = recorded.result, recorded.note
+        elif suggested in results:
             form.result.data = suggested
     return form
 
