@@ -3,6 +3,8 @@
 A view is built from the stored rows in one place (:func:`case_summary`, :func:`case_detail`,
 :func:`complaint_view`); the API serialises it as it is (``model_dump(mode="json")``) and the pages read
 its attributes. Instants are aware datetimes, written in JSON as ISO 8601 with their offset (UTC).
+A person is named by id (and, where the API always gave it, username) and by display name (``*_name``),
+which is what the pages show; a name is null for the system (Alertmanager, the mailer).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ..store.models import (
     Letter,
     RecordedCheck,
     Report,
+    User,
 )
 from .tracker import Tracker
 
@@ -123,7 +126,8 @@ class CheckView(View):
     note: str
     evidence: dict[str, Any]
     user_id: int | None
-    by: str | None
+    by: str | None  # username
+    by_name: str | None
     at: Instant
 
 
@@ -137,6 +141,7 @@ class ISPContactView(View):
     estimate_at: Instant | None
     note: str
     user_id: int | None
+    by_name: str | None
     ended_at: Instant | None
 
 
@@ -145,6 +150,7 @@ class RecheckView(View):
     connected: bool
     note: str
     user_id: int | None
+    by_name: str | None
     at: Instant
 
 
@@ -178,8 +184,9 @@ class EventView(View):
 
     id: int
     at: Instant
-    actor: str
+    actor: str  # username, or the system's name ("alertmanager")
     actor_id: int | None
+    actor_name: str | None  # the person's display name; null for the system
     kind: str
     from_state: CaseState | None
     to_state: CaseState | None
@@ -208,14 +215,19 @@ class ComplaintView(View):
     contact: str
     description: str
     received_at: Instant
-    officer_id: int | None
+    officer_id: int | None  # the officer who responded
+    officer_name: str | None
     officer_response: str
     responded_at: Instant | None
     escalated_at: Instant | None
+    escalated_by_id: int | None  # who forwarded it to the official
+    escalated_by_name: str | None
     official_name: str
     resolution: str
     resolved_at: Instant | None
-    resolved_by: str
+    resolved_by: str  # officer or official
+    resolution_recorded_by_id: int | None  # who recorded the resolution
+    resolution_recorded_by_name: str | None
     response_working_seconds: float | None
     resolution_working_seconds: float | None
 
@@ -278,13 +290,19 @@ def case_detail(tracker: Tracker, case: Case, now: datetime) -> CaseDetail:
         checks=[_check(c) for c in case.checks],
         isp_contacts=[_isp_contact(c) for c in case.isp_contacts],
         rechecks=[
-            RecheckView(id=r.id, connected=r.connected, note=r.note, user_id=r.user_id, at=r.at)
+            RecheckView(
+                id=r.id, connected=r.connected, note=r.note, user_id=r.user_id, by_name=_name(r.user), at=r.at
+            )
             for r in case.rechecks
         ],
         letters=[_letter(letter) for letter in case.letters],
         report=_report(case.reports[-1]) if case.reports else None,
         timeline=[event_view(e) for e in case.events],
     )
+
+
+def _name(user: User | None) -> str | None:
+    return user.display_name if user is not None else None
 
 
 def _episode(e: AlertEpisode) -> EpisodeView:
@@ -311,6 +329,7 @@ def _check(c: RecordedCheck) -> CheckView:
         evidence=c.evidence,
         user_id=c.user_id,
         by=c.user.username if c.user else None,
+        by_name=_name(c.user),
         at=c.at,
     )
 
@@ -326,6 +345,7 @@ def _isp_contact(c: ISPContact) -> ISPContactView:
         estimate_at=c.estimate_at,
         note=c.note,
         user_id=c.user_id,
+        by_name=_name(c.user),
         ended_at=c.ended_at,
     )
 
@@ -365,6 +385,7 @@ def event_view(e: CaseEvent) -> EventView:
         at=e.at,
         actor=e.actor_name,
         actor_id=e.actor_id,
+        actor_name=_name(e.actor),
         kind=e.kind,
         from_state=e.from_state,
         to_state=e.to_state,
@@ -387,13 +408,18 @@ def complaint_view(tracker: Tracker, c: Complaint) -> ComplaintView:
         description=c.description,
         received_at=c.received_at,
         officer_id=c.officer_id,
+        officer_name=_name(c.officer),
         officer_response=c.officer_response,
         responded_at=c.responded_at,
         escalated_at=c.escalated_at,
+        escalated_by_id=c.escalated_by_id,
+        escalated_by_name=_name(c.escalated_by),
         official_name=c.official_name,
         resolution=c.resolution,
         resolved_at=c.resolved_at,
         resolved_by=c.resolved_by,
+        resolution_recorded_by_id=c.resolution_recorded_by_id,
+        resolution_recorded_by_name=_name(c.resolution_recorded_by),
         response_working_seconds=since_receipt(c.responded_at),
         resolution_working_seconds=since_receipt(c.resolved_at),
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -128,7 +129,7 @@ def _render_case(case_id: int, bound: dict[str, forms.Form] | None = None, statu
         grafana_url=grafana_url,
         target_label=target_label,
         event_label=event_label,
-        event_detail=event_detail,
+        event_detail=partial(event_detail, people={a.username: a.display_name for a in case.assignees}),
     ), status
 
 
