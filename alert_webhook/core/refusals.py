@@ -25,6 +25,8 @@ ENGLISH: dict[str, str] = {
     "check_unknown": "check must be one of {checks}",
     "result_unknown": "result must be one of {results}",
     "checks_incomplete": "the checks are not complete: {checks} not recorded",
+    "check_not_skippable": "{checks} may never be not applicable: record ok or fault",
+    "not_applicable_reason": "marking {checks} not applicable needs a note saying why",
     "connectivity_fault": "connectivity was checked as fault: contact the ISP (escalate_isp) or check again",
     "isp_only_on_fault": "the ISP is contacted only when connectivity is checked as fault",
     "ticket_required": "the ISP's ticket number is required",

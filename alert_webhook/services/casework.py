@@ -203,7 +203,7 @@ def record_check(
         )
         return {"check": check, "result": result, "round": case.check_round}
 
-    data = {"check": check, "result": result}
+    data = {"check": check, "result": result, "note": note}
     return _act(tracker, actor, case_id, EventKind.RECORD_CHECK, data, apply, note)
 
 

@@ -1,5 +1,9 @@
 """OPD letters (SOP step 1): a letter joins the open case of its OPD or of an upstream, or opens a case.
 
+The sender of a letter is an OPD (SOP requirement 2: the OPD notifies the disruption): with an inventory,
+a letter names one of its OPDs, never an ISP uplink, a router, a switch or a DNS server
+(:func:`senders`, and the same rule in :func:`open_letter_case` for the API and the letter form).
+
 The scanned letter is checked here, once, for the API and the letter form alike (:func:`check_scan`):
 at most ``BATIKNET_MAX_LETTER_BYTES``, and a PDF, PNG or JPEG by its content (:mod:`..core.letters`).
 """
@@ -23,7 +27,7 @@ from .errors import Invalid, NotFound, TooLarge, Unsupported, refuse_field
 from .tracker import Tracker
 from .views import CaseDetail
 
-__all__ = ["LetterInput", "Scan", "check_scan", "letter_file", "open_letter_case"]
+__all__ = ["LetterInput", "Scan", "Sender", "check_scan", "letter_file", "open_letter_case", "senders"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,33 @@ class LetterInput:
     description: str
     received_at: datetime | None = None
     scan: Scan | None = None  # see check_scan
+
+
+@dataclass(frozen=True)
+class Sender:
+    """An OPD that may send a letter: its inventory id (its abbreviation, e.g. ``bpkad``) and its name."""
+
+    id: str
+    name: str
+
+
+def senders(tracker: Tracker) -> list[Sender]:
+    """The OPDs of the inventory, by name (none without an inventory)."""
+    if tracker.inventory is None:
+        return []
+    found = (Sender(opd.id, opd.name) for opd in tracker.inventory.opds)
+    return sorted(found, key=lambda sender: (sender.name.casefold(), sender.id))
+
+
+def _require_sender(tracker: Tracker, opd: str) -> None:
+    """A letter comes from an OPD of the inventory (anything goes without an inventory to ask)."""
+    if tracker.inventory is None:
+        return
+    entry = tracker.inventory_entry(opd)
+    if entry is None:
+        raise Invalid(f"{opd!r} is not a target of the inventory", "opd")
+    if entry.kind != "opd":
+        raise Invalid(f"{opd!r} is a {entry.kind}, not an OPD: a letter comes from an OPD", "opd")
 
 
 def check_scan(tracker: Tracker, name: str, data: bytes) -> Scan:
@@ -63,8 +94,7 @@ def open_letter_case(tracker: Tracker, actor: Actor, letter: LetterInput) -> Cas
     letter's: the service runs from the earliest receipt of the disruption, letter or alert.
     """
     require_staff(actor, "add_letter")
-    if tracker.inventory is not None and tracker.inventory_entry(letter.opd) is None:
-        raise Invalid(f"{letter.opd!r} is not a target of the inventory", "opd")
+    _require_sender(tracker, letter.opd)
     now = tracker.now()
     received_at = letter.received_at or now
     refuse_field(time_rules.happened("received_at", received_at, tracker.entry_clock(now)))

@@ -3,6 +3,8 @@
 A view is built from the stored rows in one place (:func:`case_summary`, :func:`case_detail`,
 :func:`complaint_view`); the API serialises it as it is (``model_dump(mode="json")``) and the pages read
 its attributes. Instants are aware datetimes, written in JSON as ISO 8601 with their offset (UTC).
+A person is named by id (and, where the API always gave it, username) and by display name (``*_name``),
+which is what the pages show; a name is null for the system (Alertmanager, the mailer).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ..store.models import (
     Letter,
     RecordedCheck,
     Report,
+    User,
 )
 from .tracker import Tracker
 
@@ -154,7 +157,8 @@ class CheckView(View):
     note: str
     evidence: dict[str, Any]
     user_id: int | None
-    by: str | None
+    by: str | None  # username
+    by_name: str | None
     at: Instant
 
 
@@ -169,6 +173,7 @@ class ISPContactView(View):
     note: str
     user_id: int | None
     logged_at: Instant  # when the call was entered in the tracker
+    by_name: str | None
     ended_at: Instant | None
 
 
@@ -178,6 +183,7 @@ class RecheckView(View):
     connected: bool
     note: str
     user_id: int | None
+    by_name: str | None
     at: Instant
 
 
@@ -212,8 +218,9 @@ class EventView(View):
 
     id: int
     at: Instant
-    actor: str
+    actor: str  # username, or the system's name ("alertmanager")
     actor_id: int | None
+    actor_name: str | None  # the person's display name; null for the system
     kind: str
     from_state: CaseState | None
     to_state: CaseState | None
@@ -242,14 +249,19 @@ class ComplaintView(View):
     contact: str
     description: str
     received_at: Instant
-    officer_id: int | None
+    officer_id: int | None  # the officer who responded
+    officer_name: str | None
     officer_response: str
     responded_at: Instant | None
     escalated_at: Instant | None
+    escalated_by_id: int | None  # who forwarded it to the official
+    escalated_by_name: str | None
     official_name: str
     resolution: str
     resolved_at: Instant | None
-    resolved_by: str
+    resolved_by: str  # officer or official
+    resolution_recorded_by_id: int | None  # who recorded the resolution
+    resolution_recorded_by_name: str | None
     response_working_seconds: float | None
     resolution_working_seconds: float | None
 
@@ -327,6 +339,7 @@ def case_detail(tracker: Tracker, case: Case, now: datetime) -> CaseDetail:
                 connected=r.connected,
                 note=r.note,
                 user_id=r.user_id,
+                by_name=_name(r.user),
                 at=r.at,
             )
             for r in case.rechecks
@@ -335,6 +348,10 @@ def case_detail(tracker: Tracker, case: Case, now: datetime) -> CaseDetail:
         report=_report(case.reports[-1]) if case.reports else None,
         timeline=[event_view(e) for e in case.events],
     )
+
+
+def _name(user: User | None) -> str | None:
+    return user.display_name if user is not None else None
 
 
 def _episode(e: AlertEpisode) -> EpisodeView:
@@ -361,6 +378,7 @@ def _check(c: RecordedCheck) -> CheckView:
         evidence=c.evidence,
         user_id=c.user_id,
         by=c.user.username if c.user else None,
+        by_name=_name(c.user),
         at=c.at,
     )
 
@@ -377,6 +395,7 @@ def _isp_contact(c: ISPContact) -> ISPContactView:
         note=c.note,
         user_id=c.user_id,
         logged_at=c.created_at,
+        by_name=_name(c.user),
         ended_at=c.ended_at,
     )
 
@@ -417,6 +436,7 @@ def event_view(e: CaseEvent) -> EventView:
         at=e.at,
         actor=e.actor_name,
         actor_id=e.actor_id,
+        actor_name=_name(e.actor),
         kind=e.kind,
         from_state=e.from_state,
         to_state=e.to_state,
@@ -439,13 +459,18 @@ def complaint_view(tracker: Tracker, c: Complaint) -> ComplaintView:
         description=c.description,
         received_at=c.received_at,
         officer_id=c.officer_id,
+        officer_name=_name(c.officer),
         officer_response=c.officer_response,
         responded_at=c.responded_at,
         escalated_at=c.escalated_at,
+        escalated_by_id=c.escalated_by_id,
+        escalated_by_name=_name(c.escalated_by),
         official_name=c.official_name,
         resolution=c.resolution,
         resolved_at=c.resolved_at,
         resolved_by=c.resolved_by,
+        resolution_recorded_by_id=c.resolution_recorded_by_id,
+        resolution_recorded_by_name=_name(c.resolution_recorded_by),
         response_working_seconds=since_receipt(c.responded_at),
         resolution_working_seconds=since_receipt(c.resolved_at),
     )

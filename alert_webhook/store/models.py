@@ -190,6 +190,7 @@ class CaseEvent(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     case: Mapped[Case] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()  # None: the system (Alertmanager, the mailer)
 
 
 class Notification(Base):
@@ -293,6 +294,7 @@ class ISPContact(Base):
     created_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]  # when the case left isp_escalated
     case: Mapped[Case] = relationship(back_populates="isp_contacts")
+    user: Mapped[User | None] = relationship()
 
 
 class Recheck(Base):
@@ -306,6 +308,7 @@ class Recheck(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime]
     case: Mapped[Case] = relationship(back_populates="rechecks")
+    user: Mapped[User | None] = relationship()
 
 
 class Report(Base):
@@ -345,14 +348,20 @@ class Complaint(Base):
     contact: Mapped[str] = mapped_column(String(200), default="")
     description: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16))  # received, responded, escalated, resolved
-    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # who responded
     officer_response: Mapped[str] = mapped_column(Text, default="")
     responded_at: Mapped[datetime | None]
     escalated_at: Mapped[datetime | None]
-    official_name: Mapped[str] = mapped_column(String(200), default="")
+    escalated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # who forwarded it
+    official_name: Mapped[str] = mapped_column(String(200), default="")  # to whom
     resolution: Mapped[str] = mapped_column(Text, default="")
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str] = mapped_column(String(16), default="")  # officer or official
+    # Who wrote the resolution down: the officer who solved it, or whoever recorded the official's.
+    resolution_recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    officer: Mapped[User | None] = relationship(foreign_keys=[officer_id])
+    escalated_by: Mapped[User | None] = relationship(foreign_keys=[escalated_by_id])
+    resolution_recorded_by: Mapped[User | None] = relationship(foreign_keys=[resolution_recorded_by_id])
 
 
 class RejectionCount(Base):

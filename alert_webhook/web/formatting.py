@@ -7,6 +7,7 @@ Presentation only: the values come from the services' typed views.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -195,7 +196,7 @@ def checklist(
     items = []
     for check in Check:
         recorded = next((c for c in reversed(this_round) if c.check == check), None)
-        actor = (recorded.by if recorded else None) or ""
+        actor = (recorded.by_name if recorded else None) or ""
         items.append(ChecklistItem(check, recorded, actor, prefill.get(check), forms.get(check)))
     return items
 
@@ -226,14 +227,15 @@ def event_label(event: EventView) -> str:
     return gettext(key) if key in EVENT_KINDS else event.kind
 
 
-def event_detail(event: EventView) -> str:
-    """The gist of an event's data, for the timeline: which check and its result, who was assigned..."""
-    data, kind = event.data, event.kind
+def event_detail(event: EventView, people: Mapping[str, str] | None = None) -> str:
+    """The gist of an event's data, for the timeline: which check and its result, who was assigned (named
+    by ``people``, username → display name, when it knows them)..."""
+    data, kind, people = event.data, event.kind, people or {}
     recorded = data.get("check") in tuple(Check) and data.get("result") in tuple(CheckResult)
     if kind == EventKind.RECORD_CHECK and recorded:
         return f"{gettext('check.' + data['check'])}: {gettext('check.' + data['result'])}"
     if kind in (EventKind.DISPOSE, EventKind.ASSIGN) and data.get("technicians"):
-        return ", ".join(data["technicians"])
+        return ", ".join(people.get(username, username) for username in data["technicians"])
     if kind == EventKind.ESCALATE_ISP and data.get("ticket_number"):
         return f"{gettext('case.isp.ticket')} {data['ticket_number']}"
     if kind == EventKind.RECORD_RECHECK and isinstance(data.get("connected"), bool):

@@ -14,7 +14,7 @@ from ..i18n import gettext
 from ..services import NotFound, ServiceError, letters
 from ..services.letters import LetterInput
 from .auth import current_actor, roles_required
-from .forms import LetterForm, local_input, max_letter_mb, show_refusal
+from .forms import letter_form, local_input, max_letter_mb, show_refusal
 
 bp = Blueprint("letters", __name__)
 
@@ -23,12 +23,7 @@ bp = Blueprint("letters", __name__)
 @roles_required(Role.HEAD, Role.TECHNICIAN)
 def new_letter():
     tracker = current_tracker()
-    form = LetterForm()
-    form.opd.choices = (
-        [] if tracker.inventory is None else [(t.id, t.name) for t in tracker.inventory.targets()]
-    )
-    if request.method == "GET" and request.args.get("opd"):
-        form.opd.data = request.args["opd"]
+    form = letter_form(request.args.get("opd"))
     if form.validate_on_submit():
         letter = LetterInput(
             opd=form.opd.data,

@@ -62,7 +62,7 @@ def screenshots() -> Path:
 @pytest.fixture
 def people(chromium: Any, tracker: Tracker) -> Iterator[Callable[[str, str], Any]]:
     """``people("andi", "phone")``: a page signed in as that person in a browser context of their own; at
-    the end, none of them may have loaded anything from elsewhere."""
+    the end, none of them may have loaded anything from elsewhere than the tracker."""
     pages: list[Any] = []
 
     def open_as(who: str, screen: str) -> Any:

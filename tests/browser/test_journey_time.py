@@ -13,13 +13,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.browser import test_journeys
-from tests.browser.screen import flash, next_step, shoot
+from tests.browser.screen import fits_the_phone, flash, follow, next_step, shoot
 from tests.browser.tracker import Tracker, wait_until
 
 pytestmark = pytest.mark.browser
-people = test_journeys.people  # the fixture: a page signed in as someone, in a context of their own
-fits_the_phone, follow = test_journeys.fits_the_phone, test_journeys.follow
 
 WIB = ZoneInfo("Asia/Jakarta")
 CHECKS = ("physical", "monitoring", "dns", "connectivity")

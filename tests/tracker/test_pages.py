@@ -249,7 +249,7 @@ def test_the_whole_sop_through_the_pages(app, client, login, staff, clock):
         "Kasus dibuka",
     ):
         assert label in timeline
-    assert "Segera cek" in timeline and "oleh kabid" in timeline and "oleh andi" in timeline
+    assert "Segera cek" in timeline and "oleh Kabid" in timeline and "oleh Andi" in timeline
 
 
 def test_isp_escalation_and_recheck(app, client, login, staff):
@@ -538,7 +538,7 @@ def test_checks_are_prefilled_from_prometheus_and_the_timeline_tells_the_details
             "Hasil pemeriksaan dicatat</strong>: Pemeriksaan fisik perangkat aktif jaringan utama: Baik"
             in timeline
         )
-        assert "Disposisi</strong>: andi" in timeline
+        assert "Disposisi</strong>: Andi" in timeline
     finally:
         app.extensions["batiknet"].db.dispose()
 
@@ -611,7 +611,7 @@ def test_complaint_is_recorded_answered_escalated_and_resolved_with_times(app, c
         {f"c{complaint_id}-resolve-resolution": "Dijelaskan; jaringan sudah pulih"},
     )
     page = client.get("/complaints").get_data(as_text=True)
-    assert "Selesai" in page and "oleh pejabat" in page and "Sekretaris Dinas" in page
+    assert "Selesai" in page and "oleh Sekretaris Dinas (pejabat)" in page
     assert "1 jam (1 jam kerja) setelah diterima" in page  # responded after one working hour
     # Escalated at 13:00: three hours, less the lunch break in working hours; resolved at 14:00.
     assert "3 jam (2,5 jam kerja) setelah diterima" in page

@@ -87,7 +87,7 @@ def test_a_letter_received_earlier_moves_the_clock_and_the_timeline_says_so(
     timeline = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page[page.index('id="timeline"') :])).split())
     assert (
         "Waktu diterima dimajukan sesuai surat yang diterima lebih awal : "
-        "30 November 2026 pukul 10.00 WIB → 27 November 2026 pukul 09.00 WIB oleh andi"
+        "30 November 2026 pukul 10.00 WIB → 27 November 2026 pukul 09.00 WIB oleh Andi"
     ) in timeline
 
 
