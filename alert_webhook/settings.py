@@ -30,7 +30,7 @@ from .core.clock import DEFAULT_WINDOWS, WorkingCalendar, indonesian_holidays, p
 __all__ = ["PREFIX", "Settings", "SettingsError", "load_settings", "working_calendar"]
 
 PREFIX = "BATIKNET_"
-SECRETS = frozenset({"api_token", "secret_key"})  # never repeated in an error message
+SECRETS = frozenset({"api_token", "metrics_token", "secret_key"})  # never repeated in an error message
 
 
 class SettingsError(ValueError):
@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     instance_path: Path | None = None
     database_url: str | None = None  # default: SQLite file in the instance folder
     api_token: str | None = Field(None, repr=False)  # shared by Alertmanager and automation
+    metrics_token: str | None = Field(None, repr=False)  # Prometheus' bearer token for /metrics; unset: none
     inventory: Path | None = None
     prometheus_url: HttpURL | None = None
     grafana_url: HttpURL | None = None

@@ -154,6 +154,12 @@ def _harden_session(app: Flask, settings: Settings) -> None:
 
     @app.after_request
     def _security_headers(response):
+        if request.endpoint != "static":
+            # Pages and API answers name people, cases and OPDs: no browser history, disk cache or proxy
+            # keeps a copy for the next person at a shared computer. One rule for every answer but the
+            # style sheets and scripts, so that no page needing sign-in can be forgotten.
+            response.headers["Cache-Control"] = "no-store"
+            response.vary.add("Cookie")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")

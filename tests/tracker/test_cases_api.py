@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.tracker.conftest import metric_value
+from tests.tracker.conftest import metric_value, scrape
 from tests.tracker.test_alerts_api import HEADERS, cases, deliver
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -341,7 +341,7 @@ def test_metrics_follow_the_cases(client: Any, clock: Any, staff: dict, alert_ca
         act(client, tech, alert_case, "checks", check=check, result="ok")
     act(client, tech, alert_case, "restore")
     client.post("/api/v1/cases", json={**LETTER, "opd": "kec-barat"}, headers=tech.headers)
-    text = client.get("/metrics").get_data(as_text=True)
+    text = scrape(client)
     assert metric_value(text, "batiknet_cases", state="restored") == 1
     assert metric_value(text, "batiknet_cases", state="received") == 1
     assert metric_value(text, "batiknet_cases_opened_total", source="alert") == 1
@@ -366,6 +366,6 @@ def test_metrics_follow_the_cases(client: Any, clock: Any, staff: dict, alert_ca
     )
     assert metric_value(text, "batiknet_cases_overdue", deadline="target") == 0
     clock.advance(days=7)
-    text = client.get("/metrics").get_data(as_text=True)
+    text = scrape(client)
     assert metric_value(text, "batiknet_cases_overdue", deadline="target") == 2
     assert metric_value(text, "batiknet_cases_overdue", deadline="maximum") == 2

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.support import applier_pids
-from tests.tracker.conftest import API_TOKEN, LAB_INVENTORY, metric_value
+from tests.tracker.conftest import API_TOKEN, LAB_INVENTORY, METRICS_TOKEN, metric_value
 
 PAYLOADS = Path(__file__).with_name("payloads")
 
@@ -37,6 +37,7 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
         **os.environ,
         "BATIKNET_DATABASE_URL": database_url,
         "BATIKNET_API_TOKEN": API_TOKEN,
+        "BATIKNET_METRICS_TOKEN": METRICS_TOKEN,
         "BATIKNET_INVENTORY": str(LAB_INVENTORY),
         "BATIKNET_SECRET_KEY": "cli-test",
         "BATIKNET_INSTANCE_PATH": str(tmp_path / "instance"),
@@ -121,7 +122,7 @@ class Server:
 
     def __enter__(self) -> Server:
         try:
-            self.wait_for(lambda: _healthy(self.base), "the server did not come up", 30)
+            self.wait_for(lambda: _healthy(self.base), "the server did not come up", 60)
         except BaseException:
             self.__exit__()
             raise
@@ -169,7 +170,8 @@ def test_serve_runs_gunicorn_on_loopback_and_applies_what_was_queued(env: dict[s
         ]
         assert [a.status_code for a in answers] == [200] * 4
         server.wait_for(lambda: targets() == ["kec-barat", "setda"], "not applied", 10)
-        exposition = requests.get(f"{server.base}/metrics", timeout=10).text
+        scraper = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+        exposition = requests.get(f"{server.base}/metrics", headers=scraper, timeout=10).text
         assert metric_value(exposition, "batiknet_notifications_queued") == 0
         assert metric_value(exposition, "batiknet_notifications_deduplicated_total") == 3
     assert "gunicorn" in server.output.lower() or "Booting worker" in server.output
@@ -212,5 +214,5 @@ def worker_pids(server_pid: int) -> set[int]:
 def _healthy(base: str) -> bool:
     try:
         return requests.get(f"{base}/healthz", timeout=1).ok
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):  # not listening yet, or busy starting
         return False
