@@ -40,6 +40,7 @@ __all__ = [
     "SignIn",
     "authenticate",
     "blocked_until",
+    "change_password",
     "create_user",
     "end_sessions",
     "issue_api_token",
@@ -102,6 +103,19 @@ def set_password(tracker: Tracker, username: str, password: str) -> None:
         user = _user_named(session, username)
         user.password_hash = generate_password_hash(password)
         user.session_generation += 1
+
+
+def change_password(tracker: Tracker, username: str, current: str, new: str, address: str) -> SignIn:
+    """A user's own new password, given the current one, which is checked as at sign-in (the same limit,
+    so that a session left open cannot be used to guess it). Every session of the user ends; the answer's
+    user is the user to sign in again on the device that asked. Without a user, the current password
+    was wrong (or, with ``retry_at``, not even checked)."""
+    _check_password(new)
+    attempt = sign_in(tracker, username, current, address)
+    if attempt.user is None:
+        return attempt
+    set_password(tracker, username, new)
+    return SignIn(load_user(tracker, attempt.user.id))
 
 
 def set_active(tracker: Tracker, username: str, active: bool) -> None:

@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, session, url_for
@@ -28,9 +28,10 @@ from .. import i18n
 from ..api.errors import error_response
 from ..core.workflow import USER_ROLES, Actor, Role
 from ..extension import current_tracker
-from ..services import accounts, actor_of
+from ..services import ServiceError, accounts, actor_of
 from ..settings import Settings
-from .forms import LoginForm
+from .formatting import flash_refused
+from .forms import LoginForm, OwnPasswordForm
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -87,28 +88,68 @@ def _safe_next(target: str | None, role: str) -> str:
     return url_for("noc.noc_screen" if role == Role.VIEWER else "cases.case_list")
 
 
+def _throttled(retry_at: datetime, template: str, **context: Any):
+    """The answer to an attempt refused unchecked: 429, when to try again, and the page saying so."""
+    wait = retry_at - current_tracker().now()
+    flash(i18n.ngettext("login.throttled", max(1, math.ceil(wait.total_seconds() / 60))), "error")
+    page = render_template(template, **context)
+    return page, 429, {"Retry-After": str(math.ceil(wait.total_seconds()))}
+
+
+def _begin_session(user) -> None:
+    """A new session for ``user`` on this device: nothing of the one before is carried into it."""
+    session.clear()
+    session.permanent = True  # the cookie expires SESSION_LIFETIME after this instant
+    session[SIGNED_IN_AT] = current_tracker().now().timestamp()
+    login_user(user)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
     next_url = request.args.get("next")
     if form.validate_on_submit():
-        tracker = current_tracker()
-        attempt = accounts.sign_in(tracker, form.username.data, form.password.data, request.remote_addr or "")
+        address = request.remote_addr or ""
+        attempt = accounts.sign_in(current_tracker(), form.username.data, form.password.data, address)
         if attempt.retry_at is not None:
-            wait = attempt.retry_at - tracker.now()
-            minutes = max(1, math.ceil(wait.total_seconds() / 60))
-            flash(i18n.ngettext("login.throttled", minutes), "error")
-            page = render_template("login.html", form=form, next_url=next_url)
-            return page, 429, {"Retry-After": str(math.ceil(wait.total_seconds()))}
+            return _throttled(attempt.retry_at, "login.html", form=form, next_url=next_url)
         if attempt.user is not None:
-            session.clear()  # nothing of the session before sign-in is carried into it
-            session.permanent = True  # the cookie expires SESSION_LIFETIME after sign-in
-            session[SIGNED_IN_AT] = tracker.now().timestamp()
-            login_user(attempt.user)
+            _begin_session(attempt.user)
             return redirect(_safe_next(next_url, attempt.user.role))
         flash(i18n.gettext("login.failed"), "error")
         return render_template("login.html", form=form, next_url=next_url), 401
     return render_template("login.html", form=form, next_url=next_url)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def own_password():
+    """Change one's own password: every other session of this person ends, this one starts anew."""
+    form = OwnPasswordForm()
+    if not form.validate_on_submit():
+        return render_template("account.html", form=form), 400 if form.is_submitted() else 200
+    if form.new_password.data != form.new_password_again.data:
+        flash(i18n.gettext("account.mismatch"), "error")
+        return render_template("account.html", form=form), 400
+    try:
+        attempt = accounts.change_password(
+            current_tracker(),
+            current_user.username,
+            form.current_password.data,
+            form.new_password.data,
+            request.remote_addr or "",
+        )
+    except ServiceError as error:
+        flash_refused(error)
+        return render_template("account.html", form=form), error.status
+    if attempt.retry_at is not None:
+        return _throttled(attempt.retry_at, "account.html", form=form)
+    if attempt.user is None:
+        flash(i18n.gettext("account.wrong_password"), "error")
+        return render_template("account.html", form=form), 400
+    _begin_session(attempt.user)
+    flash(i18n.gettext("account.changed"), "success")
+    return redirect(_safe_next(None, attempt.user.role))
 
 
 @bp.route("/logout", methods=["POST"])

@@ -153,3 +153,58 @@ def test_a_phone_changing_networks_stays_signed_in(client, make_user, login):
     login(make_user("technician"))
     assert client.get("/cases", environ_base={"REMOTE_ADDR": "198.51.100.20"}).status_code == 200
     assert client.get("/cases", environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 200
+
+
+def change_password(client: Any, current: str, new: str, again: str | None = None) -> Any:
+    form = {
+        "current_password": current,
+        "new_password": new,
+        "new_password_again": new if again is None else again,
+        "csrf_token": csrf_token(client, "/account/password"),
+    }
+    return client.post("/account/password", data=form)
+
+
+def test_changing_ones_own_password_ends_the_other_sessions_and_keeps_this_one(app, client, make_user, login):
+    andi = make_user("technician", "andi")
+    login(andi)
+    phone = device_with(app, session_cookie(client))  # the same session, copied
+    other = app.test_client()
+    form = {"username": "andi", "password": andi.password, "csrf_token": csrf_token(other, "/login")}
+    other.post("/login", data=form)
+    assert signed_in(other) and signed_in(phone)
+    page = client.get("/account/password").get_data(as_text=True)
+    assert "Ganti kata sandi" in page and "Kata sandi saat ini" in page
+
+    answer = change_password(client, "salah-sekali", "kata-sandi-baru-andi")
+    assert answer.status_code == 400 and "Kata sandi saat ini salah." in answer.get_data(as_text=True)
+    answer = change_password(client, andi.password, "kata-sandi-baru-andi", "kata-sandi-lain-andi")
+    assert answer.status_code == 400 and "Kedua isian kata sandi baru tidak sama." in answer.get_data(
+        as_text=True
+    )
+    answer = change_password(client, andi.password, "pendek")
+    assert answer.status_code == 400 and "paling sedikit 8 karakter" in answer.get_data(as_text=True)
+    assert signed_in(other), "a refused change ends nothing"
+
+    answer = change_password(client, andi.password, "kata-sandi-baru-andi")
+    assert answer.status_code == 302 and answer.location == "/cases"
+    assert "Kata sandi telah diganti." in client.get("/cases").get_data(as_text=True)
+    assert signed_in(client), "the device that changed it goes on, with a new session"
+    assert not signed_in(other) and not signed_in(phone), "every other session has ended"
+    new = type(andi)(andi.id, "andi", "kata-sandi-baru-andi", andi.role, andi.token)
+    assert login(andi).status_code == 401 and login(new).status_code == 302
+
+
+def test_the_current_password_is_guessed_no_faster_than_at_sign_in(client, make_user, login):
+    """A session left open on a shared computer must not become a way to guess the password."""
+    andi = make_user("technician", "andi")
+    login(andi)
+    for _ in range(accounts.LOGIN_FAILURES_PER_ACCOUNT):
+        assert change_password(client, "tebakan-salah", "kata-sandi-baru-andi").status_code == 400
+    refused = change_password(client, andi.password, "kata-sandi-baru-andi")
+    assert refused.status_code == 429 and "Terlalu banyak upaya masuk" in refused.get_data(as_text=True)
+
+
+def test_the_password_page_needs_a_signed_in_person(client):
+    answer = client.get("/account/password")
+    assert answer.status_code == 302 and answer.location.startswith("/login?next=")
