@@ -3,6 +3,10 @@
 Counting in the database rather than in process memory keeps the numbers right with several gunicorn
 workers and across restarts: "opened" is the number of case rows, "received" the number of stored
 notifications, and so on. Nothing here is written; a scrape is a handful of aggregate queries.
+
+``/metrics`` answers only ``Authorization: Bearer $BATIKNET_METRICS_TOKEN`` (Prometheus:
+``authorization.credentials_file`` in prometheus.yml), else 401: its series name the technicians and the
+targets of open cases. That token reads nothing else, and no other credential reads the metrics.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from sqlalchemy import case as when
 from sqlalchemy import func, select
 
+from .api.access import bearer, same_secret
 from .core.service_level import Standing
 from .core.workflow import CaseSource, CaseState
 from .extension import tracker_of
@@ -241,6 +246,13 @@ def register_metrics(app: Flask) -> None:
 
 @bp.get("/metrics")
 def metrics() -> Response:
+    if not same_secret(bearer(), tracker_of(current_app).settings.metrics_token):
+        return Response(
+            "a valid bearer token is required (BATIKNET_METRICS_TOKEN)\n",
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            mimetype="text/plain",
+        )
     return Response(
         generate_latest(current_app.extensions["batiknet_registry"]), mimetype=CONTENT_TYPE_LATEST
     )

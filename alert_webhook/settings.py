@@ -41,7 +41,7 @@ __all__ = ["PREFIX", "Settings", "SettingsError", "load_settings", "working_cale
 PREFIX = "BATIKNET_"
 LOGO_TYPES = ("image/png", "image/jpeg")
 LOGO_MAX_BYTES = 1 << 20  # embedded in every printed page and PDF
-SECRETS = frozenset({"api_token", "secret_key"})  # never repeated in an error message
+SECRETS = frozenset({"api_token", "metrics_token", "secret_key"})  # never repeated in an error message
 
 
 class SettingsError(ValueError):
@@ -108,6 +108,7 @@ class Settings(BaseSettings):
     instance_path: Path | None = None
     database_url: str | None = None  # default: SQLite file in the instance folder
     api_token: str | None = Field(None, repr=False)  # shared by Alertmanager and automation
+    metrics_token: str | None = Field(None, repr=False)  # Prometheus' bearer token for /metrics; unset: none
     inventory: Path | None = None
     prometheus_url: HttpURL | None = None
     grafana_url: HttpURL | None = None

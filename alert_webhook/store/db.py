@@ -20,8 +20,10 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-INGEST_LOCK_ID = 0x42A71C  # any constant; identifies the ingestion advisory lock on PostgreSQL
-REPORT_NUMBER_LOCK_ID = 0x42A71D  # the lock of the register of report numbers (issued one at a time)
+# Any constants; they name the advisory locks of PostgreSQL that serialise one kind of writer each.
+INGEST_LOCK_ID = 0x42A71C  # applying notifications
+SIGN_IN_LOCK_ID = 0x42A71D  # counting and claiming sign-in attempts
+REPORT_NUMBER_LOCK_ID = 0x42A71E  # issuing report numbers, one at a time
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -132,8 +134,8 @@ def _sqlite_file(engine: Engine) -> str | None:
     return None if database in ("", ":memory:") else database
 
 
-def serialize_writers(session: Session, lock_id: int = INGEST_LOCK_ID) -> None:
-    """Make this transaction the only one holding ``lock_id`` (ingesting, by default) until it ends
-    (SQLite already is the only writer, through BEGIN IMMEDIATE)."""
+def serialize_writers(session: Session, lock: int = INGEST_LOCK_ID) -> None:
+    """Make this transaction the only one of its kind (``lock``: ingesting by default) until it ends.
+    SQLite's write transactions already are, through BEGIN IMMEDIATE."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock})

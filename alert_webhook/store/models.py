@@ -80,6 +80,9 @@ class User(Base):
     # SHA-256 of the personal API token (tokens are random, so a fast hash is enough); shown once.
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
+    # Carried in every session cookie of this user and compared on each request: raising it (sign-out,
+    # a new password, deactivation) ends all of them at once (alert_webhook.services.accounts).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     # Flask-Login's user protocol, so the pages can log a User in directly.
     @property
@@ -95,7 +98,8 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What the session cookie names its user by: the id and the session generation."""
+        return f"{self.id}.{self.session_generation}"
 
 
 class Case(Base):

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from flask import Flask, flash
 from flask_login import current_user
@@ -49,6 +50,7 @@ __all__ = [
     "local_time_short",
     "long_date",
     "number",
+    "outside_link",
     "percent",
     "refusal_text",
     "register",
@@ -159,6 +161,16 @@ def target_contact(target_id: str) -> dict[str, str]:
     }
 
 
+def outside_link(url: str | None) -> str | None:
+    """An address from outside (an alert's ``generatorURL``, a Grafana link) as a link's target: only an
+    absolute http(s) address; anything else (``javascript:``, ``data:``, a relative path) is no link. The
+    address is written as it was parsed (browsers drop the tabs and newlines that ``urlsplit`` drops)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return urlunsplit(parts) if parts.scheme in ("http", "https") and parts.hostname else None
+
+
 def grafana_url(episode: EpisodeView) -> str | None:
     """The dashboard of the episode's target around the episode (the NOC overview for ISPs and DNS)."""
     tracker = current_tracker()
@@ -172,7 +184,7 @@ def grafana_url(episode: EpisodeView) -> str | None:
     window += "&to=now" if ends is None else f"&to={int(ends.timestamp() * 1000) + 1_800_000}"
     if kind in GRAFANA_DASHBOARDS:
         uid, variable = GRAFANA_DASHBOARDS[kind]
-        return f"{base.rstrip('/')}/d/{uid}?var-{variable}={episode.target}&{window}"
+        return f"{base.rstrip('/')}/d/{uid}?var-{variable}={quote(episode.target, safe='')}&{window}"
     return f"{base.rstrip('/')}/d/{GRAFANA_OVERVIEW}?{window}"
 
 
@@ -318,6 +330,7 @@ def register(app: Flask) -> None:
         ("percent", percent),
         ("evidence_text", evidence_text),
         ("roman", roman),
+        ("outside_link", outside_link),
     ):
         app.add_template_filter(function, name)
 

@@ -46,6 +46,7 @@ __all__ = [
     "LetterForm",
     "LoginForm",
     "NewUserForm",
+    "OwnPasswordForm",
     "PasswordForm",
     "action_form",
     "check_form",
@@ -325,6 +326,14 @@ class NewUserForm(Form):
 
 class PasswordForm(Form):
     password = PasswordField(validators=[DataRequired()])
+
+
+class OwnPasswordForm(Form):
+    """A signed-in person's own new password: the current one, and the new one twice."""
+
+    current_password = PasswordField(validators=[DataRequired()])
+    new_password = PasswordField(validators=[DataRequired()])
+    new_password_again = PasswordField(validators=[DataRequired()])
 
 
 def new_user_form(formdata: Mapping[str, Any] | None = None) -> NewUserForm:

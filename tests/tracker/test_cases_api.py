@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.tracker.conftest import metric_value
+from tests.tracker.conftest import metric_value, scrape
 from tests.tracker.test_alerts_api import HEADERS, cases, deliver
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -342,7 +342,7 @@ def test_metrics_follow_the_cases(client: Any, clock: Any, staff: dict, alert_ca
         act(client, tech, alert_case, "checks", check=check, result="ok")
     act(client, tech, alert_case, "restore")
     client.post("/api/v1/cases", json={**LETTER, "opd": "kec-barat"}, headers=tech.headers)
-    text = client.get("/metrics").get_data(as_text=True)
+    text = scrape(client)
     assert metric_value(text, "batiknet_cases", state="restored") == 1
     assert metric_value(text, "batiknet_cases", state="received") == 1
     assert metric_value(text, "batiknet_cases_opened_total", source="alert") == 1
@@ -365,12 +365,12 @@ def test_metrics_follow_the_cases(client: Any, clock: Any, staff: dict, alert_ca
     assert metric_value(text, "batiknet_cases_completed_total", technician=tech.username) is None
     assert metric_value(text, "batiknet_cases_overdue", deadline="target") == 0
     clock.advance(days=7)
-    text = client.get("/metrics").get_data(as_text=True)
+    text = scrape(client)
     assert metric_value(text, "batiknet_cases_overdue", deadline="target") == 2
     assert metric_value(text, "batiknet_cases_overdue", deadline="maximum") == 2
     act(client, tech, alert_case, "report", cause="ISP", actions="Koordinasi")
     act(client, tech, alert_case, "close", reported_to="Operator Setda")
-    text = client.get("/metrics").get_data(as_text=True)
+    text = scrape(client)
     # Restored within the hour, completed a week later: late, measured at the completion.
     completed = {"technician": tech.username, "isp": "isp-telkom"}
     assert metric_value(text, "batiknet_cases_completed_total", **completed, within="late") == 1

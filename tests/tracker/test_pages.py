@@ -109,9 +109,11 @@ def test_case_list_shows_deadlines_and_filters(app, client, login, staff, clock)
     assert listed(f"technician={staff['tech2'].id}") == set()
     assert listed("overdue=1") == set()
     clock.advance(days=2)  # Wednesday 10:00: past the target (end of Tuesday), not the maximum
+    login(staff["head"])  # a session lasts 12 hours from sign-in
     assert listed("overdue=1") == {first, second}
     assert "melewati target" in client.get("/cases").get_data(as_text=True)
     clock.advance(days=5)
+    login(staff["head"])
     assert "MELEWATI BATAS MAKSIMUM" in client.get("/cases").get_data(as_text=True)
 
 

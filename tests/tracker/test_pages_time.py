@@ -13,7 +13,7 @@ from alert_webhook.extension import tracker_of
 from alert_webhook.services import accounts, actor_of, cases, casework, letters
 from alert_webhook.services.letters import LetterInput
 from tests.tracker import test_pages
-from tests.tracker.conftest import metric_value
+from tests.tracker.conftest import metric_value, scrape
 from tests.tracker.test_alerts_api import HEADERS, deliver
 from tests.tracker.test_pages import letter_case, letter_form, submit
 
@@ -251,7 +251,7 @@ def test_the_same_case_stands_the_same_on_every_surface(
     assert cells["Dalam target (hari kerja ke-2)"].startswith("0 ")
     assert cells["Dalam batas maksimum (hari kerja ke-5)"].startswith("0 ")
 
-    metrics = client.get("/metrics").get_data(as_text=True)
+    metrics = scrape(client)
     within = {"technician": "andi", "isp": "isp-telkom"}
     assert metric_value(metrics, "batiknet_cases_completed_total", **within, within="late") == 1
     assert metric_value(metrics, "batiknet_cases_overdue", deadline="target") == 1
