@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
+from ..core.refusals import ENGLISH
 from ..services import ServiceError
 from .schemas import ErrorBody
 
@@ -51,9 +52,14 @@ def _where(location: tuple[Any, ...]) -> str:
 
 
 def invalid_request(error: ValidationError) -> Response:
-    """flask-openapi3's callback for a request that does not fit its model: 400 naming the first field."""
+    """flask-openapi3's callback for a request that does not fit its model: 400 naming the first field.
+
+    A rule of the core that refused the value (a time out of bounds) gives its code, and its sentence
+    already names the field."""
     problem = error.errors(include_url=False)[0]
     field = _where(problem["loc"])
+    if problem["type"] in ENGLISH:
+        return error_response(400, problem["msg"], field, code=problem["type"])
     return error_response(400, f"{field}: {problem['msg']}", field)
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from flask_openapi3 import FileStorage
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -21,9 +22,12 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StrictStr,
+    ValidationInfo,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
+from ..core import time_rules
 from ..core.complaints import ComplaintChannel
 from ..core.refusals import ENGLISH
 from ..core.workflow import CaseSource, CaseState, Check, CheckResult
@@ -38,6 +42,21 @@ Note = Annotated[StrictStr, Field(pattern=WITHOUT_NUL, description="Recorded on 
 MAX_ID = 2**31 - 1  # row ids are 32-bit integers on PostgreSQL
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]  # from a path or a query: text that reads as a number
 JsonId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]  # in a JSON body: a JSON number
+
+
+def _in_era(value: Any, info: ValidationInfo) -> Any:
+    """The fixed bounds of :mod:`..core.time_rules` (the services then compare with now): a 400 naming
+    the field, with the rule's code."""
+    refusal = time_rules.outside_era(info.field_name or "", value)
+    if refusal is not None:
+        raise PydanticCustomError(refusal.code, str(refusal))
+    return value
+
+
+# A time a person enters: ISO 8601 with its offset, from 2000 to 2099; the services add the bounds that
+# need now (a fact no later than now plus the clock skew, an estimate at most a year ahead).
+Entered = Annotated[AwareDatetime, AfterValidator(_in_era)]
+EnteredDate = Annotated[date, AfterValidator(_in_era)]
 
 
 class Strict(BaseModel):
@@ -79,7 +98,11 @@ class CaseQuery(BaseModel):
     opd: Plain | None = Field(None, description="A target; matches affected targets too")
     target: Plain | None = Field(None, description="The same as opd")
     technician: Plain | None = Field(None, description="Assigned to this username")
-    overdue: bool | None = Field(None, description="Past the target deadline (end of working day 2)")
+    overdue: bool | None = Field(
+        None,
+        description="Past the target (end of working day 2), measured at completion or now: "
+        "service_level.standing is not within_target",
+    )
     source: CaseSource | None = None
     open: bool | None = Field(None, description="Not closed")
     limit: int = Field(50, ge=1, le=500)
@@ -96,10 +119,15 @@ class ComplaintQuery(BaseModel):
 class LetterFields(Strict):
     opd: Text = Field(description="OPD id from the inventory")
     letter_number: Text
-    letter_date: date
+    letter_date: EnteredDate = Field(description="No later than the day the letter was received")
     reporter: Text
     description: Text
-    received_at: AwareDatetime | None = Field(None, description="ISO 8601 with offset; default: now")
+    received_at: Entered | None = Field(
+        None,
+        description="ISO 8601 with offset; default: now. Not in the future (beyond the clock skew, "
+        "BATIKNET_CLOCK_SKEW_SECONDS); earlier than the open case it joins, it moves that case's receipt "
+        "and deadlines",
+    )
 
     def letter(self, scan: Scan | None = None) -> LetterInput:
         """The services' input for this letter."""
@@ -148,8 +176,12 @@ class CheckBody(Strict):
 
 class EscalateBody(Strict):
     ticket_number: Text
-    called_at: AwareDatetime | None = None
-    estimate_at: AwareDatetime | None = None
+    called_at: Entered | None = Field(
+        None, description="When the ISP was called; default: now. Between the case's receipt and now"
+    )
+    estimate_at: Entered | None = Field(
+        None, description="The ISP's estimate of the recovery: after the call, at most a year ahead"
+    )
     isp: Plain | None = Field(None, description="ISP uplink id; default: the case's")
     contact: Plain | None = Field(None, description="Default: the inventory's support contact")
     note: Note = ""
@@ -161,7 +193,11 @@ class RecheckBody(Strict):
 
 
 class RestoreBody(Strict):
-    restored_at: AwareDatetime | None = Field(None, description="Default: the resolved alert's, else now")
+    restored_at: Entered | None = Field(
+        None,
+        description="Default: the resolved alert's, else now. Between the case's receipt and now "
+        "(plus the clock skew)",
+    )
     note: Note = ""
 
 

@@ -55,7 +55,7 @@ __all__ = [
     "queue_case_waiting",
 ]
 
-# Who the timeline says sent a message: the tracker itself (the pages call it "Sistem").
+# Who the timeline says sent a message: the tracker itself (the pages say "oleh sistem").
 SENDER = Actor(user_id=None, username="system", role=Role.SYSTEM)
 # A claim outlasts the slowest batch: each message may take the senders' 10 s timeout.
 CLAIM_SECONDS = 300

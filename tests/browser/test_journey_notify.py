@@ -119,7 +119,7 @@ def test_the_head_is_told_disposes_with_a_note_and_the_technician_is_told(
         "Pemberitahuan disposisi melalui pos-el kepada Citra Lestari <citra@kominfo.example>" in s
         for s in sent
     )
-    assert all("oleh Sistem" in line for line in lines if "Pemberitahuan" in line)
+    assert all("oleh sistem" in line for line in lines if "Pemberitahuan" in line)
     assert not any("alertmanager" in line for line in lines)
     scheduled = [line for line in lines if "Pengingat disposisi kepada" in line]
     assert scheduled and "apabila kasus belum didisposisikan" in scheduled[0]
@@ -151,7 +151,7 @@ def test_a_refusing_mail_server_fails_the_message_not_the_disposition_then_the_r
     [failed] = wait_until(failure_shown, "the failed message on the timeline")
     assert "Pemberitahuan disposisi melalui pos-el kepada Dewi Anggraini <dewi@kominfo.example>" in failed
     assert "pengiriman ke-1: refused: 451 4.3.0 Mailbox temporarily unavailable" in failed
-    assert "Akan dikirim ulang pada" in failed and "WIB" in failed and "oleh Sistem" in failed
+    assert "Akan dikirim ulang pada" in failed and "WIB" in failed and "oleh sistem" in failed
     shoot(head, screenshots, "journey-notify-failed")
 
     [to_dewi] = wait_until(lambda: tracker.mail.to("dewi@kominfo.example"), "Dewi's e-mail, on the retry")
@@ -162,7 +162,7 @@ def test_a_refusing_mail_server_fails_the_message_not_the_disposition_then_the_r
         return [line for line in timeline_lines(head) if "pada pengiriman ke-2" in line]
 
     [retried] = wait_until(retry_shown, "the retry on the timeline")
-    assert "Pemberitahuan terkirim" in retried and "oleh Sistem" in retried
+    assert "Pemberitahuan terkirim" in retried and "oleh sistem" in retried
     # Newest first: the delivery above the failure.
     lines = timeline_lines(head)
     assert lines.index(retried) < lines.index(failed)

@@ -223,7 +223,7 @@ def test_after_the_last_attempt_the_message_is_given_up_visibly(
     page = client.get(f"/cases/{case_id}").get_data(as_text=True)
     assert "Pemberitahuan tidak dapat dikirim" in page
     assert "tidak terkirim setelah 3 kali pengiriman: refused: 451 4.3.0" in page
-    assert "oleh Sistem" in page and "oleh alertmanager" not in page
+    assert "oleh sistem" in page and "oleh alertmanager" not in page
     english = client.get(f"/cases/{case_id}?lang=en").get_data(as_text=True)
     assert "given up after 3 attempts: refused: 451" in english
 

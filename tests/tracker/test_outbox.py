@@ -1,6 +1,6 @@
 """The outbox's rules as pure functions (core/outbox.py): one attempt and what follows it, the back-off,
 the reminder's working hour; the e-mail an outbox row becomes (notify.py); the old timelines' e-mail lines
-carried over by migration 0004."""
+carried over by migration 0007."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from alert_webhook.core.clock import WorkingCalendar
+from alert_webhook.core.clock import HolidayList, WorkingCalendar
 from alert_webhook.core.outbox import (
     Channel,
     DeliveryError,
@@ -34,7 +34,7 @@ from alert_webhook.store.migrate import upgrade
 WIB = ZoneInfo("Asia/Jakarta")
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
 POLICY = RetryPolicy(first_delay=timedelta(minutes=1), max_attempts=4, longest_delay=timedelta(minutes=5))
-CALENDAR = WorkingCalendar(is_holiday=lambda _day: False)
+CALENDAR = WorkingCalendar(holidays=HolidayList(lambda _years: ()))  # no holidays
 
 
 def message(attempt: int = 1, channel: Channel = Channel.EMAIL, subject: str = "Kasus #7") -> Message:
@@ -163,12 +163,12 @@ def test_every_notice_and_channel_has_its_words_in_both_languages() -> None:
         assert [key for key in keys if not has_message(key, language)] == []
 
 
-# --- migration 0004 ------------------------------------------------------------------------------------
+# --- migration 0007 ------------------------------------------------------------------------------------
 
 
 def test_the_old_e_mail_lines_of_a_timeline_become_the_outbox_s(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    upgrade(url, "0003")
+    upgrade(url, "0006")
     engine = sa.create_engine(url)
     moment = "2026-11-30 03:00:00"
     with engine.begin() as connection:

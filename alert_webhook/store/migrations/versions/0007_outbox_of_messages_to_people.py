@@ -5,8 +5,8 @@ a dispatcher afterwards. The timeline lines the synchronous mailer wrote before 
 ``email_failed``, by "alertmanager") become the outbox's (``notice_sent``; ``notice_given_up``, since a
 failed e-mail was never tried again), written by the system.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-30 16:10:00
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
