@@ -13,7 +13,7 @@ import pytest
 from alert_webhook import create_app
 from alert_webhook.extension import tracker_of
 from alert_webhook.services import accounts, outbox
-from tests.tracker.conftest import metric_value
+from tests.tracker.conftest import metric_value, scrape
 from tests.tracker.messaging import FakeTelegram, MailSink, dispatch, text_of, timeline
 from tests.tracker.test_alerts_api import cases, deliver, payload
 
@@ -103,12 +103,7 @@ def test_a_new_alert_case_tells_every_head_by_e_mail_and_the_chat(
     sent = [(e["data"]["channel"], e["data"]["to"]) for e in events if e["kind"] == "notice_sent"]
     assert sorted(sent) == [("email", KABID), ("email", WAKIL), ("telegram", CHAT)]
     assert all(e["actor"] == "system" for e in events if e["kind"].startswith("notice_"))
-    assert (
-        metric_value(
-            client.get("/metrics").get_data(as_text=True), "batiknet_outbox_sent_total", channel="telegram"
-        )
-        == 1
-    )
+    assert metric_value(scrape(client), "batiknet_outbox_sent_total", channel="telegram") == 1
 
 
 def test_a_letter_that_opens_a_case_tells_the_head_with_its_number(
@@ -182,7 +177,7 @@ def test_a_chat_that_refuses_is_retried_and_a_bot_removed_from_it_is_given_up(
     given_up = timeline(client, case["id"])[-1]
     assert given_up["kind"] == "notice_given_up" and given_up["data"]["attempts"] == 1
     assert given_up["data"]["error"] == "Telegram: 403 Forbidden: bot was kicked from the group chat"
-    text = client.get("/metrics").get_data(as_text=True)
+    text = scrape(client)
     assert metric_value(text, "batiknet_outbox_given_up_total", channel="telegram") == 1
     assert metric_value(text, "batiknet_outbox_failures_total", channel="telegram") == 2
 
