@@ -365,13 +365,8 @@ def test_the_stop_timeouts_allow_the_tracker_to_apply_what_it_accepted(compose: 
     assert _seconds(compose["services"]["cases"]["stop_grace_period"]) > needed
 
 
-# In the tracker's environment but not its settings: read by the unit, the image's entrypoint, or requests.
-NOT_TRACKER_SETTINGS = {
-    "BATIKNET_LISTEN",
-    "BATIKNET_API_TOKEN_FILE",
-    "BATIKNET_SECRET_KEY_FILE",
-    "HTTPS_PROXY",
-}
+# In the tracker's environment but not its settings: read by the unit or by requests (the proxy).
+NOT_TRACKER_SETTINGS = {"BATIKNET_LISTEN", "HTTPS_PROXY"}
 
 
 def test_the_trackers_variables_are_settings_it_knows(compose: dict[str, Any]) -> None:
@@ -379,7 +374,10 @@ def test_the_trackers_variables_are_settings_it_knows(compose: dict[str, Any]) -
     a misspelt one in the compose file or the example would silently do nothing."""
     from alert_webhook.settings import PREFIX, Settings
 
+    entrypoint = (REPO / "deploy" / "docker-entrypoint.sh").read_text(encoding="utf-8")
+    [read_from_files] = re.findall(r"^for name in ([A-Z_ ]+); do$", entrypoint, re.MULTILINE)
     known = {PREFIX + name.upper() for name in Settings.model_fields} | NOT_TRACKER_SETTINGS
+    known |= {f"{name}_FILE" for name in read_from_files.split()}
     example = (REPO / "deploy" / "batiknet.env.example").read_text(encoding="utf-8")
     assert set(re.findall(r"^#?([A-Z][A-Z0-9_]*)=", example, re.MULTILINE)) - known == set()
     assert set(compose["services"]["cases"]["environment"]) - known == set()
