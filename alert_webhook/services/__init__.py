@@ -7,6 +7,7 @@ touches neither Flask's request nor its application globals:
 * :mod:`.cases` — reading cases, and the rows every case starts with; :mod:`.views` — what a case shows;
 * :mod:`.casework` — disposition, checks, ISP coordination, restore, report, close, comments;
 * :mod:`.letters` — OPD letters and their scans;
+* :mod:`.outbox` — messages to people (e-mail, Telegram), queued with the action, sent by a dispatcher;
 * :mod:`.evidence` — Prometheus: check evidence and the case chart;
 * :mod:`.accounts` — users, tokens, the sign-in limit;
 * :mod:`.complaints` — complaints and who may act on them;
@@ -15,7 +16,18 @@ touches neither Flask's request nor its application globals:
 Data flows one way: the API and the pages call these, these call the pure core and the store.
 """
 
-from . import accounts, cases, casework, complaints, evaluation, evidence, letters, notifications, views
+from . import (
+    accounts,
+    cases,
+    casework,
+    complaints,
+    evaluation,
+    evidence,
+    letters,
+    notifications,
+    outbox,
+    views,
+)
 from .errors import Forbidden, Invalid, NotFound, Refused, ServiceError, TooLarge, Unsupported
 from .tracker import SYSTEM, Tracker, actor_of
 
@@ -38,5 +50,6 @@ __all__ = [
     "evidence",
     "letters",
     "notifications",
+    "outbox",
     "views",
 ]
