@@ -4,6 +4,7 @@ One module per domain; each function takes the :class:`~.tracker.Tracker` as its
 touches neither Flask's request nor its application globals:
 
 * :mod:`.notifications` — webhook notifications, spool → database (the applier's ``apply_pending``);
+  :mod:`.set_aside` — those that could not be applied, for the admins;
 * :mod:`.cases` — reading cases, and the rows every case starts with; :mod:`.views` — what a case shows;
 * :mod:`.casework` — disposition, checks, ISP coordination, restore, report, close, comments;
 * :mod:`.letters` — OPD letters and their scans;
@@ -15,7 +16,18 @@ touches neither Flask's request nor its application globals:
 Data flows one way: the API and the pages call these, these call the pure core and the store.
 """
 
-from . import accounts, cases, casework, complaints, evaluation, evidence, letters, notifications, views
+from . import (
+    accounts,
+    cases,
+    casework,
+    complaints,
+    evaluation,
+    evidence,
+    letters,
+    notifications,
+    set_aside,
+    views,
+)
 from .errors import Forbidden, Invalid, NotFound, Refused, ServiceError, TooLarge, Unsupported
 from .tracker import SYSTEM, Tracker, actor_of
 
@@ -38,5 +50,6 @@ __all__ = [
     "evidence",
     "letters",
     "notifications",
+    "set_aside",
     "views",
 ]

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..core import clock, workflow
 from ..core.workflow import Actor, CaseSource, CaseState, Check, CheckResult, EventKind
+from ..store.limits import fit
 from ..store.models import Case, CaseAssignment, CaseEvent, CaseTarget, User
 from .errors import NotFound
 from .tracker import Tracker
@@ -189,8 +190,10 @@ def insert_case(
 ) -> int:
     """A new case in state received, with its deadlines and its own target; returns its id.
 
-    A Core statement rather than the ORM: the applier opens cases in bulk during a storm.
+    A Core statement rather than the ORM: the applier opens cases in bulk during a storm. The title and
+    the target, made from an alert's summary or its group's key, are cut to what their columns hold.
     """
+    target, title = fit(Case.target, target), fit(Case.title, title)
     deadlines = clock.deadlines(tracker.calendar, received_at)
     connection = session.connection()
     case_id = connection.execute(
