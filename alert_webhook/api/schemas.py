@@ -29,13 +29,13 @@ from ..core.refusals import ENGLISH
 from ..core.workflow import CaseSource, CaseState, Check, CheckResult
 from ..services.letters import LetterInput, Scan
 from ..services.views import CaseSummary, ComplaintView, EventView, Instant
+from ..store.limits import MAX_ID
 
 # PostgreSQL's text holds no NUL character: refused here (400), not by the database (a 5xx).
 WITHOUT_NUL = r"^[^\x00]*$"
 Plain = Annotated[StrictStr, Field(pattern=WITHOUT_NUL)]
 Text = Annotated[StrictStr, Field(min_length=1, pattern=WITHOUT_NUL)]  # required: absent, null, "": 400
 Note = Annotated[StrictStr, Field(pattern=WITHOUT_NUL, description="Recorded on the timeline")]
-MAX_ID = 2**31 - 1  # row ids are 32-bit integers on PostgreSQL
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]  # from a path or a query: text that reads as a number
 JsonId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]  # in a JSON body: a JSON number
 
