@@ -9,7 +9,7 @@ a JSON body must be JSON booleans and numbers (``"true"`` is not ``true``).
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from flask_openapi3 import FileStorage
@@ -21,15 +21,19 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StrictStr,
+    ValidatorFunctionWrapHandler,
+    field_validator,
     model_validator,
 )
 
 from ..core.complaints import ComplaintChannel
+from ..core.instants import within_reach
 from ..core.refusals import ENGLISH
 from ..core.workflow import CaseSource, CaseState, Check, CheckResult
 from ..services.letters import LetterInput, Scan
 from ..services.views import CaseSummary, ComplaintView, EventView, Instant
-from ..store.limits import MAX_ID
+from ..store.limits import MAX_ID, length
+from ..store.models import Complaint, ISPContact, Letter
 
 # PostgreSQL's text holds no NUL character: refused here (400), not by the database (a 5xx).
 WITHOUT_NUL = r"^[^\x00]*$"
@@ -40,10 +44,27 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]  # from a path or a query: text that
 JsonId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]  # in a JSON body: a JSON number
 
 
+def stored_in(*columns: Any) -> Any:
+    """A text stored in ``columns``: at most what they hold (:mod:`..store.limits`, read from the models)."""
+    return Field(max_length=length(*columns))
+
+
 class Strict(BaseModel):
-    """A request model: fields it does not know are refused, not ignored (a typo would be lost)."""
+    """A request model: fields it does not know are refused, not ignored (a typo would be lost), and every
+    instant lies within the tracker's reach (:mod:`..core.instants`), whatever its field."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="wrap")
+    @classmethod
+    def _instants_within_reach(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            valid = handler(value)
+        except OverflowError:  # a rule of the field compared an instant the calendar cannot hold
+            raise ValueError("lies too near the ends of the calendar to be computed with") from None
+        if isinstance(valid, datetime) and not within_reach(valid):
+            raise ValueError("lies too near the ends of the calendar to be computed with")
+        return valid
 
 
 # --- errors --------------------------------------------------------------------------------------------
@@ -94,10 +115,10 @@ class ComplaintQuery(BaseModel):
 
 
 class LetterFields(Strict):
-    opd: Text = Field(description="OPD id from the inventory")
-    letter_number: Text
+    opd: Annotated[Text, stored_in(Letter.opd)] = Field(description="OPD id from the inventory")
+    letter_number: Annotated[Text, stored_in(Letter.number)]
     letter_date: date
-    reporter: Text
+    reporter: Annotated[Text, stored_in(Letter.reporter)]
     description: Text
     received_at: AwareDatetime | None = Field(None, description="ISO 8601 with offset; default: now")
 
@@ -147,11 +168,15 @@ class CheckBody(Strict):
 
 
 class EscalateBody(Strict):
-    ticket_number: Text
+    ticket_number: Annotated[Text, stored_in(ISPContact.ticket_number)]
     called_at: AwareDatetime | None = None
     estimate_at: AwareDatetime | None = None
-    isp: Plain | None = Field(None, description="ISP uplink id; default: the case's")
-    contact: Plain | None = Field(None, description="Default: the inventory's support contact")
+    isp: Annotated[Plain, stored_in(ISPContact.isp)] | None = Field(
+        None, description="ISP uplink id; default: the case's"
+    )
+    contact: Annotated[Plain, stored_in(ISPContact.contact)] | None = Field(
+        None, description="Default: the inventory's support contact"
+    )
     note: Note = ""
 
 
@@ -183,10 +208,10 @@ class CommentBody(Strict):
 
 
 class ComplaintBody(Strict):
-    complainant: Text
+    complainant: Annotated[Text, stored_in(Complaint.complainant)]
     description: Text
     channel: ComplaintChannel = ComplaintChannel.DIRECT
-    contact: Plain = ""
+    contact: Annotated[Plain, stored_in(Complaint.contact)] = ""
     case_id: JsonId | None = None
 
 
@@ -196,7 +221,7 @@ class RespondBody(Strict):
 
 
 class EscalateComplaintBody(Strict):
-    official_name: Text
+    official_name: Annotated[Text, stored_in(Complaint.official_name)]
 
 
 class ResolveComplaintBody(Strict):

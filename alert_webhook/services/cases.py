@@ -124,10 +124,16 @@ def timeline(tracker: Tracker, case_id: int) -> list[EventView]:
 
 
 def snapshot(case: Case) -> workflow.CaseSnapshot:
-    """What the workflow's rules need to know of a stored case."""
-    round_checks = {Check(c.check): CheckResult(c.result) for c in case.checks if c.round == case.check_round}
+    """What the workflow's rules need to know of a stored case. A word the rules do not know (written by
+    another version, or by hand) matches none of them: an unknown state allows no action, an unknown check
+    or result counts as not recorded."""
+    round_checks = {
+        Check(c.check): CheckResult(c.result)
+        for c in case.checks
+        if c.round == case.check_round and c.check in tuple(Check) and c.result in tuple(CheckResult)
+    }
     return workflow.CaseSnapshot(
-        state=CaseState(case.state),
+        state=CaseState(case.state) if case.state in tuple(CaseState) else case.state,  # type: ignore[arg-type]
         assignee_ids=frozenset(a.user_id for a in case.assignments),
         round_checks=round_checks,
     )

@@ -8,9 +8,9 @@ its attributes. Instants are aware datetimes, written in JSON as ISO 8601 with t
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from ..core.complaints import ComplaintState
 from ..core.workflow import CaseSource, CaseState, Check, CheckResult
@@ -46,6 +46,8 @@ __all__ = [
     "event_view",
 ]
 
+T = TypeVar("T")
+
 # ISO 8601 with the offset written out (``+00:00``), as the API has always answered.
 Instant = Annotated[
     datetime,
@@ -56,6 +58,12 @@ Instant = Annotated[
 
 class View(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+
+# A word of an enumeration as stored (``Stored[CaseState]``): one of the enumeration, or any other text
+# (written by another version, or by hand), passed on as it is rather than failing every page that shows
+# it. The pages show an unknown word as itself.
+Stored = Annotated[T | str, Field(union_mode="left_to_right")]
 
 
 class Assignee(View):
@@ -88,8 +96,8 @@ class CaseSummary(View):
     """A case as the list shows it."""
 
     id: int
-    state: CaseState
-    source: CaseSource
+    state: Stored[CaseState]
+    source: Stored[CaseSource]
     title: str
     target: str
     target_name: str
@@ -118,8 +126,8 @@ class CaseSummary(View):
 class CheckView(View):
     id: int
     round: int
-    check: Check
-    result: CheckResult
+    check: Stored[Check]
+    result: Stored[CheckResult]
     note: str
     evidence: dict[str, Any]
     user_id: int | None
@@ -181,8 +189,8 @@ class EventView(View):
     actor: str
     actor_id: int | None
     kind: str
-    from_state: CaseState | None
-    to_state: CaseState | None
+    from_state: Stored[CaseState] | None
+    to_state: Stored[CaseState] | None
     note: str
     data: dict[str, Any]
 
@@ -202,7 +210,7 @@ class CaseDetail(CaseSummary):
 class ComplaintView(View):
     id: int
     case_id: int | None
-    state: ComplaintState
+    state: Stored[ComplaintState]
     channel: str
     complainant: str
     contact: str
