@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import Flask, g, render_template, request
 from flask.json.provider import DefaultJSONProvider
@@ -82,8 +82,9 @@ def is_api() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz"
 
 
-def _texts() -> Iterator[tuple[str, str]]:
-    """Every text of the request a view may read: query, form fields, file names."""
+def _texts() -> Iterator[tuple[str | None, str]]:
+    """Every text of the request a view may read: query, form fields, file names (a form field's name is
+    None where werkzeug could not read it)."""
     yield from request.args.items(multi=True)
     if request.mimetype in FORMS:
         yield from request.form.items(multi=True)
@@ -94,6 +95,8 @@ def _texts() -> Iterator[tuple[str, str]]:
 def _check_text() -> None:
     """Refuse a NUL or a lone surrogate in any text of the request before a view reads it."""
     for name, value in _texts():
+        if name is None:  # a part of a multipart body whose Content-Disposition names nothing readable
+            _refuse("(form)", "every form field needs a name")
         problem = text_problem(name) or text_problem(value)
         if problem:
             _refuse(name, problem)
@@ -102,7 +105,7 @@ def _check_text() -> None:
             _refuse(f"header {name}", "must not contain a NUL character")
 
 
-def _refuse(field: str, problem: str) -> None:
+def _refuse(field: str, problem: str) -> NoReturn:
     if is_api():
         raise APIError(400, f"{field}: {problem}", field)
     raise BadRequest(f"{field}: {problem}")

@@ -193,6 +193,18 @@ def test_a_nul_in_a_form_field_is_a_400_page_and_nothing_is_written(
     assert len(client.get(f"/api/v1/cases/{alert_case}/timeline", headers=HEADERS).get_json()["events"]) == 2
 
 
+def test_a_form_field_without_a_readable_name_is_a_400(client: Any, login: Any, staff: dict) -> None:
+    """A part named by a bare CR (found by the schemathesis fuzz): werkzeug reads its name as None."""
+    body = b'--XX\r\nContent-Disposition: form-data; name="\r"\r\n\r\nnull\r\n--XX--\r\n'
+    multipart = "multipart/form-data; boundary=XX"
+    headers = {**staff["tech"].headers, "Content-Type": multipart}
+    answer = client.post("/api/v1/letters", data=body, headers=headers)
+    assert is_json_error(answer, 400) and answer.get_json()["field"] == "(form)"
+    signed_in(client, login, staff["tech"])
+    assert is_page(client.post("/letters/new", data=body, headers={"Content-Type": multipart}), 400)
+    assert cases(client) == []
+
+
 def test_a_nul_in_a_query_is_a_400_page(client: Any, login: Any, staff: dict) -> None:
     signed_in(client, login, staff["head"])
     assert is_page(client.get("/cases?opd=set%00da"), 400)
