@@ -16,24 +16,26 @@ from flask_openapi3 import FileStorage
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
     StrictInt,
     StrictStr,
     ValidatorFunctionWrapHandler,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
 from ..core.complaints import ComplaintChannel
-from ..core.instants import within_reach
+from ..core.instants import YEAR_PATTERN, within_reach
 from ..core.refusals import ENGLISH
 from ..core.workflow import CaseSource, CaseState, Check, CheckResult
 from ..services.letters import LetterInput, Scan
 from ..services.views import CaseSummary, ComplaintView, EventView, Instant
 from ..store.limits import MAX_ID, length
-from ..store.models import Complaint, ISPContact, Letter
+from ..store.models import AlertEpisode, Case, CaseTarget, Complaint, ISPContact, Letter, Notification
 
 # PostgreSQL's text holds no NUL character: refused here (400), not by the database (a 5xx).
 WITHOUT_NUL = r"^[^\x00]*$"
@@ -41,7 +43,17 @@ Plain = Annotated[StrictStr, Field(pattern=WITHOUT_NUL)]
 Text = Annotated[StrictStr, Field(min_length=1, pattern=WITHOUT_NUL)]  # required: absent, null, "": 400
 Note = Annotated[StrictStr, Field(pattern=WITHOUT_NUL, description="Recorded on the timeline")]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]  # from a path or a query: text that reads as a number
-JsonId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]  # in a JSON body: a JSON number
+
+
+def _whole(value: Any) -> Any:
+    """JSON's ``3.0`` is the integer 3, as JSON Schema's ``integer`` says; a fraction stays refused."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# An instant with its offset, within the tracker's reach (:mod:`..core.instants`).
+DATE_TIME = {"type": "string", "format": "date-time", "pattern": YEAR_PATTERN}
+Moment = Annotated[AwareDatetime, WithJsonSchema(DATE_TIME)]
+JsonId = Annotated[StrictInt, Field(ge=1, le=MAX_ID), BeforeValidator(_whole)]  # in a JSON body: a number
 
 
 def stored_in(*columns: Any) -> Any:
@@ -120,7 +132,7 @@ class LetterFields(Strict):
     letter_date: date
     reporter: Annotated[Text, stored_in(Letter.reporter)]
     description: Text
-    received_at: AwareDatetime | None = Field(None, description="ISO 8601 with offset; default: now")
+    received_at: Moment | None = Field(None, description="ISO 8601 with offset; default: now")
 
     def letter(self, scan: Scan | None = None) -> LetterInput:
         """The services' input for this letter."""
@@ -135,6 +147,10 @@ class LetterFields(Strict):
         )
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
 class LetterUpload(LetterFields):
     """The letter form as multipart/form-data, with the scanned letter."""
 
@@ -146,7 +162,13 @@ class LetterUpload(LetterFields):
             return {k: v if isinstance(v, str) or k == "file" else json.dumps(v) for k, v in data.items()}
         return data
 
-    file: FileStorage | None = Field(None, description="The scanned letter: PDF, PNG or JPEG")
+    # A form's field is there or not, never null: text when there, and its default is said in words.
+    received_at: Annotated[Moment | None, WithJsonSchema(DATE_TIME)] = Field(
+        None, description="ISO 8601 with offset; default: now", json_schema_extra=_no_default
+    )
+    file: Annotated[FileStorage | None, WithJsonSchema({"type": "string", "format": "binary"})] = Field(
+        None, description="The scanned letter: PDF, PNG or JPEG", json_schema_extra=_no_default
+    )
 
 
 class NoteBody(Strict):
@@ -155,6 +177,16 @@ class NoteBody(Strict):
 
 class Technicians(Strict):
     """Technicians by id (``technician_ids``) or by username (``technicians``)."""
+
+    # One of the two lists is given (the view says which is missing: the ids).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"type": "array"}}}
+                for name in ("technician_ids", "technicians")
+            ]
+        }
+    )
 
     technician_ids: list[JsonId] | None = None
     technicians: list[Plain] | None = Field(None, description="Usernames, instead of ids")
@@ -169,8 +201,8 @@ class CheckBody(Strict):
 
 class EscalateBody(Strict):
     ticket_number: Annotated[Text, stored_in(ISPContact.ticket_number)]
-    called_at: AwareDatetime | None = None
-    estimate_at: AwareDatetime | None = None
+    called_at: Moment | None = None
+    estimate_at: Moment | None = None
     isp: Annotated[Plain, stored_in(ISPContact.isp)] | None = Field(
         None, description="ISP uplink id; default: the case's"
     )
@@ -186,7 +218,7 @@ class RecheckBody(Strict):
 
 
 class RestoreBody(Strict):
-    restored_at: AwareDatetime | None = Field(None, description="Default: the resolved alert's, else now")
+    restored_at: Moment | None = Field(None, description="Default: the resolved alert's, else now")
     note: Note = ""
 
 
@@ -253,12 +285,20 @@ class Evidence(BaseModel):
     evidence: dict[Check, dict[str, Any]] = Field(description="A Prometheus snapshot per monitored check")
 
 
+# Two numbers, described without ``prefixItems``: schemathesis (4.32) cannot read a response schema holding
+# one (schemathesis/schemathesis#3842), and for two numbers the two descriptions say the same.
+Sample = Annotated[
+    tuple[float, float],
+    WithJsonSchema({"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}),
+]
+
+
 class Chart(BaseModel):
     target: str
     start: Instant
     end: Instant
-    up: list[tuple[float, float]] = Field(description="(unix seconds, 0 or 1)")
-    rtt: list[tuple[float, float]] = Field(description="(unix seconds, mean RTT in seconds)")
+    up: list[Sample] = Field(description="(unix seconds, 0 or 1)")
+    rtt: list[Sample] = Field(description="(unix seconds, mean RTT in seconds)")
     error: str | None = Field(
         description="Why there are no series (Prometheus not configured or unreachable)"
     )
@@ -287,26 +327,70 @@ class Health(BaseModel):
 # --- Alertmanager's webhook payload (described here; validated by core.alertmanager) ---------------------
 
 
+# Alertmanager's payload is read leniently, as Alertmanager may write it: an optional text or map may be
+# null, and a firing alert's endsAt may be empty or Go's zero time.
+_TEXT = {"type": "string", "pattern": WITHOUT_NUL}
+_TEXTS = {"type": "object", "propertyNames": _TEXT, "additionalProperties": _TEXT}
+GO_ZERO_TIME = r"^0001-01-01T00:00:00(\.0+)?([Zz]|[+-]00:00)$"
+Timestamp = Annotated[StrictStr, WithJsonSchema(DATE_TIME)]
+NoEnd = Annotated[StrictStr, WithJsonSchema({"type": "string", "pattern": f"{GO_ZERO_TIME}|^$"})]
+OptionalText = Annotated[Plain | None, Field(description="null is empty")]
+TextMap = Annotated[dict[str, str] | None, WithJsonSchema({"anyOf": [_TEXTS, {"type": "null"}]})]
+
+
+def _labels(nullable: bool, required: tuple[str, ...], **lengths: int | None) -> Any:
+    """Labels as the payload parser takes them: text names and values, some of them bounded."""
+    properties = {name: {**_TEXT, "maxLength": most, **({"minLength": 1} if name in required else {})}
+                  for name, most in lengths.items()}  # fmt: skip
+    labels = {**_TEXTS, "properties": properties, "required": list(required)}
+    return WithJsonSchema({"anyOf": [labels, {"type": "null"}]} if nullable else labels)
+
+
+# The columns each label is stored in, as :func:`..services.notifications.read_notification` checks them.
+AlertLabels = Annotated[
+    dict[str, str],
+    _labels(
+        False,
+        ("alertname",),
+        alertname=length(AlertEpisode.alertname),
+        target=length(AlertEpisode.target, Case.target, CaseTarget.target),
+    ),
+]
+GroupLabels = Annotated[
+    dict[str, str] | None, _labels(True, (), target=length(Case.target, CaseTarget.target))
+]
+
+
 class Alert(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"status": {"const": "resolved"}}},
+            "then": {"required": ["endsAt"], "properties": {"endsAt": DATE_TIME}},
+        }
+    )
     status: Literal["firing", "resolved"]
-    labels: dict[str, str] = Field(description="Must hold alertname")
-    annotations: dict[str, str] = {}
-    startsAt: str = Field(json_schema_extra={"format": "date-time"})
-    endsAt: str = Field("", description="Go's zero time while firing; required when resolved")
-    generatorURL: str = ""
+    labels: AlertLabels
+    annotations: TextMap = None
+    startsAt: Timestamp
+    endsAt: Timestamp | NoEnd | None = Field(
+        None, description="Empty, null or Go's zero time while firing; required when resolved"
+    )
+    generatorURL: OptionalText = None
     fingerprint: str = Field(pattern="^[0-9a-fA-F]{1,64}$")
 
 
 class AlertmanagerPayload(BaseModel):
-    """Alertmanager's webhook payload, version 4."""
+    """Alertmanager's webhook payload, version 4. Every text is without NUL; the case's key, made of the
+    group's labels (all of them together), holds at most as much as its column (the webhook answers 400
+    naming groupLabels)."""
 
     version: Literal["4"]
     status: Literal["firing", "resolved"]
-    receiver: str
-    groupKey: str
+    receiver: Annotated[Plain, stored_in(Notification.receiver)]
+    groupKey: Plain
     truncatedAlerts: int = Field(0, ge=0)
-    groupLabels: dict[str, str] = {}
-    commonLabels: dict[str, str] = {}
-    commonAnnotations: dict[str, str] = {}
-    externalURL: str = ""
+    groupLabels: GroupLabels = None
+    commonLabels: GroupLabels = None
+    commonAnnotations: TextMap = None
+    externalURL: OptionalText = None
     alerts: list[Alert]

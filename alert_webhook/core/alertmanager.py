@@ -172,6 +172,8 @@ def parse_notification(document: Any) -> Notification:
     if status not in STATUSES:
         raise PayloadError("status", f"must be firing or resolved, not {status!r}")
     truncated = document.get("truncatedAlerts", 0)
+    if isinstance(truncated, float) and truncated.is_integer():  # JSON's 3.0 is the integer 3
+        truncated = int(truncated)
     if not isinstance(truncated, int) or isinstance(truncated, bool) or truncated < 0:
         raise PayloadError("truncatedAlerts", "must be a non-negative integer")
     alerts_raw = document.get("alerts")

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
+from alert_webhook.core.instants import YEAR_PATTERN, YEARS, within_reach
 from alert_webhook.extension import tracker_of
 from alert_webhook.services import casework
 from alert_webhook.store.models import Case, Complaint, User
@@ -99,6 +101,20 @@ def test_an_instant_the_calendar_cannot_hold_is_a_400_naming_the_field(
     )
     assert is_json_error(answer, 400) and answer.get_json()["field"] == "received_at"
     assert cases(client) == []
+
+
+def test_the_documented_years_are_the_years_within_reach() -> None:
+    """The OpenAPI document's pattern and the edge's rule say the same; the edge's extremes, with the
+    largest offsets, still convert to UTC and leave weeks for the clock."""
+    pattern = re.compile(YEAR_PATTERN)
+    for year in range(1, 10_000):
+        written = datetime(year, 6, 1, tzinfo=UTC)
+        assert bool(pattern.match(f"{year:04d}-06-01T00:00:00Z")) == within_reach(written), year
+    utmost = timedelta(hours=23, minutes=59)
+    first = datetime(YEARS[0], 1, 1, tzinfo=timezone(utmost))
+    last = datetime(YEARS[1], 12, 31, 23, 59, tzinfo=timezone(-utmost))
+    assert within_reach(first) and within_reach(last)
+    assert first.astimezone(UTC) - timedelta(weeks=26) < last.astimezone(UTC) + timedelta(weeks=26)
 
 
 @pytest.mark.parametrize("typed", ["0001-01-01T00:00", "9999-12-31T23:59"])
