@@ -34,7 +34,7 @@ from ..core.refusals import ENGLISH
 from ..core.workflow import CaseSource, CaseState, Check, CheckResult
 from ..services.letters import LetterInput, Scan
 from ..services.views import CaseSummary, ComplaintView, EventView, Instant
-from ..store.limits import MAX_ID, length
+from ..store.limits import MAX_ID, MAX_INTEGER, length
 from ..store.models import AlertEpisode, Case, CaseTarget, Complaint, ISPContact, Letter, Notification
 
 # PostgreSQL's text holds no NUL character: refused here (400), not by the database (a 5xx).
@@ -388,7 +388,7 @@ class AlertmanagerPayload(BaseModel):
     status: Literal["firing", "resolved"]
     receiver: Annotated[Plain, stored_in(Notification.receiver)]
     groupKey: Plain
-    truncatedAlerts: int = Field(0, ge=0)
+    truncatedAlerts: int = Field(0, ge=0, le=MAX_INTEGER)
     groupLabels: GroupLabels = None
     commonLabels: GroupLabels = None
     commonAnnotations: TextMap = None

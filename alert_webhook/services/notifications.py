@@ -27,7 +27,7 @@ from ..core.alertmanager import PayloadError, parse_notification
 from ..core.workflow import CaseSource, CaseState, EventKind
 from ..spool import Spooled
 from ..store.db import serialize_writers
-from ..store.limits import length
+from ..store.limits import MAX_INTEGER, length
 from ..store.models import (
     AlertEpisode,
     Case,
@@ -180,6 +180,8 @@ def read_notification(text: str) -> ParsedNotification:
     # The parser refuses a lone surrogate in each string it keeps, naming the field.
     notification = parse_notification(jsontext.decode(text, surrogates=True))
     _fits("receiver", notification.receiver, Notification.receiver)
+    if notification.truncated_alerts > MAX_INTEGER:
+        raise PayloadError("truncatedAlerts", f"must be at most {MAX_INTEGER}")
     _fits("groupLabels", ingest.case_key(notification), Case.group_key, Case.active_key)
     for where, labels in (
         ("groupLabels", notification.group_labels),

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["MAX_ID", "fit", "length"]
+__all__ = ["MAX_ID", "MAX_INTEGER", "fit", "length"]
 
-MAX_ID = 2**31 - 1  # row ids are 32-bit integers on PostgreSQL
+MAX_INTEGER = 2**31 - 1  # an Integer column is 32 bits on PostgreSQL
+MAX_ID = MAX_INTEGER  # row ids are Integer columns
 
 
 def length(*columns: Any) -> int | None:

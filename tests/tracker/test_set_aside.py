@@ -71,6 +71,7 @@ def _labels(**labels: str) -> Any:
         (lambda d: d["alerts"][0].update(startsAt="9999-12-31T23:59:59-10:00"), "alerts[0].startsAt"),
         (lambda d: d["alerts"][0].update(startsAt="0001-01-01T00:00:00+10:00"), "alerts[0].startsAt"),
         (lambda d: d["alerts"][0].update(startsAt="9999-12-31T23:59:59Z"), "alerts[0].startsAt"),
+        (lambda d: d.update(truncatedAlerts=2**31), "truncatedAlerts"),  # notifications.truncated_alerts
     ],
 )
 def test_what_the_database_cannot_store_is_refused_naming_the_field(
@@ -91,6 +92,7 @@ def test_the_longest_values_the_columns_hold_are_accepted_and_applied(client: An
     document["receiver"] = "r" * 200
     document["groupLabels"] = {"target": "t" * 64}
     document["commonLabels"] = {}
+    document["truncatedAlerts"] = 2**31 - 1
     assert client.post("/api/v1/alerts", json=document, headers=HEADERS).status_code == 200
     [applied] = apply(app)
     assert applied.error is None and applied.effects > 0
