@@ -144,7 +144,7 @@ def _users(args: argparse.Namespace) -> int:
             print(f"added {user.username} ({user.role})")
         elif args.users_command == "reset-password":
             accounts.set_password(tracker, args.username, _read_password(args))
-            print(f"password of {args.username} changed")
+            print(f"password of {args.username} changed; every session of theirs has ended")
         elif args.users_command == "token":
             print(accounts.issue_api_token(tracker, args.username))
         elif args.users_command == "list":

@@ -3,6 +3,10 @@
 Counting in the database rather than in process memory keeps the numbers right with several gunicorn
 workers and across restarts: "opened" is the number of case rows, "received" the number of stored
 notifications, and so on. Nothing here is written; a scrape is a handful of aggregate queries.
+
+``/metrics`` answers only ``Authorization: Bearer $BATIKNET_METRICS_TOKEN`` (Prometheus:
+``authorization.credentials_file`` in prometheus.yml), else 401: its series name the technicians and the
+targets of open cases. That token reads nothing else, and no other credential reads the metrics.
 """
 
 from __future__ import annotations
@@ -15,11 +19,14 @@ from flask import Blueprint, Flask, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from sqlalchemy import case as when
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, select
 
+from .api.access import bearer, same_secret
+from .core.service_level import Standing
 from .core.workflow import CaseSource, CaseState
 from .extension import tracker_of
 from .services import Tracker
+from .services.cases import standing_sql
 from .spool import SET_ASIDE_KINDS, received_at_of
 from .store.models import Case, CaseAssignment, Heartbeat, Notification, RejectionCount, User
 
@@ -37,6 +44,8 @@ WORKING_SECONDS_BUCKETS = (
     130500.0,
 )
 REJECTION_REASONS = ("unauthorized", "content_type", "too_large", "invalid_json", "invalid_payload")
+# The ``within`` label of completed cases: a standing (core/service_level.py) in the metric's short words.
+WITHIN = {Standing.WITHIN_TARGET: "target", Standing.WITHIN_MAXIMUM: "maximum", Standing.PAST_MAXIMUM: "late"}
 
 bp = Blueprint("metrics", __name__)
 
@@ -63,11 +72,15 @@ class CaseCollector:
                 "maximum: end of working day 5).",
                 labels=["deadline"],
             )
-            for name, column in (("target", Case.target_deadline), ("maximum", Case.maximum_deadline)):
-                count = session.scalar(
-                    select(func.count()).where(Case.state != CaseState.CLOSED, column < now)
-                )
-                overdue.add_metric([name], count or 0)
+            standing = standing_sql(now)
+            open_by_standing = dict(
+                session.execute(
+                    select(standing, func.count()).where(Case.state != CaseState.CLOSED).group_by(standing)
+                ).all()
+            )
+            past_maximum = open_by_standing.get(Standing.PAST_MAXIMUM, 0)
+            overdue.add_metric(["target"], open_by_standing.get(Standing.WITHIN_MAXIMUM, 0) + past_maximum)
+            overdue.add_metric(["maximum"], past_maximum)
             yield overdue
 
             info = GaugeMetricFamily(
@@ -105,34 +118,20 @@ class CaseCollector:
                 Case.isp,
             )
 
-            rows = (
-                select(
-                    func.coalesce(User.username, "none").label("technician"),
-                    func.coalesce(Case.isp, "none").label("isp"),
-                    when(
-                        (Case.restored_at <= Case.target_deadline, literal("target")),
-                        (Case.restored_at <= Case.maximum_deadline, literal("maximum")),
-                        else_=literal("late"),
-                    ).label("within"),
-                )
-                .select_from(Case)
-                .outerjoin(CaseAssignment, CaseAssignment.case_id == Case.id)
-                .outerjoin(User, User.id == CaseAssignment.user_id)
-                .where(Case.restored_at.is_not(None))
-                .subquery()
-            )
-            restored = CounterMetricFamily(
+            yield self._by_technician(
+                session,
                 "batiknet_cases_restored",
-                "Cases restored, by technician, ISP and whether within the target or the maximum.",
-                labels=["technician", "isp", "within"],
+                "Cases whose network was restored, by technician and ISP.",
+                Case.restored_at.is_not(None),
             )
-            for name, isp, bucket, count in session.execute(
-                select(rows.c.technician, rows.c.isp, rows.c.within, func.count()).group_by(
-                    rows.c.technician, rows.c.isp, rows.c.within
-                )
-            ):
-                restored.add_metric([name, isp, bucket], count)
-            yield restored
+            yield self._by_technician(
+                session,
+                "batiknet_cases_completed",
+                "Cases completed (closed), by technician, ISP and whether within the target (end of working "
+                "day 2), the maximum (end of working day 5) or late, measured at the completion.",
+                Case.closed_at.is_not(None),
+                within=standing,
+            )
 
             received = session.scalar(select(func.count(Notification.id))) or 0
             duplicates = (
@@ -188,6 +187,35 @@ class CaseCollector:
             )
 
     @staticmethod
+    def _by_technician(
+        session: Any, name: str, documentation: str, condition: Any, within: Any = None
+    ) -> Metric:
+        """A counter of the cases meeting ``condition`` per assigned technician and ISP, and per standing
+        when ``within`` is given (its values named target, maximum, late)."""
+        columns = [
+            func.coalesce(User.username, "none").label("technician"),
+            func.coalesce(Case.isp, "none").label("isp"),
+        ]
+        if within is not None:
+            columns.append(within.label("within"))
+        rows = (
+            select(*columns)
+            .select_from(Case)
+            .outerjoin(CaseAssignment, CaseAssignment.case_id == Case.id)
+            .outerjoin(User, User.id == CaseAssignment.user_id)
+            .where(condition)
+            .subquery()
+        )
+        labels = [column.name for column in columns]
+        family = CounterMetricFamily(name, documentation, labels=labels)
+        grouped = [rows.c[label] for label in labels]
+        for *values, count in session.execute(select(*grouped, func.count()).group_by(*grouped)):
+            if within is not None:
+                values[-1] = WITHIN[values[-1]]
+            family.add_metric(values, count)
+        return family
+
+    @staticmethod
     def _histogram(session: Any, name: str, documentation: str, column: Any, label: Any) -> Metric:
         bucket_sums = [func.sum(when((column <= bound, 1), else_=0)) for bound in WORKING_SECONDS_BUCKETS]
         group = [label] if label is not None else []
@@ -218,6 +246,13 @@ def register_metrics(app: Flask) -> None:
 
 @bp.get("/metrics")
 def metrics() -> Response:
+    if not same_secret(bearer(), tracker_of(current_app).settings.metrics_token):
+        return Response(
+            "a valid bearer token is required (BATIKNET_METRICS_TOKEN)\n",
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            mimetype="text/plain",
+        )
     return Response(
         generate_latest(current_app.extensions["batiknet_registry"]), mimetype=CONTENT_TYPE_LATEST
     )

@@ -20,17 +20,28 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from .core.clock import DEFAULT_WINDOWS, WorkingCalendar, indonesian_holidays, parse_windows
+from .core.documents import check_number_format, nip_digits
+from .core.letters import scan_type
 
 __all__ = ["PREFIX", "Settings", "SettingsError", "load_settings", "working_calendar"]
 
 PREFIX = "BATIKNET_"
-SECRETS = frozenset({"api_token", "secret_key"})  # never repeated in an error message
+LOGO_TYPES = ("image/png", "image/jpeg")
+LOGO_MAX_BYTES = 1 << 20  # embedded in every printed page and PDF
+SECRETS = frozenset({"api_token", "metrics_token", "secret_key"})  # never repeated in an error message
 
 
 class SettingsError(ValueError):
@@ -61,6 +72,26 @@ def _zone(value: Any) -> Any:
     return value
 
 
+def _logo(path: Path | None) -> Path | None:
+    """A logo the documents can embed: a readable PNG or JPEG file of at most 1 MiB."""
+    if path is None:
+        return None
+    try:
+        with path.open("rb") as file:
+            data = file.read(LOGO_MAX_BYTES + 1)
+    except OSError as error:
+        raise ValueError(f"cannot read the logo: {error.strerror}") from None
+    if scan_type(data) not in LOGO_TYPES:
+        raise ValueError("the logo must be a PNG or JPEG image")
+    if len(data) > LOGO_MAX_BYTES:
+        raise ValueError("the logo is larger than 1 MiB")
+    return path
+
+
+def _nip(value: str) -> str:
+    return nip_digits(value) if value else ""
+
+
 Dates = Annotated[frozenset[date], NoDecode, BeforeValidator(_comma_list)]
 HttpURL = Annotated[str, Field(pattern=r"^https?://[^\s/]+")]
 Windows = Annotated[dict[int, tuple[tuple[time, time], ...]], NoDecode, BeforeValidator(_windows)]
@@ -77,6 +108,7 @@ class Settings(BaseSettings):
     instance_path: Path | None = None
     database_url: str | None = None  # default: SQLite file in the instance folder
     api_token: str | None = Field(None, repr=False)  # shared by Alertmanager and automation
+    metrics_token: str | None = Field(None, repr=False)  # Prometheus' bearer token for /metrics; unset: none
     inventory: Path | None = None
     prometheus_url: HttpURL | None = None
     grafana_url: HttpURL | None = None
@@ -97,6 +129,8 @@ class Settings(BaseSettings):
     holidays_add: Dates = frozenset()  # closing days by local decree
     holidays_remove: Dates = frozenset()  # open although the holiday list says closed
     reopen_window_hours: float = Field(7.25, ge=0, le=24 * 7)  # working hours; one Mon–Thu working day
+    # How far ahead of the server's clock a time a person enters as having happened may be (their clock).
+    clock_skew_seconds: float = Field(300, ge=0, le=3600)
     max_notification_bytes: int = Field(1 << 20, ge=1, le=1 << 30)
     # On a graceful stop, how long the applier may still apply what was accepted before the stop (the
     # service manager's stop timeout must allow it: deploy/systemd, docker-compose.yml).
@@ -114,8 +148,14 @@ class Settings(BaseSettings):
     letterhead_email: str = ""
     letterhead_website: str = ""
     letterhead_city: str = "Pekalongan"
+    letterhead_logo: Annotated[Path | None, AfterValidator(_logo)] = None  # PNG or JPEG; none when unset
     head_name: str = ""  # Kepala Bidang Infrastruktur dan Statistik, signs the reports
-    head_id: str = ""  # the head's staff number (NIP), printed under the signature when set
+    # The head's staff number (NIP), 18 digits with or without spaces; printed under the signature when set.
+    head_id: Annotated[str, AfterValidator(_nip)] = ""
+    # The letter number of a resolution report (core/documents.py): {seq} and {year} at least.
+    report_number_format: Annotated[str, AfterValidator(check_number_format)] = (
+        "555/{seq:03d}/Kominfo/{month_roman}/{year}"
+    )
 
     @field_validator("*", mode="before")
     @classmethod
@@ -156,11 +196,10 @@ def _explain(problem: Any) -> str:
 
 
 def working_calendar(settings: Settings) -> WorkingCalendar:
-    categories = settings.holiday_categories
     return WorkingCalendar(
         timezone=settings.timezone,
         windows=settings.working_hours,
-        is_holiday=indonesian_holidays(categories) if categories else (lambda _day: False),
+        holidays=indonesian_holidays(settings.holiday_categories),
         extra_closed=settings.holidays_add,
         extra_open=settings.holidays_remove,
     )

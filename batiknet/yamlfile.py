@@ -20,6 +20,12 @@ line naming the file and, where it has one, the place. It refuses:
 
 Aliases stay allowed within those bounds: they are how a file shares one value (SNMP credentials, probe
 settings) between entries.
+
+The scanning and parsing (characters to events) run in libyaml, in C, which PyYAML's wheels carry; the
+composing (events to nodes, where the bounds are counted) and the construction (nodes to plain data, where
+the values are checked) run in PyYAML's Python classes with the overrides below. A file libyaml refuses
+is read again by PyYAML's own parser, in Python, which words the refusal as it always has; a PyYAML built
+without libyaml parses every file that way, some four times slower, refusing the same files.
 """
 
 from __future__ import annotations
@@ -28,11 +34,18 @@ import math
 import os
 import re
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.parser import Parser, ParserError
+from yaml.reader import Reader, ReaderError
+from yaml.resolver import Resolver
+from yaml.scanner import Scanner, ScannerError
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_VALUES", "YAMLFileError", "load_yaml_file"]
 
@@ -55,17 +68,28 @@ def load_yaml_file(path: str | os.PathLike[str]) -> Any:
     """The file's single document as plain data, or :class:`YAMLFileError` saying why not."""
     path = Path(path)
     text = _decode(path.name, _read(path))
-    loader = None
     try:
-        loader = _BoundedLoader(text, path.name)  # the reader checks every character here
-        return loader.get_single_data()
+        if LIBYAML_LOADER is not None:
+            try:
+                return _load(LIBYAML_LOADER, text, path.name)
+            except (ReaderError, ScannerError, ParserError):
+                # Not YAML to libyaml: PyYAML's parser reads it again to say why, as it always has.
+                # libyaml words its refusals otherwise, and meets a lone surrogate escape, or nesting
+                # past its own bound of 1,000 levels, before the checks below can name them.
+                pass
+        return _load(_PythonLoader, text, path.name)
     except yaml.MarkedYAMLError as error:
         raise YAMLFileError(f"{path.name}: not valid YAML: {_marked(error)}") from None
     except yaml.YAMLError as error:  # the reader's: a character YAML does not allow in a file
         raise YAMLFileError(f"{path.name}: not valid YAML: {' '.join(str(error).split())}") from None
+
+
+def _load(loader_class: Callable[[str, str], _BoundedLoader], text: str, name: str) -> Any:
+    loader = loader_class(text, name)
+    try:
+        return loader.get_single_data()
     finally:
-        if loader is not None:
-            loader.dispose()
+        loader.dispose()
 
 
 def _read(path: Path) -> bytes:
@@ -111,13 +135,16 @@ def _short_tag(tag: str) -> str:
     return "!!" + tag.removeprefix(CORE_TAG) if tag.startswith(CORE_TAG) else tag
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, bounded while it composes, constructing only plain data."""
+class _BoundedLoader(Composer, SafeConstructor, Resolver):
+    """PyYAML's safe loader, bounded while it composes, constructing only plain data; the events it
+    composes come from the parser a subclass adds (libyaml's or PyYAML's own)."""
 
     yaml_constructors: dict[str | None, Any] = {}  # noqa: RUF012  (PyYAML's own class-level registry)
 
-    def __init__(self, text: str, name: str) -> None:
-        super().__init__(text)
+    def __init__(self, name: str) -> None:
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
         self.name = name
         self.depth = 0
         self.composed = 0  # distinct values so far: bounds memory while a long list is still open
@@ -229,13 +256,51 @@ def _children(node: Node) -> list[Node]:
 
 
 for _tag, _constructor in (
-    ("null", yaml.SafeLoader.construct_yaml_null),
+    ("null", SafeConstructor.construct_yaml_null),
     ("bool", _BoundedLoader.construct_checked_bool),
     ("int", _BoundedLoader.construct_bounded_int),
     ("float", _BoundedLoader.construct_finite_float),
     ("str", _BoundedLoader.construct_printable_str),
-    ("seq", yaml.SafeLoader.construct_yaml_seq),
-    ("map", yaml.SafeLoader.construct_yaml_map),
+    ("seq", SafeConstructor.construct_yaml_seq),
+    ("map", SafeConstructor.construct_yaml_map),
 ):
     _BoundedLoader.add_constructor(CORE_TAG + _tag, _constructor)
 _BoundedLoader.add_constructor(None, _BoundedLoader.construct_refused)
+
+
+class _PythonLoader(_BoundedLoader, Reader, Scanner, Parser):
+    """The bounded loader on PyYAML's own reader, scanner and parser, in Python."""
+
+    def __init__(self, text: str, name: str) -> None:
+        Reader.__init__(self, text)  # refuses the characters YAML does not allow in a file
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        super().__init__(name)
+
+    def scan_flow_scalar_non_spaces(self, double: bool, start_mark: yaml.Mark) -> list[str]:
+        try:
+            return super().scan_flow_scalar_non_spaces(double, start_mark)
+        except ValueError:  # PyYAML's chr() of an escape such as \U00110000, past the last code point
+            raise ScannerError(
+                "while scanning a double-quoted scalar",
+                start_mark,
+                "found an escape beyond U+10FFFF, the last Unicode character",
+                self.get_mark(),
+            ) from None
+
+
+try:  # libyaml, which PyYAML's wheels carry
+    from yaml._yaml import CParser
+except ImportError:  # a PyYAML built without libyaml
+    LIBYAML_LOADER: Callable[[str, str], _BoundedLoader] | None = None
+else:
+
+    class _LibyamlLoader(_BoundedLoader, CParser):
+        """The bounded loader on libyaml's scanner and parser (PyYAML's CParser, whose events carry the
+        same marks as PyYAML's own)."""
+
+        def __init__(self, text: str, name: str) -> None:
+            CParser.__init__(self, text)
+            super().__init__(name)
+
+    LIBYAML_LOADER = _LibyamlLoader

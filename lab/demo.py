@@ -162,6 +162,7 @@ Batik.Net NOC demo is running over the simulated network (lab/inventory.yml).
 {logins}
 
   API token (Authorization: Bearer ...): {token}
+  Metrics token (the case tracker's /metrics, for Prometheus): {stack.metrics_token}
 
 Try a disruption from another terminal, as root:
     {lab_cli} cut dinkes      # about a minute later: a case for Dinas Kesehatan

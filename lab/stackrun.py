@@ -42,9 +42,10 @@ __all__ = ["LAB_INVENTORY", "REPO", "Ports", "Stack", "StackError", "Timing"]
 REPO = Path(__file__).resolve().parent.parent
 LAB_INVENTORY = REPO / "lab" / "inventory.yml"
 LOOPBACK = "127.0.0.1"
-# Secret files the committed configuration names (by base name): the case tracker's API token, and
-# credentials the local sinks accept but never check.
+# Secret files the committed configuration names (by base name): the case tracker's API token (for
+# Alertmanager) and metrics token (for Prometheus), and credentials the local sinks accept but never check.
 API_TOKEN_SECRET = "batiknet_api_token"
+METRICS_TOKEN_SECRET = "batiknet_metrics_token"
 SINK_SECRETS = {"smtp_password": "not-checked-by-the-local-sink"}
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
@@ -221,6 +222,7 @@ class Stack:
         self.secrets_dir = self.run_dir / "secrets"
         self.database_url = f"sqlite:///{self.run_dir / 'cases.sqlite3'}"
         self.secret_key = secrets.token_urlsafe(32)
+        self.metrics_token = secrets.token_urlsafe(24)
         self._services: list[_Service] = []
         self._smtp: Controller | None = None
         self._telegram: ThreadingHTTPServer | None = None
@@ -236,6 +238,7 @@ class Stack:
         return {
             **os.environ,
             "BATIKNET_API_TOKEN": self.api_token,
+            "BATIKNET_METRICS_TOKEN": self.metrics_token,
             "BATIKNET_INSTANCE_PATH": str(self.run_dir / "cases-instance"),
             "BATIKNET_SECRET_KEY": self.secret_key,
             "BATIKNET_DATABASE_URL": self.database_url,
@@ -460,6 +463,8 @@ class Stack:
     def _secret_value(self, name: str) -> str:
         if name == API_TOKEN_SECRET:
             return self.api_token
+        if name == METRICS_TOKEN_SECRET:
+            return self.metrics_token
         if name in SINK_SECRETS:
             return SINK_SECRETS[name]
         raise StackError(

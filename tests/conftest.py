@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from batiknet import yamlfile
 from lab.network import Lab, exclusive_lock
 from tests.support import require_binary, require_root
 
@@ -31,6 +32,15 @@ def lab() -> Iterator[Lab]:
             yield the_lab
         finally:
             the_lab.down()
+
+
+@pytest.fixture(params=["libyaml", "python"])
+def yaml_parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test twice: YAML files parsed by libyaml (as PyYAML's wheels allow), and by PyYAML's own
+    parser in Python (as where PyYAML was built without libyaml)."""
+    if request.param == "python":
+        monkeypatch.setattr(yamlfile, "LIBYAML_LOADER", None)
+    return request.param
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

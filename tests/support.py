@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -48,3 +50,15 @@ def applier_pids(server_pid: int) -> list[int]:
                 if int(fields[1]) == server_pid and int(fields[16]) == NICENESS:
                     found.append(int(entry.name))
     return found
+
+
+def png_image(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A valid PNG of one colour, made in the test so that no binary file sits in the repository."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunks = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunks

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import unicodedata
 
+import pytest
 from hypothesis import event, given
 
 from batiknet.inventory import Inventory, InventoryError, load_inventory
 from batiknet.yamlfile import MAX_DEPTH, MAX_VALUES, YAMLFileError, load_yaml_file
 from tests.fuzzing import FUZZ, inventory_files
+
+pytestmark = pytest.mark.usefixtures("yaml_parser")  # the same guarantees with either YAML parser
 
 
 def expanded_size(value: object, limit: int) -> tuple[int, int]:

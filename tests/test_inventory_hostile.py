@@ -13,6 +13,7 @@ from batiknet import yamlfile
 from batiknet.inventory import InventoryError, load_inventory
 from batiknet.yamlfile import MAX_BYTES, MAX_DEPTH, MAX_VALUES
 
+pytestmark = pytest.mark.usefixtures("yaml_parser")  # each refusal holds with either YAML parser
 ROOT = Path(__file__).resolve().parent.parent
 CORE = "devices: [{id: core, name: Core, kind: router, address: 192.0.2.1}]\n"
 OPD = "opds: [{id: setda, name: Setda, kecamatan: Barat, address: 198.51.100.2, upstream: core}]\n"
@@ -90,6 +91,15 @@ def test_lone_surrogates_and_control_characters_in_strings_are_refused(tmp_path,
     )
     message = refusal(tmp_path, document)
     assert shown in message and "line 2" in message
+
+
+def test_an_escape_beyond_the_last_code_point_is_refused(tmp_path):
+    # PyYAML's own parser let chr()'s ValueError out of load_inventory: a traceback, not a refusal.
+    message = refusal(tmp_path, 'version: 1\nnetwork: {name: "\\U00110000"}\n' + CORE)
+    assert message == (
+        "inventory.yml: not valid YAML: line 2, column 20: while scanning a double-quoted scalar: "
+        "found an escape beyond U+10FFFF, the last Unicode character"
+    )
 
 
 def test_control_characters_in_keys_are_refused_too(tmp_path):

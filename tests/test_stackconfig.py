@@ -17,7 +17,7 @@ from lab.stackconfig import (
     render_rules,
     secret_file_names,
 )
-from lab.stackrun import API_TOKEN_SECRET, SINK_SECRETS
+from lab.stackrun import API_TOKEN_SECRET, METRICS_TOKEN_SECRET, SINK_SECRETS
 
 REPO = Path(__file__).resolve().parent.parent
 ENDPOINTS = Endpoints(
@@ -167,6 +167,8 @@ def test_the_committed_configuration_renders_onto_loopback() -> None:
     prometheus = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text())
     rendered = render_prometheus_config(prometheus, endpoints=ENDPOINTS, rule_files=[], secrets_dir="/s")
     assert non_loopback_addresses(rendered) == []
+    # Prometheus scrapes the case tracker with the metrics token, which the stack provides.
+    assert secret_file_names(rendered) == {METRICS_TOKEN_SECRET}
     alertmanager = yaml.safe_load((REPO / "alertmanager" / "alertmanager.yml").read_text())
     rendered = render_alertmanager_config(alertmanager, endpoints=ENDPOINTS, secrets_dir="/s")
     assert non_loopback_addresses(rendered) == []

@@ -42,6 +42,7 @@ __all__ = [
     "caller",
     "check_request",
     "is_shared_token",
+    "same_secret",
 ]
 
 AUTOMATION = Actor(user_id=None, username="automation", role=Role.SYSTEM)
@@ -80,9 +81,13 @@ def bearer() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def same_secret(given: str | None, expected: str | None) -> bool:
+    """Whether a token given is the one configured (never when none is), compared in constant time."""
+    return bool(given and expected and hmac.compare_digest(given.encode(), expected.encode()))
+
+
 def is_shared_token(token: str | None) -> bool:
-    shared = current_tracker().settings.api_token
-    return bool(token and shared and hmac.compare_digest(token.encode(), shared.encode()))
+    return same_secret(token, current_tracker().settings.api_token)
 
 
 def _identify() -> Caller | None:

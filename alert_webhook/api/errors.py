@@ -9,6 +9,7 @@ from typing import Any
 from flask import Response
 from pydantic import ValidationError
 
+from ..core.refusals import ENGLISH
 from .schemas import ErrorBody
 
 __all__ = ["APIError", "error_response", "invalid_request"]
@@ -46,7 +47,12 @@ def _where(location: tuple[Any, ...]) -> str:
 
 
 def invalid_request(error: ValidationError) -> Response:
-    """flask-openapi3's callback for a request that does not fit its model: 400 naming the first field."""
+    """flask-openapi3's callback for a request that does not fit its model: 400 naming the first field.
+
+    A rule of the core that refused the value (a time out of bounds) gives its code, and its sentence
+    already names the field."""
     problem = error.errors(include_url=False)[0]
     field = _where(problem["loc"])
+    if problem["type"] in ENGLISH:
+        return error_response(400, problem["msg"], field, code=problem["type"])
     return error_response(400, f"{field}: {problem['msg']}", field)

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from flask_openapi3 import FileStorage
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -22,12 +23,15 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StrictStr,
+    ValidationInfo,
     ValidatorFunctionWrapHandler,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
+from ..core import time_rules
 from ..core.complaints import ComplaintChannel
 from ..core.instants import YEAR_PATTERN, within_reach
 from ..core.refusals import ENGLISH
@@ -50,15 +54,34 @@ def _whole(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-# An instant with its offset, within the tracker's reach (:mod:`..core.instants`).
+# An instant with its offset, within the tracker's reach (:mod:`..core.instants`): the webhook's.
 DATE_TIME = {"type": "string", "format": "date-time", "pattern": YEAR_PATTERN}
-Moment = Annotated[AwareDatetime, WithJsonSchema(DATE_TIME)]
 JsonId = Annotated[StrictInt, Field(ge=1, le=MAX_ID), BeforeValidator(_whole)]  # in a JSON body: a number
 
 
 def stored_in(*columns: Any) -> Any:
     """A text stored in ``columns``: at most what they hold (:mod:`..store.limits`, read from the models)."""
     return Field(max_length=length(*columns))
+
+
+def _in_era(value: Any, info: ValidationInfo) -> Any:
+    """The fixed bounds of :mod:`..core.time_rules` (the services then compare with now): a 400 naming
+    the field, with the rule's code."""
+    refusal = time_rules.outside_era(info.field_name or "", value)
+    if refusal is not None:
+        raise PydanticCustomError(refusal.code, str(refusal))
+    return value
+
+
+# A time a person enters: ISO 8601 with its offset, from 2000 to 2099; the services add the bounds that
+# need now (a fact no later than now plus the clock skew, an estimate at most a year ahead). The document
+# gives the era's years as written (the rule reads the instant in UTC).
+ERA_YEARS = r"^20[0-9]{2}-"
+ENTERED = {"type": "string", "format": "date-time", "pattern": ERA_YEARS}
+Entered = Annotated[AwareDatetime, AfterValidator(_in_era), WithJsonSchema(ENTERED)]
+EnteredDate = Annotated[
+    date, AfterValidator(_in_era), WithJsonSchema({"type": "string", "format": "date", "pattern": ERA_YEARS})
+]
 
 
 class Strict(BaseModel):
@@ -112,7 +135,11 @@ class CaseQuery(BaseModel):
     opd: Plain | None = Field(None, description="A target; matches affected targets too")
     target: Plain | None = Field(None, description="The same as opd")
     technician: Plain | None = Field(None, description="Assigned to this username")
-    overdue: bool | None = Field(None, description="Past the target deadline (end of working day 2)")
+    overdue: bool | None = Field(
+        None,
+        description="Past the target (end of working day 2), measured at completion or now: "
+        "service_level.standing is not within_target",
+    )
     source: CaseSource | None = None
     open: bool | None = Field(None, description="Not closed")
     limit: int = Field(50, ge=1, le=500)
@@ -129,10 +156,15 @@ class ComplaintQuery(BaseModel):
 class LetterFields(Strict):
     opd: Annotated[Text, stored_in(Letter.opd)] = Field(description="OPD id from the inventory")
     letter_number: Annotated[Text, stored_in(Letter.number)]
-    letter_date: date
+    letter_date: EnteredDate = Field(description="No later than the day the letter was received")
     reporter: Annotated[Text, stored_in(Letter.reporter)]
     description: Text
-    received_at: Moment | None = Field(None, description="ISO 8601 with offset; default: now")
+    received_at: Entered | None = Field(
+        None,
+        description="ISO 8601 with offset; default: now. Not in the future (beyond the clock skew, "
+        "BATIKNET_CLOCK_SKEW_SECONDS); earlier than the open case it joins, it moves that case's receipt "
+        "and deadlines",
+    )
 
     def letter(self, scan: Scan | None = None) -> LetterInput:
         """The services' input for this letter."""
@@ -163,8 +195,8 @@ class LetterUpload(LetterFields):
         return data
 
     # A form's field is there or not, never null: text when there, and its default is said in words.
-    received_at: Annotated[Moment | None, WithJsonSchema(DATE_TIME)] = Field(
-        None, description="ISO 8601 with offset; default: now", json_schema_extra=_no_default
+    received_at: Annotated[Entered | None, WithJsonSchema(ENTERED)] = Field(
+        None, description=LetterFields.model_fields["received_at"].description, json_schema_extra=_no_default
     )
     file: Annotated[FileStorage | None, WithJsonSchema({"type": "string", "format": "binary"})] = Field(
         None, description="The scanned letter: PDF, PNG or JPEG", json_schema_extra=_no_default
@@ -201,8 +233,12 @@ class CheckBody(Strict):
 
 class EscalateBody(Strict):
     ticket_number: Annotated[Text, stored_in(ISPContact.ticket_number)]
-    called_at: Moment | None = None
-    estimate_at: Moment | None = None
+    called_at: Entered | None = Field(
+        None, description="When the ISP was called; default: now. Between the case's receipt and now"
+    )
+    estimate_at: Entered | None = Field(
+        None, description="The ISP's estimate of the recovery: after the call, at most a year ahead"
+    )
     isp: Annotated[Plain, stored_in(ISPContact.isp)] | None = Field(
         None, description="ISP uplink id; default: the case's"
     )
@@ -218,7 +254,11 @@ class RecheckBody(Strict):
 
 
 class RestoreBody(Strict):
-    restored_at: Moment | None = Field(None, description="Default: the resolved alert's, else now")
+    restored_at: Entered | None = Field(
+        None,
+        description="Default: the resolved alert's, else now. Between the case's receipt and now "
+        "(plus the clock skew)",
+    )
     note: Note = ""
 
 

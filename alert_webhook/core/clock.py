@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -22,6 +23,7 @@ import holidays
 __all__ = [
     "DEFAULT_WINDOWS",
     "Deadlines",
+    "HolidayList",
     "WorkingCalendar",
     "add_working_seconds",
     "day_one",
@@ -49,10 +51,43 @@ WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_CLOSED_DAYS = 60
 
 
-def indonesian_holidays(categories: Iterable[str] = ("public", "government")) -> Callable[[date], bool]:
-    """Public holidays and cuti bersama of Indonesia from the ``holidays`` package (years load lazily)."""
-    calendar = holidays.country_holidays("ID", categories=tuple(categories))
-    return lambda day: day in calendar
+class HolidayList:
+    """Closing days by year, loaded from their source a range of years at a time and kept.
+
+    ``load(years)`` gives the holidays of a ``range`` of years; each year is asked for once, so the clock
+    can count the holidays of a long span from sets instead of asking day by day.
+    """
+
+    def __init__(self, load: Callable[[range], Iterable[date]]) -> None:
+        self._load = load
+        self._by_year: dict[int, frozenset[date]] = {}
+
+    def in_years(self, first: int, last: int) -> Iterator[date]:
+        """The holidays of the years ``first`` to ``last`` (both included)."""
+        self._load_years(first, last)
+        for year in range(first, last + 1):
+            yield from self._by_year[year]
+
+    def __contains__(self, day: date) -> bool:
+        self._load_years(day.year, day.year)
+        return day in self._by_year[day.year]
+
+    def _load_years(self, first: int, last: int) -> None:
+        missing = [year for year in range(first, last + 1) if year not in self._by_year]
+        if missing:
+            years = range(missing[0], missing[-1] + 1)
+            loaded: dict[int, set[date]] = {year: set() for year in years}
+            for day in self._load(years):
+                loaded.setdefault(day.year, set()).add(day)
+            self._by_year.update({year: frozenset(days) for year, days in loaded.items()})
+
+
+def indonesian_holidays(categories: Iterable[str] = ("public", "government")) -> HolidayList:
+    """Public holidays and cuti bersama of Indonesia from the ``holidays`` package."""
+    chosen = tuple(categories)
+    if not chosen:
+        return HolidayList(lambda years: ())
+    return HolidayList(lambda years: holidays.country_holidays("ID", categories=chosen, years=years).keys())
 
 
 @dataclass(frozen=True)
@@ -65,7 +100,7 @@ class WorkingCalendar:
 
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Jakarta"))
     windows: Mapping[int, tuple[Window, ...]] = field(default_factory=lambda: dict(DEFAULT_WINDOWS))
-    is_holiday: Callable[[date], bool] = field(default_factory=indonesian_holidays)
+    holidays: HolidayList = field(default_factory=indonesian_holidays)
     extra_closed: frozenset[date] = frozenset()
     extra_open: frozenset[date] = frozenset()
 
@@ -74,7 +109,7 @@ class WorkingCalendar:
             return False
         if day in self.extra_closed:
             return False
-        return day in self.extra_open or not self.is_holiday(day)
+        return day in self.extra_open or day not in self.holidays
 
     def windows_on(self, day: date) -> list[tuple[datetime, datetime]]:
         """The service windows of one local date as aware datetimes (empty on a closed day)."""
@@ -100,6 +135,40 @@ class WorkingCalendar:
 
     def local_date(self, instant: datetime) -> date:
         return _aware(instant).astimezone(self.timezone).date()
+
+    @cached_property
+    def seconds_per_weekday(self) -> tuple[float, ...]:
+        """Service seconds of an open day, by weekday number (wall-clock time, as the windows are)."""
+        return tuple(
+            sum(
+                (datetime.combine(date.min, end) - datetime.combine(date.min, start)).total_seconds()
+                for start, end in self.windows.get(weekday, ())
+            )
+            for weekday in range(7)
+        )
+
+    def closed_days(self, first: date, end: date) -> set[date]:
+        """Days in ``[first, end)`` whose weekday has service windows but which are closed (holidays and
+        decrees, less the days reopened), taken from the sets rather than by walking the span."""
+        closed = {day for day in self.extra_closed if first <= day < end}
+        last_year = (end - timedelta(days=1)).year
+        closed.update(
+            day
+            for day in self.holidays.in_years(first.year, last_year)
+            if first <= day < end and day not in self.extra_open
+        )
+        return {day for day in closed if self.windows.get(day.weekday())}
+
+    def working_seconds_of_days(self, first: date, end: date) -> float:
+        """Service seconds of the whole days ``[first, end)``: whole weeks at once, then the days left,
+        less the closed days. The cost grows with the holidays in the span, not with its days."""
+        days = (end - first).days
+        if days <= 0:
+            return 0.0
+        per_day = self.seconds_per_weekday
+        weeks, rest = divmod(days, 7)
+        total = weeks * sum(per_day) + sum(per_day[(first.weekday() + i) % 7] for i in range(rest))
+        return total - sum(per_day[day.weekday()] for day in self.closed_days(first, end))
 
 
 @dataclass(frozen=True)
@@ -136,19 +205,28 @@ def parse_windows(spec: Mapping[str, Iterable[str]]) -> dict[int, tuple[Window, 
 
 
 def working_seconds_between(calendar: WorkingCalendar, start: datetime, end: datetime) -> float:
-    """Seconds of service time in ``[start, end)``; zero when ``end`` is not after ``start``."""
+    """Seconds of service time in ``[start, end)``; zero when ``end`` is not after ``start``.
+
+    The first and the last local day are measured window by window, the whole days between them at once
+    (:meth:`WorkingCalendar.working_seconds_of_days`), so a span of centuries costs about what a week does.
+    """
     start, end = _aware(start), _aware(end)
     if end <= start:
         return 0.0
+    first, last = calendar.local_date(start), calendar.local_date(end)
+    if first == last:
+        return _overlap(calendar, first, start, end)
+    between = calendar.working_seconds_of_days(first + timedelta(days=1), last)
+    return _overlap(calendar, first, start, end) + between + _overlap(calendar, last, start, end)
+
+
+def _overlap(calendar: WorkingCalendar, day: date, start: datetime, end: datetime) -> float:
+    """Service seconds of one local day that fall in ``[start, end)``."""
     total = 0.0
-    day = calendar.local_date(start)
-    last = calendar.local_date(end)
-    while day <= last:
-        for opens, closes in calendar.windows_on(day):
-            overlap = (min(closes, end) - max(opens, start)).total_seconds()
-            if overlap > 0:
-                total += overlap
-        day += timedelta(days=1)
+    for opens, closes in calendar.windows_on(day):
+        overlap = (min(closes, end) - max(opens, start)).total_seconds()
+        if overlap > 0:
+            total += overlap
     return total
 
 

@@ -26,6 +26,7 @@ from .refusals import Refusal
 
 __all__ = [
     "ACTIONS",
+    "MAY_BE_NOT_APPLICABLE",
     "STAFF",
     "Actor",
     "CaseSnapshot",
@@ -83,6 +84,11 @@ class Check(StrEnum):
 
 # The checks Prometheus has evidence for (the physical check is looked at on site).
 MONITORED_CHECKS = (Check.MONITORING, Check.DNS, Check.CONNECTIVITY)
+# The checks a disruption may leave out, each with a note saying why (docs/tracker.md, "Which checks may be
+# not applicable"): the physical check of the core's devices when the disruption lies outside the core, the
+# DNS server when name resolution plays no part in it. Never the monitoring, which covers every target and
+# is at hand at every case, nor connectivity, on whose result SOP step 7 branches (the ISP or the end).
+MAY_BE_NOT_APPLICABLE = (Check.PHYSICAL, Check.DNS)
 
 
 class CheckResult(StrEnum):
@@ -102,6 +108,7 @@ class EventKind(StrEnum):
     NETWORK_RESTORED = "network_restored"
     INCOMPLETE = "incomplete"
     LETTER_ADDED = "letter_added"
+    RECEIPT_MOVED = "receipt_moved"  # a letter received earlier than the case: the clock starts then
     COMMENT = "comment"
     EMAIL_SENT = "email_sent"
     EMAIL_FAILED = "email_failed"
@@ -223,8 +230,20 @@ def allowed_actions(case: CaseSnapshot, actor: Actor) -> list[str]:
 # --- rules on the data of one action -------------------------------------------------------------
 
 
-def _missing_checks(case: CaseSnapshot) -> tuple[Check, ...]:
-    return tuple(c for c in Check if c not in case.round_checks)
+def _incomplete_round(case: CaseSnapshot) -> Refusal | None:
+    """Why the round's checks cannot yet decide between the ISP and the end: one not recorded, or one marked
+    not applicable that never may be (the tracker once accepted that)."""
+    missing = tuple(c for c in Check if c not in case.round_checks)
+    if missing:
+        return Refusal("checks_incomplete", {"checks": missing})
+    skipped = tuple(
+        c
+        for c in Check
+        if c not in MAY_BE_NOT_APPLICABLE and case.round_checks[c] == CheckResult.NOT_APPLICABLE
+    )
+    if skipped:
+        return Refusal("check_not_skippable", {"checks": skipped})
+    return None
 
 
 def _dispose(case: CaseSnapshot, data: Mapping[str, object]) -> Refusal | None:
@@ -243,25 +262,31 @@ def _record_check(case: CaseSnapshot, data: Mapping[str, object]) -> Refusal | N
         return Refusal("check_unknown", {"checks": tuple(Check)})
     if data.get("result") not in tuple(CheckResult):
         return Refusal("result_unknown", {"results": tuple(CheckResult)})
+    if data["result"] == CheckResult.NOT_APPLICABLE:
+        check = Check(data["check"])
+        if check not in MAY_BE_NOT_APPLICABLE:
+            return Refusal("check_not_skippable", {"checks": (check,)})
+        if not str(data.get("note") or "").strip():
+            return Refusal("not_applicable_reason", {"checks": (check,)})
     return None
 
 
 def _restore(case: CaseSnapshot, data: Mapping[str, object]) -> Refusal | None:
     if case.state == CaseState.ISP_ESCALATED:
         return None
-    missing = _missing_checks(case)
-    if missing:
-        return Refusal("checks_incomplete", {"checks": missing})
-    if case.round_checks.get(Check.CONNECTIVITY) == CheckResult.FAULT:
+    refusal = _incomplete_round(case)
+    if refusal:
+        return refusal
+    if case.round_checks[Check.CONNECTIVITY] == CheckResult.FAULT:
         return Refusal("connectivity_fault")
     return None
 
 
 def _escalate_isp(case: CaseSnapshot, data: Mapping[str, object]) -> Refusal | None:
-    missing = _missing_checks(case)
-    if missing:
-        return Refusal("checks_incomplete", {"checks": missing})
-    if case.round_checks.get(Check.CONNECTIVITY) != CheckResult.FAULT:
+    refusal = _incomplete_round(case)
+    if refusal:
+        return refusal
+    if case.round_checks[Check.CONNECTIVITY] != CheckResult.FAULT:
         return Refusal("isp_only_on_fault")
     if not data.get("ticket_number"):
         return Refusal("ticket_required")

@@ -7,14 +7,16 @@ The reads answer typed views (:mod:`.views`), the same for the API and the pages
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, literal, select
+from sqlalchemy import case as when
 from sqlalchemy import func as sql
 from sqlalchemy.orm import Session, selectinload
 
 from ..core import clock, workflow
+from ..core.service_level import Standing
 from ..core.workflow import Actor, CaseSource, CaseState, Check, CheckResult, EventKind
 from ..store.limits import fit
 from ..store.models import Case, CaseAssignment, CaseEvent, CaseTarget, User
@@ -31,7 +33,9 @@ __all__ = [
     "isp_of",
     "list_cases",
     "load_case",
+    "move_receipt",
     "snapshot",
+    "standing_sql",
     "timeline",
 ]
 
@@ -39,6 +43,17 @@ CASES = Case.__table__
 CASE_TARGETS = CaseTarget.__table__
 _INSERT_CASE = CASES.insert().returning(CASES.c.id)
 INSERT_CASE_TARGET = CASE_TARGETS.insert()
+
+
+def standing_sql(now: datetime) -> ColumnElement[str]:
+    """:func:`..core.service_level.standing` in SQL, for filters and counts over many cases: measured at
+    the completion (``closed_at``), else ``now``; a deadline is met up to and including its instant."""
+    measured = sql.coalesce(Case.closed_at, literal(now, Case.closed_at.type))
+    return when(
+        (measured <= Case.target_deadline, literal(Standing.WITHIN_TARGET.value)),
+        (measured <= Case.maximum_deadline, literal(Standing.WITHIN_MAXIMUM.value)),
+        else_=literal(Standing.PAST_MAXIMUM.value),
+    )
 
 
 @dataclass(frozen=True)
@@ -86,10 +101,8 @@ def list_cases(
                 .where(User.username == technician)
             )
         )
-    if overdue is not None:
-        late = or_(
-            and_(Case.closed_at.is_(None), Case.target_deadline < now), Case.closed_at > Case.target_deadline
-        )
+    if overdue is not None:  # past the target, as the one definition says
+        late = standing_sql(now) != Standing.WITHIN_TARGET.value
         conditions.append(late if overdue else ~late)
     with tracker.db.read() as session:
         total = None
@@ -223,6 +236,26 @@ def insert_case(
     ).scalar_one()
     connection.execute(INSERT_CASE_TARGET, {"case_id": case_id, "target": target, "added_at": received_at})
     return case_id
+
+
+def move_receipt(tracker: Tracker, case: Case, received_at: datetime) -> dict[str, str]:
+    """The disruption was received earlier than the case says (a letter that came before the alert): the
+    clock starts then. The deadlines and the working times measured from receipt follow; answers what
+    changed, for the timeline."""
+    received_at = received_at.astimezone(UTC)
+    moved = {"from": case.received_at.isoformat(), "to": received_at.isoformat()}
+    result = clock.deadlines(tracker.calendar, received_at)
+    case.received_at = received_at
+    case.target_deadline, case.maximum_deadline = result.target, result.maximum
+    if case.dispositioned_at is not None:
+        case.disposition_working_seconds = tracker.working_seconds(received_at, case.dispositioned_at)
+    if case.restored_at is not None:
+        case.restore_working_seconds = tracker.working_seconds(received_at, case.restored_at)
+    return {
+        **moved,
+        "target_deadline": result.target.isoformat(),
+        "maximum_deadline": result.maximum.isoformat(),
+    }
 
 
 def isp_of(tracker: Tracker, target: str) -> str | None:

@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..core import workflow
+from ..core import time_rules, workflow
 from ..core.refusals import Refusal
 from ..core.workflow import MONITORED_CHECKS, Actor, Check, CheckResult, EventKind, Role
 from ..store.models import Case, CaseAssignment, ISPContact, Recheck, RecordedCheck, Report, User
 from .cases import add_event, get_case, load_case, snapshot
-from .errors import Forbidden, Invalid, Refused
+from .errors import Forbidden, Invalid, Refused, refuse_field
 from .evidence import check_prefill
+from .report_numbers import issue_report_number
 from .tracker import SYSTEM, Tracker
-from .views import CaseDetail, isp_wait_seconds
+from .views import CaseDetail, level_of
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ def record_check(
         )
         return {"check": check, "result": result, "round": case.check_round}
 
-    data = {"check": check, "result": result}
+    data = {"check": check, "result": result, "note": note}
     return _act(tracker, actor, case_id, EventKind.RECORD_CHECK, data, apply, note)
 
 
@@ -233,6 +234,12 @@ def escalate_isp(
     """SOP step 8: the ISP is called (ISP and contact default to the inventory's)."""
 
     def apply(session: Session, case: Case, now: datetime) -> dict[str, Any]:
+        entry_clock = tracker.entry_clock(now)
+        called = called_at or now
+        if called_at is not None:
+            refuse_field(time_rules.happened("called_at", called_at, entry_clock, since=case.received_at))
+        if estimate_at is not None:
+            refuse_field(time_rules.expected("estimate_at", estimate_at, entry_clock, after=called))
         isp_id = isp or case.isp
         if not isp_id:
             raise Invalid("no ISP is known for this case's target: name one", "isp")
@@ -252,7 +259,7 @@ def escalate_isp(
                 isp_name=name,
                 contact=support,
                 ticket_number=ticket_number,
-                called_at=called_at or now,
+                called_at=called,
                 estimate_at=estimate_at,
                 note=note,
                 user_id=actor.user_id,
@@ -263,7 +270,7 @@ def escalate_isp(
         return {
             "isp": isp_id,
             "ticket_number": ticket_number,
-            "called_at": (called_at or now).isoformat(),
+            "called_at": called.isoformat(),
             "estimate_at": estimate_at.isoformat() if estimate_at else None,
         }
 
@@ -312,14 +319,16 @@ def return_to_checking(tracker: Tracker, actor: Actor, case_id: int, note: str =
 def restore(
     tracker: Tracker, actor: Actor, case_id: int, restored_at: datetime | None = None, note: str = ""
 ) -> CaseDetail:
-    """The network is connected again: recovery time as entered, else from the resolved alert, else now."""
+    """The network is connected again: recovery time as entered (between the case's receipt and now), else
+    from the resolved alert, else now."""
     if restored_at is not None and restored_at.tzinfo is None:
         raise Invalid("restored_at needs a time zone offset", "restored_at")
 
     def apply(session: Session, case: Case, now: datetime) -> dict[str, Any]:
+        if restored_at is not None:
+            entry_clock = tracker.entry_clock(now)
+            refuse_field(time_rules.happened("restored_at", restored_at, entry_clock, since=case.received_at))
         at = restored_at or case.network_restored_at or now
-        if at < case.received_at - timedelta(days=1) or at > now + timedelta(minutes=5):
-            raise Invalid(Refusal("restored_at_range"), "restored_at")
         record_recovery(tracker, case, at, now)
         return {"restored_at": at.isoformat()}
 
@@ -339,23 +348,30 @@ def write_report(
     isp_part: str = "",
     note: str = "",
 ) -> CaseDetail:
-    """SOP step 9: the resolution report; its duration is the working time from receipt to restore."""
+    """SOP step 9: the resolution report, with its letter number; it keeps the restoration time and the ISP
+    wait, in working time, as they stood when it was written."""
 
     def apply(session: Session, case: Case, now: datetime) -> dict[str, Any]:
+        level = level_of(tracker, case, now)
+        assert level.restoration is not None  # a report is written only once the network is back
+        issued = issue_report_number(tracker, session, case.id, now)
         report = Report(
             case=case,
+            number=issued.number,
+            number_year=issued.year,
+            number_sequence=issued.sequence,
             cause=cause,
             actions=actions,
             parts_replaced=parts_replaced,
             isp_part=isp_part,
-            duration_working_seconds=tracker.working_seconds(case.received_at, case.restored_at or now),
-            isp_wait_working_seconds=isp_wait_seconds(tracker, case, now),
+            duration_working_seconds=level.restoration.working_seconds,
+            isp_wait_working_seconds=level.isp_wait.working_seconds if level.isp_wait else 0.0,
             written_by_id=actor.user_id,
             written_at=now,
         )
         session.add(report)
         case.report_written_at = now
-        return {"duration_working_seconds": report.duration_working_seconds}
+        return {"duration_working_seconds": report.duration_working_seconds, "number": report.number}
 
     data = {"cause": cause, "actions": actions}
     return _act(tracker, actor, case_id, EventKind.WRITE_REPORT, data, apply, note)

@@ -77,19 +77,22 @@ def _step(
                 Refusal("complaint_state", {"complaint": complaint_id, "complaint_state": row.state})
             )
         apply(row, tracker.now())
+        session.flush()  # so the view reads the people just recorded
         return complaint_view(tracker, row)
 
 
 def respond_complaint(
     tracker: Tracker, actor: Actor, complaint_id: int, response: str, solved: bool
 ) -> ComplaintView:
-    """The officer responds; ``solved`` ends it there, otherwise it waits for escalation."""
+    """The officer responds (the user recording it); ``solved`` ends it there, otherwise it waits for
+    escalation."""
 
     def apply(row: Complaint, now: datetime) -> None:
         row.officer_id, row.officer_response, row.responded_at = actor.user_id, response, now
         row.state = ComplaintState.RESOLVED if solved else ComplaintState.RESPONDED
         if solved:
             row.resolved_at, row.resolved_by, row.resolution = now, Resolver.OFFICER, response
+            row.resolution_recorded_by_id = actor.user_id
 
     return _step(tracker, actor, complaint_id, "respond", apply)
 
@@ -97,20 +100,21 @@ def respond_complaint(
 def escalate_complaint(
     tracker: Tracker, actor: Actor, complaint_id: int, official_name: str
 ) -> ComplaintView:
-    """Forwarded to an official of Dinas Kominfo, by name."""
+    """Forwarded to an official of Dinas Kominfo, by name; the user recording it forwarded it."""
 
     def apply(row: Complaint, now: datetime) -> None:
         row.escalated_at, row.official_name, row.state = now, official_name, ComplaintState.ESCALATED
+        row.escalated_by_id = actor.user_id
 
     return _step(tracker, actor, complaint_id, "escalate", apply)
 
 
 def resolve_complaint(tracker: Tracker, actor: Actor, complaint_id: int, resolution: str) -> ComplaintView:
-    """The official's resolution ends it."""
+    """The official's resolution ends it; the user recording it is kept beside the official's name."""
 
     def apply(row: Complaint, now: datetime) -> None:
         row.resolution, row.resolved_at, row.resolved_by = resolution, now, Resolver.OFFICIAL
-        row.state = ComplaintState.RESOLVED
+        row.state, row.resolution_recorded_by_id = ComplaintState.RESOLVED, actor.user_id
 
     return _step(tracker, actor, complaint_id, "resolve", apply)
 

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from ..core.refusals import Refusal
 
-__all__ = ["Forbidden", "Invalid", "NotFound", "Refused", "ServiceError", "TooLarge", "Unsupported"]
+__all__ = [
+    "Forbidden",
+    "Invalid",
+    "NotFound",
+    "Refused",
+    "ServiceError",
+    "TooLarge",
+    "Unsupported",
+    "refuse_field",
+]
 
 
 class ServiceError(Exception):
@@ -51,3 +60,9 @@ class Unsupported(ServiceError):
     """A file of a type the tracker does not take (415)."""
 
     status = 415
+
+
+def refuse_field(refusal: Refusal | None) -> None:
+    """A rule's answer about one field (its ``field`` parameter): a 400 naming it, or nothing when None."""
+    if refusal is not None:
+        raise Invalid(refusal, str(refusal.params["field"]))

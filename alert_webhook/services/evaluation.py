@@ -1,4 +1,5 @@
-"""The quarterly evaluation's queries (SOP section 14): the plain facts :mod:`..core.evaluation` scores."""
+"""The quarterly evaluation's queries (SOP section 14): the plain facts :mod:`..core.evaluation` scores,
+each case's standing by the one definition of on time (:func:`..core.service_level.standing`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import func as sql
 from sqlalchemy import select
 
 from ..core.evaluation import CaseFacts, Technician, TechnicianScore, evaluate, quarter_bounds, quarter_of
+from ..core.service_level import standing
 from ..core.workflow import Role
 from ..store.models import Case, CaseAssignment, Complaint, User
 from .tracker import Tracker
@@ -27,13 +29,13 @@ def quarterly_scores(tracker: Tracker, start: datetime, end: datetime) -> list[T
 
     Plain rows rather than ORM objects: a quarter of a busy year holds thousands of cases.
     """
+    now = tracker.now()
     in_quarter = (Case.received_at >= start, Case.received_at < end)
     with tracker.db.read() as session:
         rows = session.execute(
             select(
                 Case.id,
-                Case.received_at,
-                Case.restored_at,
+                Case.closed_at,
                 Case.target_deadline,
                 Case.maximum_deadline,
                 Case.restore_working_seconds,
@@ -64,15 +66,13 @@ def quarterly_scores(tracker: Tracker, start: datetime, end: datetime) -> list[T
     facts = []
     for case_id, group in groupby(rows, key=lambda row: row[0]):
         group = list(group)
-        _, received_at, restored_at, target_deadline, maximum_deadline, restore_seconds, _, _ = group[0]
+        _, closed_at, target_deadline, maximum_deadline, restore_seconds, _, _ = group[0]
         facts.append(
             CaseFacts(
                 case_id=case_id,
                 technicians=tuple(Technician(row[-2], row[-1]) for row in group if row[-2] is not None),
-                received_at=received_at,
-                restored_at=restored_at,
-                target_deadline=target_deadline,
-                maximum_deadline=maximum_deadline,
+                standing=standing(closed_at or now, target_deadline, maximum_deadline),
+                completed=closed_at is not None,
                 restore_working_seconds=restore_seconds,
                 complaints=complaints.get(case_id, 0),
             )

@@ -6,21 +6,19 @@ with the check, so the report shows what was seen then, not what Prometheus says
 gives the series the API answers and the case page draws, over one window
 (:func:`..core.chart.window_around`).
 
-Every value put into a query is escaped (:func:`_quoted`, :func:`_alternatives`): target ids come from
-the inventory, which restricts them, but a query never relies on that.
+Every value put into a query goes through :func:`..promquery.quote` (or :func:`..promquery.any_of`): a
+case's target is an alert's label, chosen outside the tracker, and is never pasted into a query.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..core.chart import window_around
 from ..core.workflow import Check, CheckResult
-from ..promquery import PrometheusClient, PrometheusError
+from ..promquery import PrometheusClient, PrometheusError, any_of, quote
 from .cases import load_case
 from .tracker import Tracker
 
@@ -28,16 +26,6 @@ __all__ = ["NOT_CONFIGURED", "ChartSeries", "case_chart", "check_prefill"]
 
 NOT_CONFIGURED = "no Prometheus configured (BATIKNET_PROMETHEUS_URL)"
 Sample = tuple[float, float]  # (unix seconds, value)
-
-
-def _quoted(value: str) -> str:
-    """A PromQL string literal holding ``value`` exactly."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
-def _alternatives(values: Iterable[str]) -> str:
-    """A regular expression (for ``=~``) matching exactly one of ``values``, as a PromQL string literal."""
-    return _quoted("|".join(re.escape(v) for v in values) or "^$")
 
 
 def _by_label(result: list[dict[str, Any]], label: str) -> dict[str, float]:
@@ -48,7 +36,7 @@ def check_evidence(
     client: PrometheusClient, targets: list[str], dns_servers: list[str], at: datetime
 ) -> dict[Check, dict[str, Any]]:
     """Pre-filled evidence for the monitored checks, each with a suggested result."""
-    selector = f"target=~{_alternatives(targets)}"
+    selector = f"target=~{any_of(targets)}"
     try:
         up = _by_label(client.query(f"batiknet_target_up{{{selector}}}", at), "target")
         rtt = _by_label(
@@ -67,7 +55,7 @@ def check_evidence(
         )
         dns = {
             f"{r['metric'].get('server', '')} {r['metric'].get('name', '')}": float(r["value"][1])
-            for r in client.query(f"batiknet_dns_up{{server=~{_alternatives(dns_servers)}}}", at)
+            for r in client.query(f"batiknet_dns_up{{server=~{any_of(dns_servers)}}}", at)
         }
     except PrometheusError as error:
         failure = {"queried_at": at.isoformat(), "error": str(error)}
@@ -112,7 +100,7 @@ def target_series(
 ) -> dict[str, list[Sample]]:
     """Reachability (0/1) and mean RTT in seconds of one target over ``[start, end]`` (about 200 points)."""
     step = max((end - start) / 200, timedelta(seconds=15)).total_seconds()
-    selector = f"target={_quoted(target)}"
+    selector = f"target={quote(target)}"
     rtt_expression = (
         f"rate(batiknet_icmp_rtt_seconds_sum{{{selector}}}[1m])"
         f" / rate(batiknet_icmp_rtt_seconds_count{{{selector}}}[1m])"

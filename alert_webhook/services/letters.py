@@ -1,5 +1,9 @@
 """OPD letters (SOP step 1): a letter joins the open case of its OPD or of an upstream, or opens a case.
 
+The sender of a letter is an OPD (SOP requirement 2: the OPD notifies the disruption): with an inventory,
+a letter names one of its OPDs, never an ISP uplink, a router, a switch or a DNS server
+(:func:`senders`, and the same rule in :func:`open_letter_case` for the API and the letter form).
+
 The scanned letter is checked here, once, for the API and the letter form alike (:func:`check_scan`):
 at most ``BATIKNET_MAX_LETTER_BYTES``, and a PDF, PNG or JPEG by its content (:mod:`..core.letters`).
 """
@@ -12,19 +16,19 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
-from ..core import ingest
+from ..core import ingest, time_rules
 from ..core.letters import scan_type
 from ..core.workflow import Actor, CaseSource, CaseState, EventKind
 from ..store.db import serialize_writers
 from ..store.limits import fit
 from ..store.models import Case, CaseTarget, Letter
-from .cases import add_event, get_case, insert_case, load_case
+from .cases import add_event, get_case, insert_case, load_case, move_receipt
 from .casework import require_staff
-from .errors import Invalid, NotFound, TooLarge, Unsupported
+from .errors import Invalid, NotFound, TooLarge, Unsupported, refuse_field
 from .tracker import Tracker
 from .views import CaseDetail
 
-__all__ = ["LetterInput", "Scan", "check_scan", "letter_file", "open_letter_case"]
+__all__ = ["LetterInput", "Scan", "Sender", "check_scan", "letter_file", "open_letter_case", "senders"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,33 @@ class LetterInput:
     scan: Scan | None = None  # see check_scan
 
 
+@dataclass(frozen=True)
+class Sender:
+    """An OPD that may send a letter: its inventory id (its abbreviation, e.g. ``bpkad``) and its name."""
+
+    id: str
+    name: str
+
+
+def senders(tracker: Tracker) -> list[Sender]:
+    """The OPDs of the inventory, by name (none without an inventory)."""
+    if tracker.inventory is None:
+        return []
+    found = (Sender(opd.id, opd.name) for opd in tracker.inventory.opds)
+    return sorted(found, key=lambda sender: (sender.name.casefold(), sender.id))
+
+
+def _require_sender(tracker: Tracker, opd: str) -> None:
+    """A letter comes from an OPD of the inventory (anything goes without an inventory to ask)."""
+    if tracker.inventory is None:
+        return
+    entry = tracker.inventory_entry(opd)
+    if entry is None:
+        raise Invalid(f"{opd!r} is not a target of the inventory", "opd")
+    if entry.kind != "opd":
+        raise Invalid(f"{opd!r} is a {entry.kind}, not an OPD: a letter comes from an OPD", "opd")
+
+
 def check_scan(tracker: Tracker, name: str, data: bytes) -> Scan:
     """A scanned letter the tracker keeps: within the size limit (else 413) and a PDF, PNG or JPEG by its
     first bytes, whatever its name or the type a browser claimed (else 415)."""
@@ -58,12 +89,18 @@ def check_scan(tracker: Tracker, name: str, data: bytes) -> Scan:
 
 
 def open_letter_case(tracker: Tracker, actor: Actor, letter: LetterInput) -> CaseDetail:
-    """Enter an OPD's letter: it joins the open case of the OPD or its upstream, or opens a case."""
+    """Enter an OPD's letter: it joins the open case of the OPD or its upstream, or opens a case.
+
+    A letter received before the case it joins moves the case's receipt, and so its deadlines, back to the
+    letter's: the service runs from the earliest receipt of the disruption, letter or alert.
+    """
     require_staff(actor, "add_letter")
-    if tracker.inventory is not None and tracker.inventory_entry(letter.opd) is None:
-        raise Invalid(f"{letter.opd!r} is not a target of the inventory", "opd")
+    _require_sender(tracker, letter.opd)
     now = tracker.now()
     received_at = letter.received_at or now
+    refuse_field(time_rules.happened("received_at", received_at, tracker.entry_clock(now)))
+    received_on = tracker.calendar.local_date(received_at)
+    refuse_field(time_rules.letter_dated("letter_date", letter.letter_date, received_on))
     with tracker.db.write() as session:
         serialize_writers(session)
         candidates = (letter.opd, *tracker.ancestors(letter.opd))
@@ -94,6 +131,9 @@ def open_letter_case(tracker: Tracker, actor: Actor, letter: LetterInput) -> Cas
         if joined is None:
             opened = {"letter_number": letter.number}
             add_event(session, case, actor, EventKind.OPENED, now, to_state=CaseState.RECEIVED, data=opened)
+        elif received_at < case.received_at:
+            moved = {**move_receipt(tracker, case, received_at), "letter_number": letter.number}
+            add_event(session, case, actor, EventKind.RECEIPT_MOVED, now, data=moved)
         scan = letter.scan
         row = Letter(
             case_id=case_id,

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ..core import clock
+from ..core import clock, time_rules
 from ..core.workflow import Actor, Role
 from ..notify import Mailer
 from ..promquery import PrometheusClient
@@ -97,6 +97,10 @@ class Tracker:
 
     def working_seconds(self, start: datetime, end: datetime) -> float:
         return clock.working_seconds_between(self.calendar, start, end)
+
+    def entry_clock(self, now: datetime) -> time_rules.Now:
+        """``now`` with the skew allowed for the times people enter (:mod:`..core.time_rules`)."""
+        return time_rules.Now(now, timedelta(seconds=self.settings.clock_skew_seconds))
 
 
 def actor_of(user: User) -> Actor:

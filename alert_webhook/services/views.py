@@ -3,6 +3,8 @@
 A view is built from the stored rows in one place (:func:`case_summary`, :func:`case_detail`,
 :func:`complaint_view`); the API serialises it as it is (``model_dump(mode="json")``) and the pages read
 its attributes. Instants are aware datetimes, written in JSON as ISO 8601 with their offset (UTC).
+A person is named by id (and, where the API always gave it, username) and by display name (``*_name``),
+which is what the pages show; a name is null for the system (Alertmanager, the mailer).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from ..core.complaints import ComplaintState
+from ..core.service_level import CaseTimes, ISPCall, ServiceLevel, Standing, service_level
 from ..core.workflow import CaseSource, CaseState, Check, CheckResult
 from ..store.models import (
     AlertEpisode,
@@ -23,6 +26,7 @@ from ..store.models import (
     Letter,
     RecordedCheck,
     Report,
+    User,
 )
 from .tracker import Tracker
 
@@ -33,6 +37,7 @@ __all__ = [
     "CaseSummary",
     "CheckView",
     "ComplaintView",
+    "DurationView",
     "EpisodeView",
     "EventView",
     "ISPContactView",
@@ -40,10 +45,12 @@ __all__ = [
     "LetterView",
     "RecheckView",
     "ReportView",
+    "ServiceLevelView",
     "case_detail",
     "case_summary",
     "complaint_view",
     "event_view",
+    "level_of",
 ]
 
 T = TypeVar("T")
@@ -92,6 +99,32 @@ class CaseLinks(View):
     page: str
 
 
+class DurationView(View):
+    """A stretch of time: on the clock, and how much of it fell in service hours."""
+
+    clock_seconds: float
+    working_seconds: float = Field(description="The part in service hours (the working-time clock)")
+
+
+class ServiceLevelView(View):
+    """On time, one definition (``core/service_level.py``, from SOP section 3): the service — handling until
+    completion is reported to the OPD, i.e. the case is closed — has a target (end of working day 2) and a
+    maximum (end of working day 5). ``standing`` is measured at completion, or at now while the case is
+    open. The restoration (receipt → recovery) and the ISP wait are reported beside it, never part of it."""
+
+    standing: Standing = Field(description="within_target, within_maximum or past_maximum")
+    completed: bool = Field(description="Completion reported to the OPD (the case is closed)")
+    measured_at: Instant = Field(description="Where the standing is measured: closed_at, else now")
+    elapsed: DurationView = Field(description="From receipt to measured_at")
+    restoration: DurationView | None = Field(
+        description="The disruption's duration, from receipt to recovery; null while not restored"
+    )
+    isp_wait: DurationView | None = Field(
+        description="Waiting on the ISP, from each call (called_at) to its end, the recovery or now; "
+        "null when the ISP was never called"
+    )
+
+
 class CaseSummary(View):
     """A case as the list shows it."""
 
@@ -103,18 +136,19 @@ class CaseSummary(View):
     target_name: str
     affected_targets: list[str]
     isp: str | None
-    received_at: Instant
+    received_at: Instant = Field(description="The earliest receipt of the disruption, letter or alert")
     dispositioned_at: Instant | None
     network_restored_at: Instant | None
     restored_at: Instant | None
     report_written_at: Instant | None
     closed_at: Instant | None
-    target_deadline: Instant
-    maximum_deadline: Instant
-    working_seconds_elapsed: float
-    overdue: bool  # past the target (end of working day 2)
-    past_maximum: bool  # past the maximum (end of working day 5)
-    isp_wait_seconds: float
+    target_deadline: Instant = Field(description="End of working day 2")
+    maximum_deadline: Instant = Field(description="End of working day 5")
+    service_level: ServiceLevelView
+    working_seconds_elapsed: float = Field(description="service_level.elapsed.working_seconds")
+    overdue: bool = Field(description="Past the target: service_level.standing is not within_target")
+    past_maximum: bool = Field(description="service_level.standing is past_maximum")
+    isp_wait_seconds: float = Field(description="service_level.isp_wait.working_seconds, 0 if none")
     flap_count: int
     incomplete: bool
     previous_case_id: int | None
@@ -131,7 +165,8 @@ class CheckView(View):
     note: str
     evidence: dict[str, Any]
     user_id: int | None
-    by: str | None
+    by: str | None  # username
+    by_name: str | None
     at: Instant
 
 
@@ -145,14 +180,18 @@ class ISPContactView(View):
     estimate_at: Instant | None
     note: str
     user_id: int | None
+    logged_at: Instant  # when the call was entered in the tracker
+    by_name: str | None
     ended_at: Instant | None
 
 
 class RecheckView(View):
     id: int
+    isp_contact_id: int | None  # the ISP call it followed
     connected: bool
     note: str
     user_id: int | None
+    by_name: str | None
     at: Instant
 
 
@@ -171,6 +210,7 @@ class LetterView(View):
 
 class ReportView(View):
     id: int
+    number: str | None  # its letter number, issued when written (None: written before numbering)
     cause: str
     actions: str
     parts_replaced: str
@@ -186,8 +226,9 @@ class EventView(View):
 
     id: int
     at: Instant
-    actor: str
+    actor: str  # username, or the system's name ("alertmanager")
     actor_id: int | None
+    actor_name: str | None  # the person's display name; null for the system
     kind: str
     from_state: Stored[CaseState] | None
     to_state: Stored[CaseState] | None
@@ -216,14 +257,19 @@ class ComplaintView(View):
     contact: str
     description: str
     received_at: Instant
-    officer_id: int | None
+    officer_id: int | None  # the officer who responded
+    officer_name: str | None
     officer_response: str
     responded_at: Instant | None
     escalated_at: Instant | None
+    escalated_by_id: int | None  # who forwarded it to the official
+    escalated_by_name: str | None
     official_name: str
     resolution: str
     resolved_at: Instant | None
-    resolved_by: str
+    resolved_by: str  # officer or official
+    resolution_recorded_by_id: int | None  # who recorded the resolution
+    resolution_recorded_by_name: str | None
     response_working_seconds: float | None
     resolution_working_seconds: float | None
 
@@ -231,13 +277,21 @@ class ComplaintView(View):
 # --- building the views from the stored rows ------------------------------------------------------------
 
 
-def isp_wait_seconds(tracker: Tracker, case: Case, now: datetime) -> float:
-    """Working time spent waiting on the ISP: from each call until it ended (or now)."""
-    return sum(tracker.working_seconds(c.created_at, c.ended_at or now) for c in case.isp_contacts)
+def level_of(tracker: Tracker, case: Case, now: datetime) -> ServiceLevel:
+    """The stored case's service level (:func:`..core.service_level.service_level`)."""
+    times = CaseTimes(
+        received_at=case.received_at,
+        target_deadline=case.target_deadline,
+        maximum_deadline=case.maximum_deadline,
+        restored_at=case.restored_at,
+        closed_at=case.closed_at,
+        isp_calls=tuple(ISPCall(c.called_at, c.ended_at) for c in case.isp_contacts),
+    )
+    return service_level(times, now, tracker.calendar)
 
 
 def _summary_fields(tracker: Tracker, case: Case, now: datetime) -> dict[str, Any]:
-    end = case.closed_at or now
+    level = level_of(tracker, case, now)
     return {
         "id": case.id,
         "state": case.state,
@@ -255,10 +309,11 @@ def _summary_fields(tracker: Tracker, case: Case, now: datetime) -> dict[str, An
         "closed_at": case.closed_at,
         "target_deadline": case.target_deadline,
         "maximum_deadline": case.maximum_deadline,
-        "working_seconds_elapsed": tracker.working_seconds(case.received_at, end),
-        "overdue": end > case.target_deadline,
-        "past_maximum": end > case.maximum_deadline,
-        "isp_wait_seconds": isp_wait_seconds(tracker, case, now),
+        "service_level": ServiceLevelView.model_validate(level, from_attributes=True),
+        "working_seconds_elapsed": level.elapsed.working_seconds,
+        "overdue": level.past_target,
+        "past_maximum": level.past_maximum,
+        "isp_wait_seconds": level.isp_wait.working_seconds if level.isp_wait else 0.0,
         "flap_count": case.flap_count,
         "incomplete": case.incomplete,
         "previous_case_id": case.previous_case_id,
@@ -286,13 +341,25 @@ def case_detail(tracker: Tracker, case: Case, now: datetime) -> CaseDetail:
         checks=[_check(c) for c in case.checks],
         isp_contacts=[_isp_contact(c) for c in case.isp_contacts],
         rechecks=[
-            RecheckView(id=r.id, connected=r.connected, note=r.note, user_id=r.user_id, at=r.at)
+            RecheckView(
+                id=r.id,
+                isp_contact_id=r.isp_contact_id,
+                connected=r.connected,
+                note=r.note,
+                user_id=r.user_id,
+                by_name=_name(r.user),
+                at=r.at,
+            )
             for r in case.rechecks
         ],
         letters=[_letter(letter) for letter in case.letters],
         report=_report(case.reports[-1]) if case.reports else None,
         timeline=[event_view(e) for e in case.events],
     )
+
+
+def _name(user: User | None) -> str | None:
+    return user.display_name if user is not None else None
 
 
 def _episode(e: AlertEpisode) -> EpisodeView:
@@ -319,6 +386,7 @@ def _check(c: RecordedCheck) -> CheckView:
         evidence=c.evidence,
         user_id=c.user_id,
         by=c.user.username if c.user else None,
+        by_name=_name(c.user),
         at=c.at,
     )
 
@@ -334,6 +402,8 @@ def _isp_contact(c: ISPContact) -> ISPContactView:
         estimate_at=c.estimate_at,
         note=c.note,
         user_id=c.user_id,
+        logged_at=c.created_at,
+        by_name=_name(c.user),
         ended_at=c.ended_at,
     )
 
@@ -356,6 +426,7 @@ def _letter(letter: Letter) -> LetterView:
 def _report(r: Report) -> ReportView:
     return ReportView(
         id=r.id,
+        number=r.number,
         cause=r.cause,
         actions=r.actions,
         parts_replaced=r.parts_replaced,
@@ -373,6 +444,7 @@ def event_view(e: CaseEvent) -> EventView:
         at=e.at,
         actor=e.actor_name,
         actor_id=e.actor_id,
+        actor_name=_name(e.actor),
         kind=e.kind,
         from_state=e.from_state,
         to_state=e.to_state,
@@ -395,13 +467,18 @@ def complaint_view(tracker: Tracker, c: Complaint) -> ComplaintView:
         description=c.description,
         received_at=c.received_at,
         officer_id=c.officer_id,
+        officer_name=_name(c.officer),
         officer_response=c.officer_response,
         responded_at=c.responded_at,
         escalated_at=c.escalated_at,
+        escalated_by_id=c.escalated_by_id,
+        escalated_by_name=_name(c.escalated_by),
         official_name=c.official_name,
         resolution=c.resolution,
         resolved_at=c.resolved_at,
         resolved_by=c.resolved_by,
+        resolution_recorded_by_id=c.resolution_recorded_by_id,
+        resolution_recorded_by_name=_name(c.resolution_recorded_by),
         response_working_seconds=since_receipt(c.responded_at),
         resolution_working_seconds=since_receipt(c.resolved_at),
     )

@@ -2,8 +2,8 @@
 
 SQLite (the embedded default) runs in WAL mode so that pages keep reading while a notification is
 written; write transactions start with ``BEGIN IMMEDIATE`` so that two writers queue on the busy
-timeout instead of failing half-way. On PostgreSQL, writers that must not interleave (ingestion) take a
-transaction-scoped advisory lock (:func:`serialize_writers`).
+timeout instead of failing half-way. On PostgreSQL, writers that must not interleave (ingestion, issuing
+report numbers) take a transaction-scoped advisory lock (:func:`serialize_writers`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,10 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-INGEST_LOCK_ID = 0x42A71C  # any constant; identifies the ingestion advisory lock on PostgreSQL
+# Any constants; they name the advisory locks of PostgreSQL that serialise one kind of writer each.
+INGEST_LOCK_ID = 0x42A71C  # applying notifications
+SIGN_IN_LOCK_ID = 0x42A71D  # counting and claiming sign-in attempts
+REPORT_NUMBER_LOCK_ID = 0x42A71E  # issuing report numbers, one at a time
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -131,7 +134,8 @@ def _sqlite_file(engine: Engine) -> str | None:
     return None if database in ("", ":memory:") else database
 
 
-def serialize_writers(session: Session) -> None:
-    """Make this transaction the only one ingesting (SQLite already is, through BEGIN IMMEDIATE)."""
+def serialize_writers(session: Session, lock: int = INGEST_LOCK_ID) -> None:
+    """Make this transaction the only one of its kind (``lock``: ingesting by default) until it ends.
+    SQLite's write transactions already are, through BEGIN IMMEDIATE."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": INGEST_LOCK_ID})
+        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock})

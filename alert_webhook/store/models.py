@@ -80,6 +80,9 @@ class User(Base):
     # SHA-256 of the personal API token (tokens are random, so a fast hash is enough); shown once.
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
+    # Carried in every session cookie of this user and compared on each request: raising it (sign-out,
+    # a new password, deactivation) ends all of them at once (alert_webhook.services.accounts).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     # Flask-Login's user protocol, so the pages can log a User in directly.
     @property
@@ -95,7 +98,8 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What the session cookie names its user by: the id and the session generation."""
+        return f"{self.id}.{self.session_generation}"
 
 
 class Case(Base):
@@ -190,6 +194,7 @@ class CaseEvent(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     case: Mapped[Case] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()  # None: the system (Alertmanager, the mailer)
 
 
 class Notification(Base):
@@ -295,6 +300,7 @@ class ISPContact(Base):
     created_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]  # when the case left isp_escalated
     case: Mapped[Case] = relationship(back_populates="isp_contacts")
+    user: Mapped[User | None] = relationship()
 
 
 class Recheck(Base):
@@ -308,15 +314,22 @@ class Recheck(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime]
     case: Mapped[Case] = relationship(back_populates="rechecks")
+    user: Mapped[User | None] = relationship()
 
 
 class Report(Base):
     """The disruption resolution report (laporan penyelesaian gangguan jaringan, SOP step 9)."""
 
     __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("number_year", "number_sequence"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    # Its letter number, issued when it was written and kept (core/documents.py): the sequence runs per
+    # year. None for a report written before the tracker numbered them.
+    number: Mapped[str | None] = mapped_column(String(100), unique=True)
+    number_year: Mapped[int | None] = mapped_column(Integer)
+    number_sequence: Mapped[int | None] = mapped_column(Integer)
     cause: Mapped[str] = mapped_column(Text)
     actions: Mapped[str] = mapped_column(Text)
     parts_replaced: Mapped[str] = mapped_column(Text, default="")
@@ -341,14 +354,20 @@ class Complaint(Base):
     contact: Mapped[str] = mapped_column(String(200), default="")
     description: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16))  # received, responded, escalated, resolved
-    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # who responded
     officer_response: Mapped[str] = mapped_column(Text, default="")
     responded_at: Mapped[datetime | None]
     escalated_at: Mapped[datetime | None]
-    official_name: Mapped[str] = mapped_column(String(200), default="")
+    escalated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # who forwarded it
+    official_name: Mapped[str] = mapped_column(String(200), default="")  # to whom
     resolution: Mapped[str] = mapped_column(Text, default="")
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str] = mapped_column(String(16), default="")  # officer or official
+    # Who wrote the resolution down: the officer who solved it, or whoever recorded the official's.
+    resolution_recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    officer: Mapped[User | None] = relationship(foreign_keys=[officer_id])
+    escalated_by: Mapped[User | None] = relationship(foreign_keys=[escalated_by_id])
+    resolution_recorded_by: Mapped[User | None] = relationship(foreign_keys=[resolution_recorded_by_id])
 
 
 class RejectionCount(Base):

@@ -4,16 +4,20 @@ so the workflow's rules hold however a person acts; a refusal comes back as a fl
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..core import chart as chart_layout
-from ..core.workflow import Check, CheckResult, Role
+from ..core.workflow import CaseState, Check, CheckResult, Role
 from ..extension import current_tracker
 from ..i18n import gettext
 from ..services import NotFound, ServiceError, accounts, cases, casework, evidence
+from ..services.views import CaseDetail
 from . import forms
 from .auth import current_actor
 from .formatting import (
@@ -32,6 +36,35 @@ bp = Blueprint("case", __name__)
 def _technicians() -> list[tuple[int, str]]:
     users = accounts.list_users(current_tracker(), Role.TECHNICIAN)
     return [(u.id, u.display_name) for u in users if u.active]
+
+
+@dataclass(frozen=True)
+class ISPSupport:
+    """Whom to call at an ISP (SOP step 8), from the inventory: shown before the call is logged."""
+
+    provider: str
+    name: str
+    circuit_id: str
+    phone: str
+    email: str
+
+    @property
+    def tel(self) -> str:
+        """The phone number as a ``tel:`` link: a tap on a phone calls it."""
+        return "tel:" + re.sub(r"[^0-9+]", "", self.phone)
+
+
+def _isp_support(case: CaseDetail) -> list[ISPSupport]:
+    """The case's ISP uplink (per the inventory's topology) and its support contacts; every ISP of the
+    inventory when the case's is unknown."""
+    inventory = current_tracker().inventory
+    if inventory is None:
+        return []
+    uplinks = [isp for isp in inventory.isps if isp.id == case.isp] or list(inventory.isps)
+    return [
+        ISPSupport(isp.provider, isp.name, isp.circuit_id, isp.support_phone, isp.support_email)
+        for isp in uplinks
+    ]
 
 
 def _chart(case_id: int) -> tuple[chart_layout.Chart | None, str | None, datetime, datetime]:
@@ -67,8 +100,10 @@ def _render_case(case_id: int, bound: dict[str, forms.Form] | None = None, statu
     check_forms, prefill = {}, {}
     if "record_check" in allowed:
         prefill = evidence.check_prefill(tracker, case_id)
+        recorded = {item.check: item.recorded for item in checklist(case)}
         check_forms = {
-            c: bound.get(f"check-{c}") or forms.check_form(c, suggested=prefill.get(c, {}).get("suggested"))
+            c: bound.get(f"check-{c}")
+            or forms.check_form(c, suggested=prefill.get(c, {}).get("suggested"), recorded=recorded[c])
             for c in Check
         }
     comment_form = None
@@ -86,6 +121,7 @@ def _render_case(case_id: int, bound: dict[str, forms.Form] | None = None, statu
         comment_form=comment_form,
         hinted_fields=forms.HINTED_FIELDS,
         checklist=checklist(case, prefill, check_forms),
+        isp_support=_isp_support(case) if case.state != CaseState.CLOSED else [],
         chart=chart,
         chart_error=chart_error,
         chart_start=chart_start,
@@ -93,7 +129,7 @@ def _render_case(case_id: int, bound: dict[str, forms.Form] | None = None, statu
         grafana_url=grafana_url,
         target_label=target_label,
         event_label=event_label,
-        event_detail=event_detail,
+        event_detail=partial(event_detail, people={a.username: a.display_name for a in case.assignees}),
     ), status
 
 
@@ -162,7 +198,7 @@ def case_action(case_id: int, action: str):
     try:
         _apply(action, case_id, form)
     except ServiceError as error:
-        flash_refused(error)
+        forms.show_refusal(form, error)
         return _render_case(case_id, {action: form}, error.status)
     flash(gettext("action.done"), "success")
     return redirect(url_for("case.case_page", case_id=case_id))
@@ -173,7 +209,7 @@ def case_action(case_id: int, action: str):
 def case_check(case_id: int, check: str):
     if check not in tuple(Check):
         abort(404)
-    form = forms.check_form(check, formdata=request.form)
+    form = forms.check_form(Check(check), formdata=request.form)
     if not form.validate() or form.result.data not in tuple(CheckResult):
         flash(gettext("form.invalid"), "error")
         return _render_case(case_id, {f"check-{check}": form}, 400)

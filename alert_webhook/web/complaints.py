@@ -10,19 +10,23 @@ from datetime import datetime
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from ..core import complaints as policy
+from ..core.service_level import Duration
 from ..extension import current_tracker
 from ..i18n import gettext
 from ..services import ServiceError
 from ..services import complaints as complaint_service
 from . import forms
 from .auth import current_actor, roles_required
-from .formatting import flash_refused, hours
+from .formatting import duration, flash_refused
 
 bp = Blueprint("complaints", __name__)
 
 
-def _working_hours(start: datetime, end: datetime | None) -> str:
-    return hours(None if end is None else current_tracker().working_seconds(start, end))
+def _after_receipt(start: datetime, end: datetime | None) -> str:
+    """How long after the complaint's receipt a step came: on the clock, and its working hours."""
+    if end is None:
+        return "—"
+    return duration(Duration((end - start).total_seconds(), current_tracker().working_seconds(start, end)))
 
 
 def _render(new_form: forms.ComplaintForm | None = None, bound: dict | None = None, status: int = 200):
@@ -37,9 +41,9 @@ def _render(new_form: forms.ComplaintForm | None = None, bound: dict | None = No
             {
                 "complaint": c,
                 "forms": step_forms,
-                "response_hours": hours(c.response_working_seconds),
-                "escalation_hours": _working_hours(c.received_at, c.escalated_at),
-                "resolution_hours": hours(c.resolution_working_seconds),
+                "response_after": _after_receipt(c.received_at, c.responded_at),
+                "escalation_after": _after_receipt(c.received_at, c.escalated_at),
+                "resolution_after": _after_receipt(c.received_at, c.resolved_at),
             }
         )
     new_form = new_form or forms.new_complaint_form()

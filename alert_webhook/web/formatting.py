@@ -1,4 +1,5 @@
-"""How the pages show things: times in the service's zone, numbers in the page's language, a case's
+"""How the pages show things: times in the service's zone as Indonesians read them (``30 November 2026
+pukul 11.00 WIB``, the short form in tables), numbers and durations in the page's language, a case's
 checklist and timeline, a check's evidence, a refusal's reason; registered as Jinja filters.
 
 Presentation only: the values come from the services' typed views.
@@ -6,24 +7,39 @@ Presentation only: the values come from the services' typed views.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from flask import Flask, flash
 from flask_login import current_user
 
+from ..core.documents import roman
+from ..core.service_level import Duration
 from ..core.workflow import Check, CheckResult, EventKind
 from ..extension import current_tracker
-from ..i18n import current_language, gettext, has_message
+from ..i18n import (
+    current_language,
+    format_date,
+    format_decimal,
+    format_instant,
+    format_instant_short,
+    format_percent,
+    gettext,
+    has_message,
+    ngettext,
+)
 from ..services import ServiceError, notifications
-from ..services.views import CaseDetail, CheckView, EpisodeView, EventView
+from ..services.views import CaseDetail, CheckView, DurationView, EpisodeView, EventView
 
 __all__ = [
     "EVENT_KINDS",
     "EVIDENCE_KEYS",
     "ChecklistItem",
     "checklist",
+    "duration",
     "event_detail",
     "event_label",
     "evidence_text",
@@ -31,8 +47,10 @@ __all__ = [
     "grafana_url",
     "hours",
     "local_time",
+    "local_time_short",
     "long_date",
     "number",
+    "outside_link",
     "percent",
     "refusal_text",
     "register",
@@ -51,13 +69,23 @@ GRAFANA_OVERVIEW = "batiknet-noc"
 # --- times and numbers -------------------------------------------------------------------------------
 
 
+def _instant(value: datetime | str) -> datetime:
+    # Evidence snapshots keep their instants as ISO 8601 text.
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
 def local_time(value: datetime | str | None) -> str:
-    """``30-11-2026 10:00 WIB``; a string is ISO 8601 (evidence snapshots keep their instants as text)."""
+    """``30 November 2026 pukul 11.00 WIB`` / ``30 November 2026, 11:00 WIB``, in the service's zone."""
     if value is None:
         return "—"
-    instant = datetime.fromisoformat(value) if isinstance(value, str) else value
-    # %Z names the zone as people say it: WIB for Asia/Jakarta.
-    return instant.astimezone(current_tracker().calendar.timezone).strftime("%d-%m-%Y %H:%M %Z")
+    return format_instant(_instant(value), current_language(), current_tracker().calendar.timezone)
+
+
+def local_time_short(value: datetime | str | None) -> str:
+    """``30 Nov 2026 11.00 WIB``: tables and narrow screens."""
+    if value is None:
+        return "—"
+    return format_instant_short(_instant(value), current_language(), current_tracker().calendar.timezone)
 
 
 def long_date(value: date | datetime | None) -> str:
@@ -66,22 +94,54 @@ def long_date(value: date | datetime | None) -> str:
         return "—"
     if isinstance(value, datetime):
         value = value.astimezone(current_tracker().calendar.timezone).date()
-    return f"{value.day} {gettext(f'month.{value.month}')} {value.year}"
+    return format_date(value, current_language())
 
 
 def number(value: float) -> str:
-    text = f"{value:,.1f}"
-    if current_language() == "id":  # 1.234,5 in Indonesian
-        text = text.replace(",", "_").replace(".", ",").replace("_", ".")
-    return text
+    """``1.234,5`` / ``1,234.5``: one decimal."""
+    return format_decimal(value, current_language())
 
 
 def hours(seconds: float | None) -> str:
-    return "—" if seconds is None else number(seconds / 3600)
+    """Seconds as hours, with a decimal only where there is one: ``0``, ``3,5``, ``26``."""
+    if seconds is None:
+        return "—"
+    value = round(seconds / 3600, 1)
+    return format_decimal(value, current_language(), digits=0 if value == int(value) else 1)
 
 
 def percent(share: float) -> str:
-    return f"{round(share * 100)}%"
+    return format_percent(share, current_language())
+
+
+def clock_time(seconds: float) -> str:
+    """A stretch of clock time in days, hours and minutes: ``1 hari 2 jam 15 menit``."""
+    minutes = round(seconds / 60)
+    if seconds > 0 and minutes == 0:
+        return gettext("duration.under_a_minute")
+    days, rest = divmod(minutes, 24 * 60)
+    whole_hours, minutes = divmod(rest, 60)
+    parts = [
+        ngettext(key, count)
+        for key, count in (
+            ("duration.days", days),
+            ("duration.hours", whole_hours),
+            ("duration.minutes", minutes),
+        )
+        if count
+    ]
+    return " ".join(parts) or ngettext("duration.minutes", 0)
+
+
+def duration(value: Duration | DurationView | None) -> str:
+    """Clock time with its service hours beside it: ``2 jam 15 menit (0,8 jam kerja)``; when none of it
+    was service time, it says so: ``2 jam 15 menit (di luar jam layanan; 0 jam kerja)``."""
+    if value is None:
+        return "—"
+    clock, working = clock_time(value.clock_seconds), hours(value.working_seconds)
+    if Duration(value.clock_seconds, value.working_seconds).outside_service_hours:
+        return gettext("duration.outside_service_hours", clock=clock, hours=working)
+    return gettext("duration.with_working_hours", clock=clock, hours=working)
 
 
 # --- a case ------------------------------------------------------------------------------------------
@@ -101,6 +161,16 @@ def target_contact(target_id: str) -> dict[str, str]:
     }
 
 
+def outside_link(url: str | None) -> str | None:
+    """An address from outside (an alert's ``generatorURL``, a Grafana link) as a link's target: only an
+    absolute http(s) address; anything else (``javascript:``, ``data:``, a relative path) is no link. The
+    address is written as it was parsed (browsers drop the tabs and newlines that ``urlsplit`` drops)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return urlunsplit(parts) if parts.scheme in ("http", "https") and parts.hostname else None
+
+
 def grafana_url(episode: EpisodeView) -> str | None:
     """The dashboard of the episode's target around the episode (the NOC overview for ISPs and DNS)."""
     tracker = current_tracker()
@@ -114,7 +184,7 @@ def grafana_url(episode: EpisodeView) -> str | None:
     window += "&to=now" if ends is None else f"&to={int(ends.timestamp() * 1000) + 1_800_000}"
     if kind in GRAFANA_DASHBOARDS:
         uid, variable = GRAFANA_DASHBOARDS[kind]
-        return f"{base.rstrip('/')}/d/{uid}?var-{variable}={episode.target}&{window}"
+        return f"{base.rstrip('/')}/d/{uid}?var-{variable}={quote(episode.target, safe='')}&{window}"
     return f"{base.rstrip('/')}/d/{GRAFANA_OVERVIEW}?{window}"
 
 
@@ -138,7 +208,7 @@ def checklist(
     items = []
     for check in Check:
         recorded = next((c for c in reversed(this_round) if c.check == check), None)
-        actor = (recorded.by if recorded else None) or ""
+        actor = (recorded.by_name if recorded else None) or ""
         items.append(ChecklistItem(check, recorded, actor, prefill.get(check), forms.get(check)))
     return items
 
@@ -169,14 +239,15 @@ def event_label(event: EventView) -> str:
     return gettext(key) if key in EVENT_KINDS else event.kind
 
 
-def event_detail(event: EventView) -> str:
-    """The gist of an event's data, for the timeline: which check and its result, who was assigned..."""
-    data, kind = event.data, event.kind
+def event_detail(event: EventView, people: Mapping[str, str] | None = None) -> str:
+    """The gist of an event's data, for the timeline: which check and its result, who was assigned (named
+    by ``people``, username → display name, when it knows them)..."""
+    data, kind, people = event.data, event.kind, people or {}
     recorded = data.get("check") in tuple(Check) and data.get("result") in tuple(CheckResult)
     if kind == EventKind.RECORD_CHECK and recorded:
         return f"{gettext('check.' + data['check'])}: {gettext('check.' + data['result'])}"
     if kind in (EventKind.DISPOSE, EventKind.ASSIGN) and data.get("technicians"):
-        return ", ".join(data["technicians"])
+        return ", ".join(people.get(username, username) for username in data["technicians"])
     if kind == EventKind.ESCALATE_ISP and data.get("ticket_number"):
         return f"{gettext('case.isp.ticket')} {data['ticket_number']}"
     if kind == EventKind.RECORD_RECHECK and isinstance(data.get("connected"), bool):
@@ -185,6 +256,8 @@ def event_detail(event: EventView) -> str:
         return target_label(data["target"])
     if kind == EventKind.LETTER_ADDED and data.get("number"):
         return data["number"]
+    if kind == EventKind.RECEIPT_MOVED and data.get("from") and data.get("to"):
+        return f"{local_time(data['from'])} → {local_time(data['to'])}"
     if kind == EventKind.CLOSE and data.get("reported_to"):
         return data["reported_to"]
     return ""
@@ -194,6 +267,7 @@ def event_detail(event: EventView) -> str:
 
 # A refusal's parameter → the message family that names its values (states, checks, roles, actions).
 PARAMETER_FAMILIES = {
+    "field": "field",
     "action": "action",
     "state": "state",
     "states": "state",
@@ -209,6 +283,10 @@ def _localised(name: str, value: object) -> str:
     """A refusal's parameter in the page's language."""
     if isinstance(value, tuple):
         return ", ".join(_localised(name, item) for item in value)
+    if isinstance(value, datetime):
+        return local_time(value)
+    if isinstance(value, date):
+        return long_date(value)
     family = PARAMETER_FAMILIES.get(name)
     key = f"{family}.{value}"
     # An unknown action (the refusal says so) has no text of its own.
@@ -245,11 +323,14 @@ def register(app: Flask) -> None:
     """The filters every template may use, and the Watchdog banner on every signed-in page."""
     for name, function in (
         ("local", local_time),
+        ("local_short", local_time_short),
         ("long_date", long_date),
-        ("hours", hours),
+        ("duration", duration),
         ("number", number),
         ("percent", percent),
         ("evidence_text", evidence_text),
+        ("roman", roman),
+        ("outside_link", outside_link),
     ):
         app.add_template_filter(function, name)
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from flask import flash
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
@@ -31,13 +32,13 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 from .. import i18n
 from ..core.complaints import ComplaintChannel
 from ..core.instants import within_reach
-from ..core.workflow import USER_ROLES, CheckResult
+from ..core.workflow import MAY_BE_NOT_APPLICABLE, USER_ROLES, Check, CheckResult
 from ..extension import current_tracker
-from ..services import TooLarge, Unsupported, letters
-from ..services.views import CaseDetail
+from ..services import ServiceError, TooLarge, Unsupported, letters
+from ..services.views import CaseDetail, CheckView
 from ..store.limits import MAX_ID, length
 from ..store.models import Complaint, ISPContact, Letter, LoginFailure, User
-from .formatting import number
+from .formatting import flash_refused, number, refusal_text
 
 __all__ = [
     "ACTION_FORMS",
@@ -49,15 +50,18 @@ __all__ = [
     "LetterForm",
     "LoginForm",
     "NewUserForm",
+    "OwnPasswordForm",
     "PasswordForm",
     "action_form",
     "check_form",
     "complaint_form",
+    "letter_form",
     "local_input",
     "max_letter_mb",
     "new_complaint_form",
     "new_user_form",
     "requested_quarter",
+    "show_refusal",
 ]
 
 
@@ -82,6 +86,17 @@ class Form(FlaskForm):
                 field.errors = [*field.errors, i18n.gettext("form.time_out_of_range")]
                 valid = False
         return valid
+
+
+def show_refusal(form: Form, error: ServiceError) -> None:
+    """A refusal about one of the form's fields (an impossible time) is shown under that field, in the
+    page's language; any other refusal is a flash message."""
+    field = form._fields.get(error.field or "")
+    if field is None:
+        flash_refused(error)
+        return
+    field.errors = [*field.errors, refusal_text(error)]
+    flash(i18n.gettext("form.invalid"), "error")
 
 
 class LoginForm(Form):
@@ -186,14 +201,24 @@ def action_form(
 
 
 def check_form(
-    check: str, formdata: Mapping[str, Any] | None = None, suggested: str | None = None
+    check: Check,
+    formdata: Mapping[str, Any] | None = None,
+    suggested: str | None = None,
+    recorded: CheckView | None = None,
 ) -> CheckForm:
-    """A check's form; the result the monitoring evidence suggests is pre-selected, the technician decides."""
+    """A check's form, offering *not applicable* only where the workflow allows it.
+
+    A recorded check's form holds what was recorded, so that adding a note keeps the result; an unrecorded
+    one preselects the result the monitoring evidence suggests. Either way the technician decides.
+    """
     form = CheckForm(formdata=formdata, prefix=f"check-{check}")
-    form.result.choices = [(r.value, i18n.gettext(f"check.{r}")) for r in CheckResult]
+    results = [r for r in CheckResult if r != CheckResult.NOT_APPLICABLE or check in MAY_BE_NOT_APPLICABLE]
+    form.result.choices = [(r.value, i18n.gettext(f"check.{r}")) for r in results]
     if formdata is None:
         form.check.data = check
-        if suggested in tuple(CheckResult):
+        if recorded is not None:
+            form.result.data, form.note.data = recorded.result, recorded.note
+        elif suggested in results:
             form.result.data = suggested
     return form
 
@@ -213,12 +238,16 @@ def max_letter_mb() -> str:
 class LetterForm(Form):
     number = StringField(validators=[DataRequired(), stored_in(Letter.number)])
     letter_date = DateField(validators=[InputRequired()])  # so a malformed date says so
-    opd = SelectField(validators=[DataRequired()])
+    opd = SelectField()  # the sending OPD: see letter_form
     reporter = StringField(validators=[DataRequired(), stored_in(Letter.reporter)])
     description = TextAreaField(validators=[DataRequired()])
     received_at = DateTimeLocalField(validators=[Optional()])
     scan = FileField()
     checked_scan: letters.Scan | None = None  # the scan as validate_scan accepted it
+
+    def validate_opd(self, field) -> None:
+        if not field.data:
+            raise ValidationError(i18n.gettext("letter.opd_required"))
 
     def validate_scan(self, field) -> None:
         """The services' one rule for scans (:func:`letters.check_scan`), worded for the page."""
@@ -231,6 +260,20 @@ class LetterForm(Form):
             raise ValidationError(i18n.gettext("letter.scan_type")) from None
         except TooLarge:
             raise ValidationError(i18n.gettext("letter.scan_size", max_mb=max_letter_mb())) from None
+
+
+def letter_form(opd: str | None = None) -> LetterForm:
+    """The letter form. Its sender is one of the OPDs (:func:`letters.senders`), each shown with its
+    abbreviation so that both can be searched; none is chosen unless ``opd`` names one, so the person must
+    change the empty first choice."""
+    form = LetterForm()
+    senders = letters.senders(current_tracker())
+    form.opd.choices = [("", i18n.gettext("letter.opd_choose"))] + [
+        (sender.id, f"{sender.name} ({sender.id})") for sender in senders
+    ]
+    if not form.is_submitted() and opd in {sender.id for sender in senders}:
+        form.opd.data = opd
+    return form
 
 
 # --- complaints (SOP section 6) ----------------------------------------------------------------------
@@ -302,6 +345,14 @@ class NewUserForm(Form):
 
 class PasswordForm(Form):
     password = PasswordField(validators=[DataRequired()])
+
+
+class OwnPasswordForm(Form):
+    """A signed-in person's own new password: the current one, and the new one twice."""
+
+    current_password = PasswordField(validators=[DataRequired()])
+    new_password = PasswordField(validators=[DataRequired()])
+    new_password_again = PasswordField(validators=[DataRequired()])
 
 
 def new_user_form(formdata: Mapping[str, Any] | None = None) -> NewUserForm:

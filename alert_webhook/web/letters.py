@@ -13,8 +13,7 @@ from ..i18n import gettext
 from ..services import NotFound, ServiceError, letters
 from ..services.letters import LetterInput
 from .auth import current_actor, roles_required
-from .formatting import flash_refused
-from .forms import LetterForm, local_input, max_letter_mb
+from .forms import letter_form, local_input, max_letter_mb, show_refusal
 
 bp = Blueprint("letters", __name__)
 
@@ -23,12 +22,7 @@ bp = Blueprint("letters", __name__)
 @roles_required(Role.HEAD, Role.TECHNICIAN)
 def new_letter():
     tracker = current_tracker()
-    form = LetterForm()
-    form.opd.choices = (
-        [] if tracker.inventory is None else [(t.id, t.name) for t in tracker.inventory.targets()]
-    )
-    if request.method == "GET" and request.args.get("opd"):
-        form.opd.data = request.args["opd"]
+    form = letter_form(request.args.get("opd"))
     if form.validate_on_submit():
         letter = LetterInput(
             opd=form.opd.data,
@@ -42,7 +36,7 @@ def new_letter():
         try:
             case = letters.open_letter_case(tracker, current_actor(), letter)
         except ServiceError as error:
-            flash_refused(error)
+            show_refusal(form, error)
         else:
             joined = len(case.letters) > 1 or case.source == CaseSource.ALERT
             message = gettext("letter.joined", id=case.id) if joined else gettext("letter.saved", id=case.id)

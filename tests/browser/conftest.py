@@ -6,12 +6,14 @@ test, so that a person can look at every page the suite saw.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.browser.tracker import REPO, Tracker
+from tests.browser.screen import only_own_origin, open_page
+from tests.browser.tracker import PEOPLE, REPO, Tracker
 from tests.support import require
 
 CHROMIUM = "/usr/bin/chromium"
@@ -26,7 +28,9 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = REPO / "test-output" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an asyncio loop running while it is open, and
+# every later test of the run that calls asyncio.run() (the exporter's) would find it there.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
     require(Path(CHROMIUM).exists(), f"{CHROMIUM} is not installed (make install)")
     try:
@@ -53,3 +57,20 @@ def tracker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tracker]:
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+@pytest.fixture
+def people(chromium: Any, tracker: Tracker) -> Iterator[Callable[[str, str], Any]]:
+    """``people("andi", "phone")``: a page signed in as that person in a browser context of their own; at
+    the end, none of them may have loaded anything from elsewhere than the tracker."""
+    pages: list[Any] = []
+
+    def open_as(who: str, screen: str) -> Any:
+        page = open_page(chromium, tracker, screen, PEOPLE[who])
+        pages.append(page)
+        return page
+
+    yield open_as
+    for page in pages:
+        assert not only_own_origin(page, tracker), "a page loaded something from elsewhere"
+        page.context.close()

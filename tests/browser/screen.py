@@ -179,3 +179,15 @@ def visible_forms(page: Any) -> list[str]:
 
 def flash(page: Any) -> str:
     return " ".join(page.locator(".flash").all_inner_texts())
+
+
+def fits_the_phone(page: Any) -> None:
+    faults = layout_faults(page, "phone")
+    assert not faults, "\n".join(faults)
+
+
+def follow(page: Any, target: Any) -> None:
+    """Click a link or a submit button (a selector or a locator) and wait for the page it leads to: a click
+    does not wait for the navigation it starts, and the old page would still be read."""
+    with page.expect_navigation():
+        (page.locator(target) if isinstance(target, str) else target).click()

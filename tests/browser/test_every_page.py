@@ -44,6 +44,7 @@ PAGES = [
     ("evaluation-report", "/evaluation/report", HEAD),
     ("noc", "/noc", EVERYONE),
     ("users", "/admin/users", ("admin",)),
+    ("account", "/account/password", EVERYONE),
     ("not-found", "/cases/999999", EVERYONE),
 ]
 VISITS = [

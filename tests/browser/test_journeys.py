@@ -7,7 +7,6 @@ only to set a case up where the journey starts later in the SOP.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,48 +15,21 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.screen import (
+    fits_the_phone,
     flash,
-    layout_faults,
+    follow,
     next_step,
     only_own_origin,
     open_page,
     shoot,
     visible_forms,
 )
-from tests.browser.tracker import PEOPLE, Tracker, wait_until
+from tests.browser.tracker import PEOPLE, wait_until
 
 pytestmark = pytest.mark.browser
 
 WIB = ZoneInfo("Asia/Jakarta")
 CHECKS = ("physical", "monitoring", "dns", "connectivity")
-
-
-@pytest.fixture
-def people(chromium: Any, tracker: Tracker) -> Iterator[Callable[[str, str], Any]]:
-    """``people("andi", "phone")``: a page signed in as that person in a browser context of their own."""
-    pages: list[Any] = []
-
-    def open_as(who: str, screen: str) -> Any:
-        page = open_page(chromium, tracker, screen, PEOPLE[who])
-        pages.append(page)
-        return page
-
-    yield open_as
-    for page in pages:
-        assert not only_own_origin(page, tracker), "a page loaded something from elsewhere"
-        page.context.close()
-
-
-def fits_the_phone(page: Any) -> None:
-    faults = layout_faults(page, "phone")
-    assert not faults, "\n".join(faults)
-
-
-def follow(page: Any, target: Any) -> None:
-    """Click a link or a submit button (a selector or a locator) and wait for the page it leads to: a click
-    does not wait for the navigation it starts, and the old page would still be read."""
-    with page.expect_navigation():
-        (page.locator(target) if isinstance(target, str) else target).click()
 
 
 def state(page: Any) -> str:
@@ -347,7 +319,7 @@ def test_a_complaint_goes_from_the_officer_to_an_official(tracker, people, scree
     head.fill(f"#c{complaint_id}-resolve-resolution", "Teknisi dijadwalkan ulang; pelapor dihubungi")
     follow(head, complaint.locator("button[type=submit]"))
     assert complaint.locator("h2 .badge").inner_text() == "Selesai"
-    assert "oleh pejabat" in complaint.inner_text()
+    assert "oleh Sekretaris Dinas (pejabat)" in complaint.inner_text()
     assert complaint.locator("form").count() == 0
     fits_the_phone(head)
     shoot(head, screenshots, "journey-complaint-phone")

@@ -202,19 +202,46 @@ def test_the_python_image_runs_as_a_user() -> None:
 def test_entrypoint_turns_secret_files_into_environment(tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_text("s3cret-token\n")
+    metrics_file = tmp_path / "metrics"
+    metrics_file.write_text("metrics-token\n")
     result = subprocess.run(
         [
             str(REPO / "deploy" / "docker-entrypoint.sh"),
             "sh",
             "-c",
-            'echo "$BATIKNET_API_TOKEN|${BATIKNET_API_TOKEN_FILE:-}"',
+            'echo "$BATIKNET_API_TOKEN|${BATIKNET_API_TOKEN_FILE:-}|$BATIKNET_METRICS_TOKEN"',
         ],
-        env={"PATH": os.environ["PATH"], "BATIKNET_API_TOKEN_FILE": str(token_file)},
+        env={
+            "PATH": os.environ["PATH"],
+            "BATIKNET_API_TOKEN_FILE": str(token_file),
+            "BATIKNET_METRICS_TOKEN_FILE": str(metrics_file),
+        },
         capture_output=True,
         text=True,
         check=True,
     )
-    assert result.stdout == "s3cret-token|\n"
+    assert result.stdout == "s3cret-token||metrics-token\n"
+
+
+def test_prometheus_gets_the_secrets_its_configuration_reads(compose: dict[str, Any]) -> None:
+    """prometheus.yml reads the case tracker's metrics token from /run/secrets/: the Compose service
+    mounts that secret, the tracker gets the same one, and the systemd drop-in binds the directory."""
+    config = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text(encoding="utf-8"))
+    files = {
+        PurePosixPath(job["authorization"]["credentials_file"])
+        for job in config["scrape_configs"]
+        if "authorization" in job
+    }
+    assert files == {PurePosixPath("/run/secrets/batiknet_metrics_token")}
+    services = compose["services"]
+    assert {path.name for path in files} <= set(services["prometheus"]["secrets"])
+    assert "batiknet_metrics_token" in services["cases"]["secrets"]
+    assert (
+        services["cases"]["environment"]["BATIKNET_METRICS_TOKEN_FILE"]
+        == "/run/secrets/batiknet_metrics_token"
+    )
+    drop_in = (UNITS_DIR / "prometheus.service.d" / "batiknet.conf").read_text(encoding="utf-8")
+    assert "BindReadOnlyPaths=/etc/batiknet/prometheus-secrets:/run/secrets" in drop_in
 
 
 @pytest.mark.system

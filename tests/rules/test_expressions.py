@@ -161,11 +161,13 @@ def netns_sysctl(namespace: str, setting: str) -> None:
     subprocess.run(["ip", "netns", "exec", namespace, "sysctl", "-qw", setting], check=True)
 
 
-def seed_overdue_letter(stack: Stack, run_dir: Path) -> None:
-    """A letter from an OPD received two weeks ago and never handled: past both deadlines."""
+def seed_overdue_letter(stack: Stack, run_dir: Path) -> str:
+    """A head and a technician, and a letter from an OPD received two weeks ago and never handled: past
+    both deadlines. Returns the head's personal API token."""
     password = run_dir / "head-password"
     password.write_text("kata-sandi-uji-kepala\n", encoding="utf-8")
     stack.cases_command("users", "add", "kepala", "--role", "head", "--password-file", str(password))
+    stack.cases_command("users", "add", "teknisi", "--role", "technician", "--password-file", str(password))
     token = stack.cases_command("users", "token", "kepala").strip()
     received = datetime.now(UTC) - timedelta(days=14)
     response = requests.post(
@@ -182,6 +184,29 @@ def seed_overdue_letter(stack: Stack, run_dir: Path) -> None:
         timeout=10,
     )
     assert response.status_code == 201, response.text
+    return token
+
+
+def complete_case(stack: Stack, token: str, case_id: int) -> None:
+    """The head carries a case the monitoring saw restored through the SOP to its completion, which the
+    service-level figures count (batiknet_cases_completed_total)."""
+
+    def act(action: str, **body: object) -> None:
+        answer = requests.post(
+            f"{stack.url('cases')}/api/v1/cases/{case_id}/{action}",
+            headers={"Authorization": f"Bearer {token}"},
+            json=body,
+            timeout=10,
+        )
+        assert answer.status_code == 200, f"{action}: {answer.text}"
+
+    act("dispose", technicians=["teknisi"])
+    act("start-checks")
+    for check in ("physical", "monitoring", "dns", "connectivity"):
+        act("checks", check=check, result="ok")
+    act("restore")
+    act("report", cause="Jalur ke OPD diputus untuk pengujian", actions="Jalur disambung kembali")
+    act("close", reported_to="Operator OPD")
 
 
 @pytest.fixture(scope="module")
@@ -223,7 +248,7 @@ def test_every_rule_and_panel_expression_returns_data(lab, proving_stack) -> Non
         proof.settle(stack, "healthy")
 
         # 2. Faults everywhere at once.
-        seed_overdue_letter(stack, run_dir)
+        head_token = seed_overdue_letter(stack, run_dir)
         netns_sysctl(slow_namespace, "net.ipv4.icmp_echo_ignore_all=1")
         responder = subprocess.Popen(
             ["ip", "netns", "exec", slow_namespace, sys.executable, str(SLOW_ECHO),
@@ -269,15 +294,21 @@ def test_every_rule_and_panel_expression_returns_data(lab, proving_stack) -> Non
         assert DARK_PORT in dark_ports
         assert ("dist-sw1", f"dl-{CUT_OPD}") not in dark_ports
 
-        # 3. The cut OPD comes back: its case is restored, the service-level figures have a restore.
+        # 3. The cut OPD comes back: its case is restored and completed, the service-level figures have both.
         lab.restore(CUT_OPD)
-        stack.wait_until(
-            lambda: any(c["target"] == CUT_OPD and c["restored_at"] for c in stack.cases()),
+        restored = stack.wait_until(
+            lambda: [c for c in stack.cases() if c["target"] == CUT_OPD and c["restored_at"]],
             timeout=120,
             what=f"the case of {CUT_OPD} restored",
         )
+        complete_case(stack, head_token, restored[0]["id"])
         stack.wait_until(
-            lambda: has_data(stack, "batiknet_cases_restored_total"), timeout=30, what="a restore counted"
+            lambda: (
+                has_data(stack, "batiknet_cases_restored_total")
+                and has_data(stack, "batiknet_cases_completed_total")
+            ),
+            timeout=30,
+            what="a restore and a completion counted",
         )
         proof.settle(stack, "restored")
 

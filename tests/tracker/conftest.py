@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[2]
 LAB_INVENTORY = REPO / "lab" / "inventory.yml"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 API_TOKEN = "test-shared-token-0123456789"
+METRICS_TOKEN = "test-metrics-token-0123456789"  # Prometheus' own, for /metrics only
 # A Monday, 10:00 in Pekalongan (WIB): inside the morning service window.
 MONDAY_10_WIB = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
 
@@ -233,6 +234,7 @@ def app_config(database_url: str, clock: Clock, tmp_path: Path) -> dict[str, Any
         "TESTING": True,
         "BATIKNET_DATABASE_URL": database_url,
         "BATIKNET_API_TOKEN": API_TOKEN,
+        "BATIKNET_METRICS_TOKEN": METRICS_TOKEN,
         "BATIKNET_INVENTORY": str(LAB_INVENTORY),
         "BATIKNET_INSTANCE_PATH": str(tmp_path / "instance"),
         "BATIKNET_SECRET_KEY": "test-secret-key",
@@ -320,6 +322,13 @@ def login(client: Any) -> Callable[[TestUser], Any]:
         return client.post("/login", data=form)
 
     return sign_in
+
+
+def scrape(client: Any) -> str:
+    """``GET /metrics`` as Prometheus asks for it (with the metrics token); the exposition."""
+    answer = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert answer.status_code == 200, answer.status_code
+    return answer.get_data(as_text=True)
 
 
 def metric_value(exposition: str, name: str, **labels: str) -> float | None:

@@ -15,9 +15,10 @@ from pathlib import Path
 import requests
 
 from tests.support import applier_pids
-from tests.tracker.conftest import API_TOKEN, LAB_INVENTORY
+from tests.tracker.conftest import API_TOKEN, LAB_INVENTORY, METRICS_TOKEN
 
 CLI = [sys.executable, "-m", "alert_webhook.cli"]
+SCRAPER = {"Authorization": f"Bearer {METRICS_TOKEN}"}  # Prometheus, reading /metrics
 
 
 def tracker_env(database_url: str, instance: Path, **settings: str) -> dict[str, str]:
@@ -26,6 +27,7 @@ def tracker_env(database_url: str, instance: Path, **settings: str) -> dict[str,
         **os.environ,
         "BATIKNET_DATABASE_URL": database_url,
         "BATIKNET_API_TOKEN": API_TOKEN,
+        "BATIKNET_METRICS_TOKEN": METRICS_TOKEN,
         "BATIKNET_INVENTORY": str(LAB_INVENTORY),
         "BATIKNET_SECRET_KEY": "cli-test",
         "BATIKNET_INSTANCE_PATH": str(instance),

@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from tests.support import require_binary
-from tests.tracker.conftest import API_TOKEN, LAB_INVENTORY, metric_value
+from tests.tracker.conftest import API_TOKEN, LAB_INVENTORY, METRICS_TOKEN, metric_value
 
 pytestmark = pytest.mark.system
 
@@ -65,6 +65,7 @@ def tracker_url(database_url: str, tmp_path: Path) -> Iterator[str]:
         **os.environ,
         "BATIKNET_DATABASE_URL": database_url,
         "BATIKNET_API_TOKEN": API_TOKEN,
+        "BATIKNET_METRICS_TOKEN": METRICS_TOKEN,
         "BATIKNET_INVENTORY": str(LAB_INVENTORY),
         "BATIKNET_SECRET_KEY": "e2e",
         "BATIKNET_INSTANCE_PATH": str(tmp_path / "instance"),
@@ -162,7 +163,8 @@ def test_ha_pair_gives_one_case_and_the_resolved_restores_it(
         return requests.get(f"{tracker_url}/api/v1/cases", headers=HEADERS, timeout=5).json()["cases"]
 
     def metric(name: str) -> float | None:
-        return metric_value(requests.get(f"{tracker_url}/metrics", timeout=5).text, name)
+        scraper = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+        return metric_value(requests.get(f"{tracker_url}/metrics", headers=scraper, timeout=5).text, name)
 
     starts_at = datetime.now(UTC).replace(microsecond=0)
     for alertmanager in alertmanagers:

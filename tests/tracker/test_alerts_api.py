@@ -15,7 +15,7 @@ from alert_webhook.extension import tracker_of
 from alert_webhook.services import notifications
 from alert_webhook.store.db import Database
 from alert_webhook.store.models import AlertEpisode, Case, Notification
-from tests.tracker.conftest import API_TOKEN, metric_value
+from tests.tracker.conftest import API_TOKEN, metric_value, scrape
 
 PAYLOADS = Path(__file__).with_name("payloads")
 HEADERS = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -97,7 +97,7 @@ def test_repeats_and_the_ha_peer_change_nothing(client: Any, app: Any) -> None:
     assert changed_nothing(app, again) and changed_nothing(app, peer)
     assert len(cases(client)) == 1
     assert counts(app) == (3, 1, 1)  # every delivery stored raw, one case, one episode
-    metrics = client.get("/metrics").get_data(as_text=True)
+    metrics = scrape(client)
     assert metric_value(metrics, "batiknet_notifications_received_total") == 3
     assert metric_value(metrics, "batiknet_notifications_deduplicated_total") == 2
 
@@ -279,7 +279,7 @@ def test_invalid_payload_names_the_field_and_stores_nothing(
     assert answer.status_code == status
     assert answer.get_json()["field"] == field
     assert counts(app) == (0, 0, 0)
-    metrics = client.get("/metrics").get_data(as_text=True)
+    metrics = scrape(client)
     assert metric_value(metrics, "batiknet_notifications_rejected_total", reason=reason) == 1
 
 
@@ -311,7 +311,7 @@ def test_wrong_content_type_415_bad_json_400(client: Any, app: Any) -> None:
     answer = client.post("/api/v1/alerts", data="{not json", content_type="application/json", headers=HEADERS)
     assert answer.status_code == 400 and answer.get_json()["field"] == "(body)"
     assert counts(app) == (0, 0, 0)
-    metrics = client.get("/metrics").get_data(as_text=True)
+    metrics = scrape(client)
     assert metric_value(metrics, "batiknet_notifications_rejected_total", reason="content_type") == 1
     assert metric_value(metrics, "batiknet_notifications_rejected_total", reason="invalid_json") == 1
 
@@ -367,7 +367,7 @@ def test_a_delivery_is_answered_once_spooled_and_applied_after(client: Any, app:
     post(client, "firing")
     assert cases(client) == []
     clock.advance(seconds=30)
-    metrics = client.get("/metrics").get_data(as_text=True)
+    metrics = scrape(client)
     assert metric_value(metrics, "batiknet_notifications_queued") == 1
     assert metric_value(metrics, "batiknet_notifications_apply_lag_seconds") == 30
     assert metric_value(metrics, "batiknet_notifications_received_total") == 0
@@ -375,7 +375,7 @@ def test_a_delivery_is_answered_once_spooled_and_applied_after(client: Any, app:
     [case] = cases(client)
     assert applied.case_ids == (case["id"],)
     assert case["received_at"] == "2026-11-30T03:00:00+00:00"  # when it was received, not applied
-    metrics = client.get("/metrics").get_data(as_text=True)
+    metrics = scrape(client)
     assert metric_value(metrics, "batiknet_notifications_queued") == 0
     assert metric_value(metrics, "batiknet_notifications_apply_lag_seconds") == 0
     assert metric_value(metrics, "batiknet_notifications_received_total") == 1
@@ -423,7 +423,7 @@ def test_heartbeat_and_silence(client: Any, clock: Any) -> None:
         "/api/v1/heartbeat", json={"receiver": "watchdog", "status": "firing", "alerts": []}, headers=HEADERS
     )
     assert answer.status_code == 200
-    metrics = client.get("/metrics").get_data(as_text=True)
+    metrics = scrape(client)
     assert (
         metric_value(metrics, "batiknet_alertmanager_last_heartbeat_timestamp_seconds") == clock().timestamp()
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.tracker.conftest import metric_value
+from tests.tracker.conftest import metric_value, scrape
 from tests.tracker.test_alerts_api import HEADERS, cases, deliver
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -165,7 +165,8 @@ def test_restore_with_entered_time_and_reopen_back_to_checking(
     assert case["check_round"] == 2 and case["restored_at"] is None
 
 
-def test_letter_opens_a_case_and_joins_an_open_alert_case(client: Any, staff: dict) -> None:
+def test_letter_opens_a_case_and_joins_an_open_alert_case(client: Any, clock: Any, staff: dict) -> None:
+    clock.advance(hours=7)  # Monday 17:00 WIB: the letter came in after closing
     answer = client.post(
         "/api/v1/cases",
         json={**LETTER, "received_at": "2026-11-30T16:30:00+07:00"},
@@ -341,7 +342,7 @@ def test_metrics_follow_the_cases(client: Any, clock: Any, staff: dict, alert_ca
         act(client, tech, alert_case, "checks", check=check, result="ok")
     act(client, tech, alert_case, "restore")
     client.post("/api/v1/cases", json={**LETTER, "opd": "kec-barat"}, headers=tech.headers)
-    text = client.get("/metrics").get_data(as_text=True)
+    text = scrape(client)
     assert metric_value(text, "batiknet_cases", state="restored") == 1
     assert metric_value(text, "batiknet_cases", state="received") == 1
     assert metric_value(text, "batiknet_cases_opened_total", source="alert") == 1
@@ -359,13 +360,18 @@ def test_metrics_follow_the_cases(client: Any, clock: Any, staff: dict, alert_ca
     assert metric_value(text, "batiknet_case_disposition_working_seconds_bucket", le="3600.0") == 1
     assert metric_value(text, "batiknet_case_restore_working_seconds_count", isp="isp-telkom") == 1
     assert (
-        metric_value(
-            text, "batiknet_cases_restored_total", technician=tech.username, isp="isp-telkom", within="target"
-        )
-        == 1
+        metric_value(text, "batiknet_cases_restored_total", technician=tech.username, isp="isp-telkom") == 1
     )
+    assert metric_value(text, "batiknet_cases_completed_total", technician=tech.username) is None
     assert metric_value(text, "batiknet_cases_overdue", deadline="target") == 0
     clock.advance(days=7)
-    text = client.get("/metrics").get_data(as_text=True)
+    text = scrape(client)
     assert metric_value(text, "batiknet_cases_overdue", deadline="target") == 2
     assert metric_value(text, "batiknet_cases_overdue", deadline="maximum") == 2
+    act(client, tech, alert_case, "report", cause="ISP", actions="Koordinasi")
+    act(client, tech, alert_case, "close", reported_to="Operator Setda")
+    text = scrape(client)
+    # Restored within the hour, completed a week later: late, measured at the completion.
+    completed = {"technician": tech.username, "isp": "isp-telkom"}
+    assert metric_value(text, "batiknet_cases_completed_total", **completed, within="late") == 1
+    assert metric_value(text, "batiknet_cases_overdue", deadline="target") == 1

@@ -13,7 +13,7 @@ import requests
 
 from tests.support import applier_pids
 from tests.tracker.conftest import API_TOKEN, metric_value
-from tests.tracker.serving import Server, run, tracker_env, worker_pids
+from tests.tracker.serving import SCRAPER, Server, run, tracker_env, worker_pids
 
 pytestmark = pytest.mark.system
 
@@ -109,7 +109,7 @@ def test_serve_runs_gunicorn_on_loopback_and_applies_what_was_queued(env: dict[s
         server.wait_for(lambda: targets() == ["kec-barat", "setda"], "not applied", 10)
 
         def exposition() -> str:
-            return requests.get(f"{server.base}/metrics", timeout=10).text
+            return requests.get(f"{server.base}/metrics", headers=SCRAPER, timeout=10).text
 
         # The copies after the first may still wait (or their file be removed just after the commit).
         server.wait_for(lambda: metric_value(exposition(), "batiknet_notifications_queued") == 0, "queued")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alert_webhook.core.clock import (
+    HolidayList,
     WorkingCalendar,
     add_working_seconds,
     day_one,
@@ -249,3 +250,107 @@ def test_deadlines_are_ordered_and_on_working_days(received: datetime) -> None:
     day_one_end = CALENDAR.windows_on(result.day_one)[-1][1]
     assert day_one_end < result.target
     assert result.target - day_one_end >= timedelta(hours=15)
+
+
+# --- the fast clock against the simple definition ------------------------------------------------------
+
+
+def reference_working_seconds(calendar: WorkingCalendar, start: datetime, end: datetime) -> float:
+    """The clock's definition, walked day by day: every local day from ``start``'s to ``end``'s, window by
+    window. :func:`working_seconds_between` must give the same without walking."""
+    if end <= start:
+        return 0.0
+    total = 0.0
+    day, last = calendar.local_date(start), calendar.local_date(end)
+    while day <= last:
+        for opens, closes in calendar.windows_on(day):
+            overlap = (min(closes, end) - max(opens, start)).total_seconds()
+            if overlap > 0:
+                total += overlap
+        day += timedelta(days=1)
+    return total
+
+
+def fixed_holidays(days: frozenset[date]) -> HolidayList:
+    return HolidayList(lambda years: (day for day in days if day.year in years))
+
+
+hours_of_day = st.integers(min_value=0, max_value=23 * 60)
+
+
+@st.composite
+def calendars(draw: st.DrawFn) -> WorkingCalendar:
+    """Any calendar: 0–2 windows per weekday, holidays and decrees anywhere around the instants drawn."""
+    windows = {}
+    for weekday in range(7):
+        starts = sorted(draw(st.sets(hours_of_day, max_size=4)))
+        pairs = list(zip(starts[::2], starts[1::2], strict=False))
+        windows[weekday] = tuple((time(a // 60, a % 60), time(b // 60, b % 60)) for a, b in pairs if b > a)
+    days = st.dates(min_value=date(2023, 12, 1), max_value=date(2028, 1, 31))
+    return WorkingCalendar(
+        timezone=draw(st.sampled_from([WIB, ZoneInfo("UTC"), ZoneInfo("Asia/Jayapura")])),
+        windows=windows,
+        holidays=fixed_holidays(frozenset(draw(st.sets(days, max_size=40)))),
+        extra_closed=frozenset(draw(st.sets(days, max_size=10))),
+        extra_open=frozenset(draw(st.sets(days, max_size=10))),
+    )
+
+
+span_instants = st.datetimes(
+    min_value=datetime(2024, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(calendars(), span_instants, span_instants)
+def test_fast_clock_equals_the_day_by_day_definition(
+    calendar: WorkingCalendar, a: datetime, b: datetime
+) -> None:
+    assert working_seconds_between(calendar, a, b) == pytest.approx(
+        reference_working_seconds(calendar, a, b), abs=1e-6
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(span_instants, span_instants)
+def test_fast_clock_equals_the_definition_on_the_sops_calendar(a: datetime, b: datetime) -> None:
+    """The real holiday list (public holidays and cuti bersama) and configured decrees."""
+    calendar = working_calendar(
+        load_settings(
+            {"BATIKNET_HOLIDAYS_ADD": "2026-12-01,2025-06-02", "BATIKNET_HOLIDAYS_REMOVE": "2026-12-24"}
+        )
+    )
+    assert working_seconds_between(calendar, a, b) == pytest.approx(
+        reference_working_seconds(calendar, a, b), abs=1e-6
+    )
+
+
+def test_a_span_of_decades_equals_the_definition() -> None:
+    start, end = wib(2000, 1, 3, 9, 15), wib(2030, 6, 14, 10, 40)
+    assert working_seconds_between(CALENDAR, start, end) == pytest.approx(
+        reference_working_seconds(CALENDAR, start, end), abs=1e-3
+    )
+
+
+def test_a_span_of_two_thousand_years_is_whole_weeks() -> None:
+    """Year 1 to 2026 without holidays: whole weeks of 4 × 7 h 15 min + 3 h, counted at once."""
+    calendar = WorkingCalendar(timezone=ZoneInfo("UTC"), holidays=fixed_holidays(frozenset()))
+    monday = datetime(1, 1, 1, tzinfo=UTC)  # 1 January of year 1 was a Monday
+    weeks = 105_000
+    end = monday + timedelta(weeks=weeks)
+    assert working_seconds_between(calendar, monday, end) == weeks * (4 * 26_100 + 3 * 3_600)
+
+
+def test_holidays_are_asked_for_once_per_year() -> None:
+    asked: list[range] = []
+
+    def load(years: range) -> list[date]:
+        asked.append(years)
+        return [date(year, 8, 17) for year in years]
+
+    calendar = WorkingCalendar(holidays=HolidayList(load))
+    working_seconds_between(calendar, wib(2001, 1, 1), wib(2030, 1, 1))
+    working_seconds_between(calendar, wib(2001, 1, 1), wib(2030, 1, 1))
+    assert not calendar.is_working_day(date(2026, 8, 17))
+    years = [year for loaded in asked for year in loaded]
+    assert sorted(years) == list(range(2001, 2031))  # each year once, however often the span is asked

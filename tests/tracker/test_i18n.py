@@ -18,6 +18,7 @@ from babel.messages.pofile import read_po
 
 from alert_webhook import i18n
 from alert_webhook.core import refusals
+from alert_webhook.core.service_level import Standing
 from alert_webhook.core.workflow import USER_ROLES, CaseSource, CaseState, Check, CheckResult, EventKind
 
 CHECK_RESULTS, CHECKS, ROLES, SOURCES, STATES = (
@@ -34,6 +35,7 @@ DYNAMIC_FAMILIES = {
     "source": SOURCES,
     "check": (*CHECKS, *CHECK_RESULTS),
     "role": ROLES,
+    "service": tuple(Standing),
 }
 # The keywords of `make messages`: ngettext takes one id (singular and plural alike) and a count.
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 1)}
@@ -211,7 +213,7 @@ def test_a_refusal_reads_in_english_for_the_api():
         refusals.Refusal("no_such_code")
 
 
-def test_every_form_field_action_event_month_and_complaint_step_has_a_text():
+def test_every_form_field_action_event_and_complaint_step_has_a_text():
     """Keys the pages build at run time (``"field." ~ name`` and the like) exist in both languages."""
     from wtforms.fields.core import UnboundField
 
@@ -222,7 +224,7 @@ def test_every_form_field_action_event_month_and_complaint_step_has_a_text():
     def field_names(form_class) -> set[str]:
         return {n for n in dir(form_class) if isinstance(getattr(form_class, n), UnboundField)}
 
-    keys = {f"month.{m}" for m in range(1, 13)} | {"login.required"}  # Flask-Login's message, by key
+    keys = {"login.required"}  # Flask-Login's message, by key
     for action, form_class in pages.ACTION_FORMS.items():
         keys |= {f"action.{action}", f"action.{action}.submit"}
         keys |= {f"field.{name}" for name in field_names(form_class)}

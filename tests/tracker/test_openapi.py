@@ -46,14 +46,14 @@ def test_every_api_route_is_described(app: Any, document: dict[str, Any]) -> Non
 
 
 def test_every_case_field_is_described(client: Any, document: dict[str, Any]) -> None:
-    """The case a client receives has exactly the fields the document names (33 of them)."""
+    """The case a client receives has exactly the fields the document names (34 of them)."""
     from tests.tracker.test_alerts_api import cases, deliver
 
     deliver(client, "firing")
     case = client.get(f"/api/v1/cases/{cases(client)[0]['id']}", headers=HEADERS).get_json()
     schema = document["components"]["schemas"]["CaseDetail"]
     assert set(case) == set(schema["properties"]) == set(schema["required"])
-    assert len(case) == 33
+    assert len(case) == 34
 
 
 def test_every_refusal_is_described_with_its_status(document: dict[str, Any]) -> None:

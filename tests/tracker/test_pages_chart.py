@@ -9,6 +9,7 @@ import pytest
 
 from alert_webhook.core.chart import WIDTH, layout, sample_step, window_around
 from alert_webhook.core.evaluation import CaseFacts, Technician, evaluate, quarter_bounds, quarter_of
+from alert_webhook.core.service_level import Standing
 
 T0 = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 
@@ -60,19 +61,9 @@ def test_step_is_read_off_the_samples():
     assert sample_step([], [(5, 0.1)]) == 15
 
 
-def facts(case_id, technicians, restored_after_hours, complaints=0, working_hours=None):
-    received = T0
-    restored = None if restored_after_hours is None else received + timedelta(hours=restored_after_hours)
-    return CaseFacts(
-        case_id=case_id,
-        technicians=technicians,
-        received_at=received,
-        restored_at=restored,
-        target_deadline=received + timedelta(days=1),
-        maximum_deadline=received + timedelta(days=4),
-        restore_working_seconds=None if restored is None else (working_hours or restored_after_hours) * 3600,
-        complaints=complaints,
-    )
+def facts(case_id, technicians, standing, restored_after_hours=None, complaints=0, completed=True):
+    restored = None if restored_after_hours is None else restored_after_hours * 3600
+    return CaseFacts(case_id, technicians, Standing(standing), completed, restored, complaints)
 
 
 ANI, BUDI, CITRA = Technician(1, "ani"), Technician(2, "budi"), Technician(3, "citra")
@@ -80,25 +71,21 @@ ANI, BUDI, CITRA = Technician(1, "ani"), Technician(2, "budi"), Technician(3, "c
 
 def test_evaluation_counts_shares_median_and_complaints_per_technician():
     cases = [
-        facts(1, (ANI,), 2),  # within target
-        facts(2, (ANI, BUDI), 48, complaints=1),  # within maximum only
-        facts(3, (ANI,), 200),  # beyond maximum
-        facts(4, (BUDI,), None, complaints=2),  # never restored
+        facts(1, (ANI,), "within_target", 2),
+        facts(2, (ANI, BUDI), "within_maximum", 48, complaints=1),
+        facts(3, (ANI,), "past_maximum", 2),  # restored in two hours, completed too late
+        facts(4, (BUDI,), "within_target", None, complaints=2, completed=False),  # open, not yet due
     ]
     scores = {s.technician: s for s in evaluate([ANI, BUDI, CITRA], cases)}
     ani, budi, citra = scores["ani"], scores["budi"], scores["citra"]
-    assert (ani.cases, ani.restored, ani.within_target, ani.within_maximum) == (3, 3, 1, 2)
-    assert ani.median_restore_hours == 48
+    assert (ani.cases, ani.restored, ani.completed, ani.within_target, ani.within_maximum) == (3, 3, 3, 1, 2)
+    assert ani.median_restore_hours == 2
     assert ani.complaints == 1
     assert ani.target_share == pytest.approx(1 / 3)
-    assert (budi.cases, budi.restored, budi.within_target, budi.within_maximum, budi.complaints) == (
-        2,
-        1,
-        0,
-        1,
-        3,
-    )
-    assert budi.maximum_share == 0.5
+    budi_counts = (budi.cases, budi.restored, budi.completed, budi.within_target, budi.within_maximum)
+    assert budi_counts == (2, 1, 1, 1, 2)
+    assert budi.complaints == 3
+    assert budi.maximum_share == 1
     assert (citra.cases, citra.median_restore_hours, citra.target_share) == (0, None, None)
 
 
@@ -107,7 +94,11 @@ def test_evaluation_is_per_user_account_not_per_name():
     # it counts for the account, shown under today's name.
     ani_again = Technician(4, "ani")
     renamed = Technician(1, "Ani Rahayu")
-    cases = [facts(1, (ANI,), 2), facts(2, (ani_again,), 48), facts(3, (ANI,), 200)]
+    cases = [
+        facts(1, (ANI,), "within_target"),
+        facts(2, (ani_again,), "within_target"),
+        facts(3, (ANI,), "past_maximum"),
+    ]
     scores = evaluate([renamed, ani_again], cases)
     assert [(s.user_id, s.technician, s.cases) for s in scores] == [(1, "Ani Rahayu", 2), (4, "ani", 1)]
 

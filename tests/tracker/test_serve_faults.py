@@ -31,7 +31,7 @@ from sqlalchemy import create_engine, text
 from alert_webhook.store.db import INGEST_LOCK_ID
 from tests.support import applier_pids, require_binary
 from tests.tracker.conftest import API_TOKEN, metric_value
-from tests.tracker.serving import Server, free_port, healthy, tracker_env, worker_pids
+from tests.tracker.serving import SCRAPER, Server, free_port, healthy, tracker_env, worker_pids
 
 pytestmark = pytest.mark.system  # real servers, their applier, haproxy, strace
 
@@ -219,7 +219,7 @@ def test_what_a_stop_leaves_is_told_and_applied_by_a_server_sharing_the_spool(
                 assert leaving.stop() == 0
             assert "stopped with 5 accepted notification(s) not applied" in leaving.output
             assert len(spooled(shared)) == 5
-            exposition = requests.get(f"{peer.base}/metrics", headers=HEADERS, timeout=10).text
+            exposition = requests.get(f"{peer.base}/metrics", headers=SCRAPER, timeout=10).text
             assert metric_value(exposition, "batiknet_notifications_queued") == 5
             assert cases_of(postgres_url, "left") == {}
             release()

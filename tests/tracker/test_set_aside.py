@@ -22,7 +22,7 @@ from alert_webhook.core import ingest
 from alert_webhook.extension import tracker_of
 from alert_webhook.services import notifications
 from alert_webhook.store.models import Base
-from tests.tracker.conftest import metric_value
+from tests.tracker.conftest import metric_value, scrape
 from tests.tracker.test_alerts_api import HEADERS, cases, counts, payload, post
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -43,10 +43,6 @@ def spool_file(app: Any, name: str, data: bytes) -> str:
 def apply(app: Any) -> list[notifications.AppliedNotification]:
     """One round of the applier, in one transaction however slow the machine."""
     return notifications.apply_pending(tracker_of(app), budget_seconds=60)
-
-
-def metrics(client: Any) -> str:
-    return client.get("/metrics").get_data(as_text=True)
 
 
 # --- the webhook refuses what the database cannot store ---------------------------------------------------
@@ -83,7 +79,7 @@ def test_what_the_database_cannot_store_is_refused_naming_the_field(
     assert answer.get_json()["field"] == field
     assert counts(app) == (0, 0, 0)
     assert (
-        metric_value(metrics(client), "batiknet_notifications_rejected_total", reason="invalid_payload") == 1
+        metric_value(scrape(client), "batiknet_notifications_rejected_total", reason="invalid_payload") == 1
     )
 
 
@@ -157,7 +153,7 @@ def test_an_unreadable_spool_file_is_set_aside_at_once_and_the_next_is_applied(
     [entry] = spool.set_aside_entries()
     assert (entry.name, entry.kind, entry.attempts) == (name, "unreadable", 1)
     assert spool.set_aside_path(name).read_bytes() == UNREADABLE[problem]  # kept as it came
-    exposition = metrics(client)
+    exposition = scrape(client)
     assert metric_value(exposition, "batiknet_notifications_set_aside", kind="unreadable") == 1
     assert metric_value(exposition, "batiknet_notifications_queued") == 0
 
@@ -191,7 +187,7 @@ def test_a_bug_is_tried_a_few_times_then_set_aside(client: Any, app: Any, monkey
     assert behind.error is None and behind.effects > 0
     [entry] = tracker_of(app).spool.set_aside_entries()
     assert (entry.kind, entry.attempts) == ("failed", notifications.ATTEMPTS)
-    assert metric_value(metrics(client), "batiknet_notifications_set_aside", kind="failed") == 1
+    assert metric_value(scrape(client), "batiknet_notifications_set_aside", kind="failed") == 1
 
     monkeypatch.setattr(ingest, "plan_notification", plan)  # fixed: the admin puts it back
     assert tracker_of(app).spool.retry(failing)

@@ -21,6 +21,7 @@ CHECKS, STATES = tuple(map(str, Check)), tuple(map(str, CaseState))
 TECHNICIAN_ID = 7
 ALL_CHECKS_OK = {check: "ok" for check in CHECKS}
 CONNECTIVITY_FAULT = {**ALL_CHECKS_OK, "connectivity": "fault"}
+ALL_NOT_APPLICABLE = {check: "not_applicable" for check in CHECKS}
 
 # Written out independently of workflow.ACTIONS: (from states, to state, who).
 OPEN = {"received", "dispositioned", "checking", "isp_escalated", "restored", "report_written"}
@@ -124,6 +125,23 @@ def test_allowed_actions_for_the_pages() -> None:
         ("dispose", "received", {"technician_ids": []}, {}, "at least one technician"),
         ("record_check", "checking", {"check": "coffee", "result": "ok"}, {}, "check must be one of"),
         ("record_check", "checking", {"check": "dns", "result": "maybe"}, {}, "result must be one of"),
+        (
+            "record_check",
+            "checking",
+            {"check": "connectivity", "result": "not_applicable", "note": "x"},
+            {},
+            "connectivity may never be not applicable",
+        ),
+        (
+            "record_check",
+            "checking",
+            {"check": "monitoring", "result": "not_applicable", "note": "x"},
+            {},
+            "monitoring may never be not applicable",
+        ),
+        ("record_check", "checking", {"check": "dns", "result": "not_applicable"}, {}, "note saying why"),
+        ("restore", "checking", {}, ALL_NOT_APPLICABLE, "monitoring, connectivity may never be"),
+        ("escalate_isp", "checking", {"ticket_number": "T"}, ALL_NOT_APPLICABLE, "connectivity may never"),
         ("restore", "checking", {}, {"physical": "ok"}, "monitoring, dns, connectivity not recorded"),
         ("restore", "checking", {}, CONNECTIVITY_FAULT, "contact the ISP"),
         ("escalate_isp", "checking", {"ticket_number": "T"}, {"dns": "ok"}, "not complete"),
@@ -142,6 +160,18 @@ def test_data_rules_refuse_with_a_reason(
     decision = decide(case, action, ACTORS["head"], data)
     assert not decision.allowed
     assert reason in str(decision.refusal)
+
+
+@pytest.mark.parametrize("check", ["physical", "dns"])
+def test_physical_and_dns_may_be_not_applicable_with_a_note(check: str) -> None:
+    case = CaseSnapshot(state="checking", assignee_ids=frozenset({TECHNICIAN_ID}))
+    data = {"check": check, "result": "not_applicable", "note": "only the OPD's own link is down"}
+    assert decide(case, "record_check", ACTORS["head"], data).allowed
+    skipped = {**ALL_CHECKS_OK, check: "not_applicable"}
+    restorable = CaseSnapshot(state="checking", round_checks=skipped)
+    assert decide(restorable, "restore", ACTORS["head"]).allowed
+    escalable = CaseSnapshot(state="checking", round_checks={**skipped, "connectivity": "fault"})
+    assert decide(escalable, "escalate_isp", ACTORS["head"], {"ticket_number": "T"}).allowed
 
 
 def test_recheck_connected_restores_and_not_connected_stays() -> None:
