@@ -92,9 +92,11 @@ check-configs: install
 	amtool check-config alertmanager/alertmanager.yml
 
 # pytest fails (exit 5) when it collected no test: a suite that ran nothing has proved nothing. The slowest
-# tests are printed at the end, to keep the suite's time in view.
+# tests are printed at the end, to keep the suite's time in view. The tests are spread over the machine's
+# cores; the lab's tests all run in one worker, the tests of one browser module in one worker
+# (tests/conftest.py).
 pytest: install
-	$(VENV)/bin/pytest --durations=25 $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n auto --dist loadgroup --durations=25 $(PYTEST_ARGS)
 
 test: lint check-configs pytest
 

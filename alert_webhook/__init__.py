@@ -2,7 +2,7 @@
 
 ``create_app`` is a Flask application factory. The settings come from the ``BATIKNET_*`` environment
 variables (:mod:`alert_webhook.settings`), checked in full before anything starts. The per-application
-state (settings, database, working calendar, inventory, Prometheus client, mailer, clock) is a
+state (settings, database, working calendar, inventory, Prometheus client, message senders, clock) is a
 :class:`~alert_webhook.services.Tracker`, reached by the views through :mod:`alert_webhook.extension`
 and passed explicitly to every service.
 """

@@ -10,6 +10,7 @@ starts.
 The HTTP workers wake it by writing a byte to a pipe when they store something new; it also looks every
 ``POLL_SECONDS`` (notifications stored by another server sharing the spool, or after a failure), and its
 first round applies whatever a previous run left queued. The tests call ``apply_pending`` themselves.
+A thread of the same process sends the outbox's messages to people (:mod:`alert_webhook.dispatcher`).
 
 If the process dies (killed from outside, out of memory), a watchdog thread of the server's master process
 starts another, after a pause that grows while it keeps dying (as systemd's ``RestartSec`` would), so the
@@ -42,6 +43,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 
+from .dispatcher import Dispatcher
 from .extension import tracker_of
 from .services import notifications
 from .spool import Spool, received_at_of
@@ -179,6 +181,9 @@ class ApplierProcess:
         tracker_of(self.app).db.engine.dispose(close=False)
         # Answering deliveries comes first; applying them may wait for a free moment of the CPU.
         os.setpriority(os.PRIO_PROCESS, 0, NICENESS)
+        # Beside the spool, the outbox: messages to people are sent from here, never from a request.
+        dispatcher = Dispatcher(tracker_of(self.app))
+        dispatcher.start()
         while not self._stop_requested():
             self._apply_while(lambda: not self._stop_requested())
             woken, _, _ = select.select([self._wake_reader, self._stop_reader], [], [], POLL_SECONDS)
@@ -186,6 +191,7 @@ class ApplierProcess:
                 time.sleep(GATHER_SECONDS)
                 self._drain_wake_ups()
         self._drain()
+        dispatcher.stop()
 
     def _stop_requested(self) -> bool:
         return os.getppid() != self._parent or bool(select.select([self._stop_reader], [], [], 0)[0])

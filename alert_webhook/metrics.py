@@ -22,13 +22,14 @@ from sqlalchemy import case as when
 from sqlalchemy import func, select
 
 from .api.access import bearer, same_secret
+from .core.outbox import Channel, MessageState
 from .core.service_level import Standing
 from .core.workflow import CaseSource, CaseState
 from .extension import tracker_of
 from .services import Tracker
 from .services.cases import standing_sql
 from .spool import SET_ASIDE_KINDS, received_at_of
-from .store.models import Case, CaseAssignment, Heartbeat, Notification, RejectionCount, User
+from .store.models import Case, CaseAssignment, Heartbeat, Notification, OutboxMessage, RejectionCount, User
 
 # Working seconds: 5 min … one Mon–Thu day (7 h 15 min = 26,100 s) … five days.
 WORKING_SECONDS_BUCKETS = (
@@ -237,9 +238,48 @@ class CaseCollector:
         return family
 
 
+class OutboxCollector:
+    """Messages to people (the outbox, core/outbox.py) per channel: what went out, what failed, what waits."""
+
+    def __init__(self, tracker: Tracker) -> None:
+        self.tracker = tracker
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        now = self.tracker.now()
+        waiting = OutboxMessage.state.in_((MessageState.PENDING, MessageState.SENDING))
+        families = (
+            (CounterMetricFamily, "batiknet_outbox_sent", "Messages to people delivered.",
+             func.count(), OutboxMessage.state == MessageState.SENT),
+            (CounterMetricFamily, "batiknet_outbox_failures", "Attempts to deliver a message that failed.",
+             func.coalesce(func.sum(OutboxMessage.failures), 0), None),
+            (CounterMetricFamily, "batiknet_outbox_given_up",
+             "Messages given up: every attempt failed, or the refusal was final.",
+             func.count(), OutboxMessage.state == MessageState.GIVEN_UP),
+            (GaugeMetricFamily, "batiknet_outbox_due", "Messages due and not yet delivered.",
+             func.count(), waiting & (OutboxMessage.due_at <= now)),
+            (GaugeMetricFamily, "batiknet_outbox_retrying",
+             "Messages waiting for another attempt after a failed one.",
+             func.count(), waiting & (OutboxMessage.failures > 0)),
+        )  # fmt: skip
+        with self.tracker.db.read() as session:
+            for family_type, name, documentation, value, condition in families:
+                query = select(OutboxMessage.channel, value).group_by(OutboxMessage.channel)
+                if condition is not None:
+                    query = query.where(condition)
+                counts = dict(session.execute(query).all())
+                family = family_type(name, documentation, labels=["channel"])
+                for channel in Channel:
+                    family.add_metric([channel], counts.get(channel, 0))
+                yield family
+
+
 def register_metrics(app: Flask) -> None:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(CaseCollector(tracker_of(app)))
+    registry.register(OutboxCollector(tracker_of(app)))
     app.extensions["batiknet_registry"] = registry
     app.register_blueprint(bp)
 

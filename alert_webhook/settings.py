@@ -24,9 +24,11 @@ from pydantic import (
     AfterValidator,
     BeforeValidator,
     Field,
+    FilePath,
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
@@ -94,6 +96,8 @@ def _nip(value: str) -> str:
 
 Dates = Annotated[frozenset[date], NoDecode, BeforeValidator(_comma_list)]
 HttpURL = Annotated[str, Field(pattern=r"^https?://[^\s/]+")]
+# A chat id (a group's is negative) or a public channel's @name.
+TelegramChat = Annotated[str, Field(pattern=r"^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})$")]
 Windows = Annotated[dict[int, tuple[tuple[time, time], ...]], NoDecode, BeforeValidator(_windows)]
 
 
@@ -120,6 +124,15 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password_file: Path | None = None
     smtp_starttls: bool = False
+    smtp_tls: bool = False  # implicit TLS (SMTPS, port 465) instead of STARTTLS
+    smtp_ca_file: Path | None = None  # CA certificates to verify the mail server with; default: the system's
+    # Only for a relay on the same machine: the password would otherwise cross the network in clear.
+    smtp_allow_plaintext_auth: bool = False
+    telegram_chat_ids: Annotated[tuple[TelegramChat, ...], NoDecode, BeforeValidator(_comma_list)] = ()
+    telegram_bot_token_file: FilePath | None = None  # read at each message, so a new token needs no restart
+    telegram_api_url: HttpURL = "https://api.telegram.org"  # the Bot API; the tests point it at a fake
+    notify_retry_seconds: float = Field(60, gt=0, le=24 * 3600)  # first wait after a failed message
+    notify_max_attempts: int = Field(8, ge=1, le=100)  # attempts of one message before it is given up
     timezone: Annotated[ZoneInfo, BeforeValidator(_zone)] = ZoneInfo("Asia/Jakarta")
     working_hours: Windows = Field(default_factory=lambda: dict(DEFAULT_WINDOWS))
     # `holidays` categories for Indonesia: public holidays and government collective leave (cuti bersama).
@@ -164,6 +177,21 @@ class Settings(BaseSettings):
             return cls.model_fields[info.field_name].get_default(call_default_factory=True)
         return value
 
+    @model_validator(mode="after")
+    def _messages_can_be_sent_safely(self) -> Settings:
+        if self.smtp_host and self.smtp_starttls and self.smtp_tls:
+            raise ValueError("BATIKNET_SMTP_STARTTLS and BATIKNET_SMTP_TLS: choose one (TLS is port 465)")
+        encrypted = self.smtp_starttls or self.smtp_tls
+        if self.smtp_host and self.smtp_user and not encrypted and not self.smtp_allow_plaintext_auth:
+            raise ValueError(
+                "BATIKNET_SMTP_USER is set without BATIKNET_SMTP_STARTTLS or BATIKNET_SMTP_TLS: the password "
+                "would cross the network in clear. Turn one of them on, or set "
+                "BATIKNET_SMTP_ALLOW_PLAINTEXT_AUTH=1 for a relay on this machine"
+            )
+        if self.telegram_chat_ids and self.telegram_bot_token_file is None:
+            raise ValueError("BATIKNET_TELEGRAM_CHAT_IDS needs BATIKNET_TELEGRAM_BOT_TOKEN_FILE")
+        return self
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str | None) -> str | None:
@@ -190,7 +218,9 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
 
 
 def _explain(problem: Any) -> str:
-    field = str(problem["loc"][0]) if problem["loc"] else ""
+    if not problem["loc"]:  # a rule across variables: its message names them (the input is all of them)
+        return problem["msg"].removeprefix("Value error, ")
+    field = str(problem["loc"][0])
     value = "" if field in SECRETS else f"={problem['input']!r}"
     return f"{PREFIX}{field.upper()}{value}: {problem['msg']}"
 

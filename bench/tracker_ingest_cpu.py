@@ -6,7 +6,12 @@ after every ``--batch`` deliveries (as the server's applier gathers them). CPU t
 (``time.process_time``) is what a shared machine's load disturbs least, so this is the figure to compare
 changes of the ingest code by; ``--profile`` prints where the time goes (cProfile).
 
-    .venv/bin/python bench/tracker_ingest_cpu.py [--batch 8] [--profile]
+    .venv/bin/python bench/tracker_ingest_cpu.py [--batch 8] [--profile] [--messages]
+
+``--messages`` configures e-mail and a Telegram chat and adds two heads with addresses, so that each new
+case also queues its messages to people (the waiting notice and its reminder, each to two e-mail addresses
+and the chat: six rows and two timeline lines; nothing is sent: the dispatcher is not run), to measure what
+the outbox adds to applying. The report counts the rows queued.
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from sqlalchemy import func, select
 from tracker_storm import GROUPS, notification
 
 from alert_webhook import create_app
 from alert_webhook.extension import tracker_of
-from alert_webhook.services import notifications
+from alert_webhook.services import accounts, notifications
 from alert_webhook.store.migrate import upgrade
+from alert_webhook.store.models import OutboxMessage
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "ingest-benchmark-token"
@@ -38,10 +45,20 @@ def main() -> int:
     parser.add_argument(
         "--batch", type=int, default=8, help="deliveries between two applications of the queue (default 8)"
     )
+    parser.add_argument("--messages", action="store_true", help="queue messages to two heads and a chat")
     args = parser.parse_args()
 
-    url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='batiknet-ingest-')) / 'cases.db'}"
+    directory = Path(tempfile.mkdtemp(prefix="batiknet-ingest-"))
+    url = f"sqlite:///{directory / 'cases.db'}"
     upgrade(url)
+    messages = {}
+    if args.messages:
+        (directory / "telegram_bot_token").write_text("123456789:benchmark")
+        messages = {
+            "BATIKNET_SMTP_HOST": "127.0.0.1",
+            "BATIKNET_TELEGRAM_CHAT_IDS": "-1001000000000",
+            "BATIKNET_TELEGRAM_BOT_TOKEN_FILE": str(directory / "telegram_bot_token"),
+        }
     app = create_app(
         {
             "BATIKNET_DATABASE_URL": url,
@@ -50,8 +67,13 @@ def main() -> int:
             "BATIKNET_SECRET_KEY": "ingest",
             "BATIKNET_PROMETHEUS_URL": None,
             "BATIKNET_SMTP_HOST": None,
+            **messages,
         }
     )
+    for head in ("kabid", "wakil") if args.messages else ():
+        accounts.create_user(
+            tracker_of(app), head, head, "head", "benchmark-password", f"{head}@kominfo.example"
+        )
     client = app.test_client()
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     bodies = [json.dumps(notification(g, peer)) for g in range(GROUPS) for peer in (0, 1)]
@@ -72,7 +94,9 @@ def main() -> int:
             applying.append(time.process_time() - started)
     if profile:
         profile.disable()
-    app.extensions["batiknet"].db.dispose()
+    with tracker_of(app).db.read() as session:
+        queued = session.scalar(select(func.count()).select_from(OutboxMessage))
+    tracker_of(app).db.dispose()
 
     def ms(seconds: float) -> float:
         return round(seconds * 1000, 2)
@@ -87,6 +111,7 @@ def main() -> int:
         },
         "groups_per_applied_batch": args.batch // 2,
         "notifications_per_cpu_second": round(len(bodies) / total),
+        "messages_queued": queued,
     }
     print(json.dumps(report, indent=2))
     if profile:

@@ -6,7 +6,8 @@ files by :mod:`lab.stackconfig`; every service runs in the foreground as a child
 directory under ``run_dir`` and its log in ``run_dir/logs``, and is stopped by its PID.
 
 Mail from Alertmanager goes to an SMTP sink (aiosmtpd) that keeps each message as ``run_dir/mail/*.eml``;
-Telegram notifications go to an HTTP sink that keeps each request body in ``run_dir/telegram``. Nothing
+Telegram messages (Alertmanager's, and the case tracker's to the team's chat) go to an HTTP sink that
+keeps each request body in ``run_dir/telegram``. Nothing
 leaves the machine.
 """
 
@@ -46,7 +47,12 @@ LOOPBACK = "127.0.0.1"
 # Alertmanager) and metrics token (for Prometheus), and credentials the local sinks accept but never check.
 API_TOKEN_SECRET = "batiknet_api_token"
 METRICS_TOKEN_SECRET = "batiknet_metrics_token"
-SINK_SECRETS = {"smtp_password": "not-checked-by-the-local-sink"}
+SINK_SECRETS = {
+    "smtp_password": "not-checked-by-the-local-sink",
+    "telegram_bot_token": "123456789:not-checked-by-the-local-sink",
+}
+# The team's chat the case tracker writes to (the committed Alertmanager configuration's chat id).
+TELEGRAM_CHAT = "-1001000000000"
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 
@@ -160,13 +166,20 @@ class _SmtpSink:
         return "250 Message accepted for delivery"
 
 
-class _TelegramSink(BaseHTTPRequestHandler):
-    """Answers like the Telegram Bot API's sendMessage and keeps each request body as JSON."""
+class TelegramSink(BaseHTTPRequestHandler):
+    """Answers like the Telegram Bot API's sendMessage and keeps each request body as JSON; while
+    ``refusals`` holds HTTP statuses, answers the next requests with them instead (keeping nothing)."""
 
     directory: Path
+    refusals: list[int]  # each server's own list (see Stack.refuse_telegram)
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.refusals:
+            status = self.refusals.pop(0)
+            description = "Forbidden: bot was kicked from the group chat" if status == 403 else "Bad Gateway"
+            self._answer(status, {"ok": False, "error_code": status, "description": description})
+            return
         path = self.directory / f"{time.time_ns()}.json"
         path.write_bytes(body)
         try:
@@ -180,8 +193,11 @@ class _TelegramSink(BaseHTTPRequestHandler):
             "chat": {"id": request.get("chat_id", 0), "type": "supergroup"},
             "text": request.get("text", ""),
         }
-        answer = json.dumps({"ok": True, "result": message}).encode()
-        self.send_response(200)
+        self._answer(200, {"ok": True, "result": message})
+
+    def _answer(self, status: int, document: dict[str, Any]) -> None:
+        answer = json.dumps(document).encode()
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
@@ -247,6 +263,9 @@ class Stack:
             "BATIKNET_PUBLIC_URL": self.url("cases"),
             "BATIKNET_SMTP_HOST": LOOPBACK,
             "BATIKNET_SMTP_PORT": str(self.ports.smtp),
+            "BATIKNET_TELEGRAM_CHAT_IDS": TELEGRAM_CHAT,
+            "BATIKNET_TELEGRAM_BOT_TOKEN_FILE": str(self.secrets_dir / "telegram_bot_token"),
+            "BATIKNET_TELEGRAM_API_URL": f"http://{self.endpoints.telegram}",
         }
 
     def pids(self) -> dict[str, int]:
@@ -271,6 +290,7 @@ class Stack:
             directory.mkdir(parents=True, exist_ok=True)
         try:
             prometheus_config, alertmanager_config = self.write_configs()
+            self._write_secrets({"telegram_bot_token"})  # the case tracker's
             self._start_sinks()
             self.cases_command("db", "upgrade")
             self._start(
@@ -415,6 +435,12 @@ class Stack:
     def telegram_messages(self) -> list[dict[str, Any]]:
         return [json.loads(path.read_bytes()) for path in sorted(self.telegram_dir.glob("*.json"))]
 
+    def refuse_telegram(self, *statuses: int) -> None:
+        """Answer the next Telegram requests (Alertmanager's and the tracker's) with these HTTP statuses;
+        none: accept again."""
+        assert self._telegram is not None, "the stack is not running"
+        self._telegram.RequestHandlerClass.refusals[:] = statuses  # type: ignore[attr-defined]
+
     @staticmethod
     def wait_until(condition: Callable[[], T], *, timeout: float, what: str, interval: float = 0.5) -> T:
         """Poll ``condition`` until it returns something truthy, and return that; TimeoutError otherwise."""
@@ -450,7 +476,7 @@ class Stack:
     def _start_sinks(self) -> None:
         self._smtp = Controller(_SmtpSink(self.mail_dir), hostname=LOOPBACK, port=self.ports.smtp)
         self._smtp.start()
-        handler = type("TelegramSink", (_TelegramSink,), {"directory": self.telegram_dir})
+        handler = type("TelegramSink", (TelegramSink,), {"directory": self.telegram_dir, "refusals": []})
         self._telegram = ThreadingHTTPServer((LOOPBACK, self.ports.telegram), handler)
         threading.Thread(target=self._telegram.serve_forever, name="telegram-sink", daemon=True).start()
 

@@ -45,9 +45,17 @@ def yaml_parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test that uses the lab carries the ``lab`` marker and every test of tests/browser the
-    ``browser`` marker, so that ``make check`` (``-m 'not lab and ...'``) leaves them out."""
+    ``browser`` marker, so that ``make check`` (``-m 'not lab and ...'``) leaves them out.
+
+    ``make test`` spreads the suite over the cores (pytest-xdist, ``--dist loadgroup``): the lab's tests
+    form one group, run by one worker, because the lab is one per machine and its fixture holds the lab lock
+    for the worker's whole session; a browser module's tests stay together, sharing its tracker and
+    Chromium."""
     for item in items:
         if "lab" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.lab)
+            item.add_marker(pytest.mark.xdist_group("lab"))
+        elif BROWSER_TESTS in item.path.parents:
+            item.add_marker(pytest.mark.xdist_group(f"browser-{item.path.stem}"))
         if BROWSER_TESTS in item.path.parents:
             item.add_marker(pytest.mark.browser)

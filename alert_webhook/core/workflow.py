@@ -110,8 +110,11 @@ class EventKind(StrEnum):
     LETTER_ADDED = "letter_added"
     RECEIPT_MOVED = "receipt_moved"  # a letter received earlier than the case: the clock starts then
     COMMENT = "comment"
-    EMAIL_SENT = "email_sent"
-    EMAIL_FAILED = "email_failed"
+    # A message to people (core/outbox.py): queued with the action, then sent, failed (retried) or given up.
+    NOTICE_QUEUED = "notice_queued"
+    NOTICE_SENT = "notice_sent"
+    NOTICE_FAILED = "notice_failed"
+    NOTICE_GIVEN_UP = "notice_given_up"
     DISPOSE = "dispose"
     ASSIGN = "assign"
     START_CHECKS = "start_checks"

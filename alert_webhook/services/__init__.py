@@ -8,6 +8,7 @@ touches neither Flask's request nor its application globals:
 * :mod:`.cases` — reading cases, and the rows every case starts with; :mod:`.views` — what a case shows;
 * :mod:`.casework` — disposition, checks, ISP coordination, restore, report, close, comments;
 * :mod:`.letters` — OPD letters and their scans;
+* :mod:`.outbox` — messages to people (e-mail, Telegram), queued with the action, sent by a dispatcher;
 * :mod:`.evidence` — Prometheus: check evidence and the case chart;
 * :mod:`.accounts` — users, tokens, the sign-in limit;
 * :mod:`.complaints` — complaints and who may act on them;
@@ -25,6 +26,7 @@ from . import (
     evidence,
     letters,
     notifications,
+    outbox,
     set_aside,
     views,
 )
@@ -50,6 +52,7 @@ __all__ = [
     "evidence",
     "letters",
     "notifications",
+    "outbox",
     "set_aside",
     "views",
 ]

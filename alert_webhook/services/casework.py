@@ -9,7 +9,6 @@ case as it is afterwards.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -21,14 +20,13 @@ from ..core import time_rules, workflow
 from ..core.refusals import Refusal
 from ..core.workflow import MONITORED_CHECKS, Actor, Check, CheckResult, EventKind, Role
 from ..store.models import Case, CaseAssignment, ISPContact, Recheck, RecordedCheck, Report, User
+from . import outbox
 from .cases import add_event, get_case, load_case, snapshot
 from .errors import Forbidden, Invalid, Refused, refuse_field
 from .evidence import check_prefill
 from .report_numbers import issue_report_number
-from .tracker import SYSTEM, Tracker
+from .tracker import Tracker
 from .views import CaseDetail, level_of
-
-log = logging.getLogger(__name__)
 
 __all__ = [
     "add_comment",
@@ -47,6 +45,7 @@ __all__ = [
 ]
 
 Apply = Callable[[Session, Case, datetime], dict[str, Any] | None]
+Then = Callable[[Session, Case], None]
 
 
 def require_staff(actor: Actor, action: str) -> None:
@@ -62,8 +61,10 @@ def _act(
     data: dict[str, Any],
     apply: Apply,
     note: str = "",
+    then: Then | None = None,
 ) -> CaseDetail:
-    """Decide ``action`` with the pure rules, apply it and write one timeline event, in one transaction."""
+    """Decide ``action`` with the pure rules, apply it and write one timeline event, in one transaction;
+    ``then`` queues what the action owes people (after its event, so the timeline reads in order)."""
     now = tracker.now()
     with tracker.db.write() as session:
         case = load_case(session, case_id, for_update=True)
@@ -85,6 +86,8 @@ def _act(
             note=note,
             data=event_data,
         )
+        if then is not None:
+            then(session, case)
     return get_case(tracker, case_id)
 
 
@@ -118,7 +121,8 @@ def _assign(session: Session, case: Case, actor: Actor, ids: Sequence[int], now:
 def dispose(
     tracker: Tracker, actor: Actor, case_id: int, technician_ids: Sequence[int], note: str = ""
 ) -> CaseDetail:
-    """SOP step 2: the head's disposition, assigning one or more technicians (they get an e-mail)."""
+    """SOP step 2: the head's disposition, assigning one or more technicians; they are told with the note,
+    and the head's reminder is no longer needed."""
     added: list[User] = []
 
     def apply(session: Session, case: Case, now: datetime) -> dict[str, Any]:
@@ -127,38 +131,29 @@ def dispose(
         case.disposition_working_seconds = tracker.working_seconds(case.received_at, now)
         return {"technicians": [u.username for u in added]}
 
+    def tell(session: Session, case: Case) -> None:
+        outbox.cancel_reminders(session, case.id)
+        outbox.queue_assignment(session, tracker, case.id, actor, added, note)
+
     data = {"technician_ids": list(technician_ids)}
-    result = _act(tracker, actor, case_id, EventKind.DISPOSE, data, apply, note)
-    return _notify_assigned(tracker, result, added)
+    return _act(tracker, actor, case_id, EventKind.DISPOSE, data, apply, note, tell)
 
 
 def assign(
     tracker: Tracker, actor: Actor, case_id: int, technician_ids: Sequence[int], note: str = ""
 ) -> CaseDetail:
-    """Add technicians to a case already disposed (they get an e-mail)."""
+    """Add technicians to a case already disposed; those added are told, with the note."""
     added: list[User] = []
 
     def apply(session: Session, case: Case, now: datetime) -> dict[str, Any]:
         added.extend(_assign(session, case, actor, technician_ids, now))
         return {"technicians": [u.username for u in added]}
 
+    def tell(session: Session, case: Case) -> None:
+        outbox.queue_assignment(session, tracker, case.id, actor, added, note)
+
     data = {"technician_ids": list(technician_ids)}
-    result = _act(tracker, actor, case_id, EventKind.ASSIGN, data, apply, note)
-    return _notify_assigned(tracker, result, added)
-
-
-def _notify_assigned(tracker: Tracker, case: CaseDetail, users: Sequence[User]) -> CaseDetail:
-    """E-mail the technicians just assigned; the outcome goes on the timeline, the disposition stands."""
-    if tracker.notifier is None or not users:
-        return case
-    try:
-        kind, data = EventKind.EMAIL_SENT, {"to": tracker.notifier.send_assignment(case, users)}
-    except OSError as error:
-        log.warning("cannot e-mail the technicians of case %s: %s", case.id, error)
-        kind, data = EventKind.EMAIL_FAILED, {"error": str(error)}
-    with tracker.db.write() as session:
-        add_event(session, load_case(session, case.id), SYSTEM, kind, tracker.now(), data=data)
-    return get_case(tracker, case.id)
+    return _act(tracker, actor, case_id, EventKind.ASSIGN, data, apply, note, tell)
 
 
 # --- checks (SOP steps 3–7) ------------------------------------------------------------------------

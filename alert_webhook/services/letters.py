@@ -22,6 +22,7 @@ from ..core.workflow import Actor, CaseSource, CaseState, EventKind
 from ..store.db import serialize_writers
 from ..store.limits import fit
 from ..store.models import Case, CaseTarget, Letter
+from . import outbox
 from .cases import add_event, get_case, insert_case, load_case, move_receipt
 from .casework import require_staff
 from .errors import Invalid, NotFound, TooLarge, Unsupported, refuse_field
@@ -158,6 +159,8 @@ def open_letter_case(tracker: Tracker, actor: Actor, letter: LetterInput) -> Cas
             "joined": joined is not None,
         }
         add_event(session, case, actor, EventKind.LETTER_ADDED, now, data=added)
+        if joined is None:
+            outbox.queue_case_waiting(session, tracker, case_id)
     return get_case(tracker, case_id)
 
 

@@ -37,6 +37,7 @@ from ..store.models import (
     Notification,
     RejectionCount,
 )
+from . import outbox
 from .cases import CASE_TARGETS, CASES, INSERT_CASE_TARGET, insert_case
 from .casework import record_recovery
 from .tracker import SYSTEM, Tracker
@@ -543,6 +544,8 @@ def _apply_plan(
                     )
     if events:
         connection.execute(_INSERT_EVENTS, events)
+    for case_id in new_ids.values():  # after the opening's line, which the head's message follows
+        outbox.queue_case_waiting(session, tracker, case_id)
     return touched
 
 

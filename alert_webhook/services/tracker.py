@@ -7,15 +7,16 @@ application context.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from ..core import clock, time_rules
+from ..core.outbox import Channel, RetryPolicy, Send
 from ..core.workflow import Actor, Role
-from ..notify import Mailer
+from ..notify import senders_from_settings
 from ..promquery import PrometheusClient
 from ..settings import Settings, working_calendar
 from ..spool import Spool
@@ -41,7 +42,9 @@ class Tracker:
     spool: Spool  # webhook notifications waiting to be applied
     now: Callable[[], datetime] = _utc_now  # the clock: tests set it
     prometheus: PrometheusClient | None = None
-    notifier: Mailer | None = None  # e-mails the assigned technicians; None: no e-mail
+    # The channels messages to people go through (core/outbox.py); none configured: nobody is told.
+    senders: Mapping[Channel, Send] = field(default_factory=dict)
+    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
 
     # The inventory does not change while the tracker runs; its ancestor chains are asked for per alert.
     _ancestors: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
@@ -66,7 +69,11 @@ class Tracker:
             spool=Spool(instance_path / "spool"),
             now=now or _utc_now,
             prometheus=PrometheusClient(settings.prometheus_url) if settings.prometheus_url else None,
-            notifier=Mailer.from_settings(settings),
+            senders=senders_from_settings(settings),
+            retry_policy=RetryPolicy(
+                first_delay=timedelta(seconds=settings.notify_retry_seconds),
+                max_attempts=settings.notify_max_attempts,
+            ),
         )
 
     @property

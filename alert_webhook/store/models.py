@@ -197,6 +197,31 @@ class CaseEvent(Base):
     actor: Mapped[User | None] = relationship()  # None: the system (Alertmanager, the mailer)
 
 
+class OutboxMessage(Base):
+    """A message to one person or chat (core/outbox.py), written in the transaction of what it tells and
+    sent afterwards by the dispatcher; kept after it is sent or given up, like every row here."""
+
+    __tablename__ = "outbox"
+    # The dispatcher's question: what is due now?
+    __table_args__ = (Index("ix_outbox_state_due_at", "state", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    notice: Mapped[str] = mapped_column(String(32))  # case_waiting, disposition_reminder, assignment
+    channel: Mapped[str] = mapped_column(String(16))  # email, telegram
+    recipient: Mapped[str] = mapped_column(String(254))  # an e-mail address or a chat id
+    recipient_name: Mapped[str] = mapped_column(String(200), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))  # pending, sending, sent, given_up, cancelled
+    queued_at: Mapped[datetime]
+    due_at: Mapped[datetime]  # the next attempt (pending), or when the claim of a dispatcher ends (sending)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]
+
+
 class Notification(Base):
     """An Alertmanager webhook delivery, stored raw with the effects derived from it."""
 

@@ -17,6 +17,7 @@ from flask import Flask, flash
 from flask_login import current_user
 
 from ..core.documents import roman
+from ..core.outbox import Channel, Notice
 from ..core.service_level import Duration
 from ..core.workflow import Check, CheckResult, EventKind
 from ..extension import current_tracker
@@ -260,7 +261,55 @@ def event_detail(event: EventView, people: Mapping[str, str] | None = None) -> s
         return f"{local_time(data['from'])} → {local_time(data['to'])}"
     if kind == EventKind.CLOSE and data.get("reported_to"):
         return data["reported_to"]
+    if kind in NOTICE_EVENTS and data.get("notice") in tuple(Notice):
+        return notice_detail(kind, data)
     return ""
+
+
+NOTICE_EVENTS = (
+    EventKind.NOTICE_QUEUED,
+    EventKind.NOTICE_SENT,
+    EventKind.NOTICE_FAILED,
+    EventKind.NOTICE_GIVEN_UP,
+)
+
+
+def notice_detail(kind: str, data: dict[str, Any]) -> str:
+    """A message to people on the timeline: which, how and to whom; when a reminder is due; why an attempt
+    failed and when the next one comes, or after how many it was given up."""
+    notice = gettext(f"notice.kind.{data['notice']}")
+    if kind == EventKind.NOTICE_QUEUED:
+        recipients = ", ".join(
+            _recipient(r.get("channel"), r.get("to", ""), r.get("name", ""))
+            for r in data.get("recipients", [])
+        )
+        if data.get("due_at"):
+            due = local_time(data["due_at"])
+            return gettext("notice.detail.scheduled", notice=notice, recipients=recipients, due=due)
+        return gettext("notice.detail.queued", notice=notice, recipients=recipients)
+    channel = gettext(f"notice.channel.{data['channel']}") if data.get("channel") in tuple(Channel) else "?"
+    about = {
+        "notice": notice,
+        "channel": channel,
+        "to": _recipient(data.get("channel"), data.get("to", ""), data.get("name", "")),
+        "error": data.get("error", ""),
+    }
+    attempt = data.get("attempt", 1)
+    if kind == EventKind.NOTICE_SENT and attempt == 1:
+        return gettext("notice.detail.sent", **about)
+    if kind == EventKind.NOTICE_SENT:
+        return gettext("notice.detail.sent_again", attempt=attempt, **about)
+    if kind == EventKind.NOTICE_FAILED:
+        return gettext(
+            "notice.detail.failed", attempt=attempt, retry_at=local_time(data.get("retry_at")), **about
+        )
+    return ngettext("notice.detail.given_up", data.get("attempts", 1), **about)
+
+
+def _recipient(channel: str | None, to: str, name: str) -> str:
+    if channel == Channel.TELEGRAM:
+        return gettext("notice.telegram_chat", chat=to)
+    return f"{name} <{to}>" if name else to
 
 
 # --- refusals ----------------------------------------------------------------------------------------

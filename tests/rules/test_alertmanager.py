@@ -54,6 +54,7 @@ EXPECTED_RECEIVER = {
     "BatiknetExporterReloadFailed": "operasional-noc",
     "BatiknetCaseTrackerDown": "operasional-noc",
     "BatiknetCaseTrackerSpoolStuck": "operasional-noc",
+    "BatiknetCaseTrackerMessagesFailing": "operasional-noc",
     "BatiknetCaseOverdue": "operasional-noc",
     "Watchdog": "heartbeat",
 }

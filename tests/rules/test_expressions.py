@@ -13,7 +13,8 @@ link), a distribution switch cut (a core device down, the OPDs behind it unreach
 one DNS server stopped and the other answering wrongly, the core router's snmpd paused (answers ping, not
 SNMP), an OPD answering one echo in three 200 ms late (loss and latency: tests/rules/slow_echo.py, as the
 lab's kernel has no netem) and an OPD's letter received two weeks ago (an overdue case). A broken inventory
-is reloaded too (the exporter refuses it and keeps probing). While they last,
+is reloaded too (the exporter refuses it and keeps probing), and Telegram refuses the tracker's messages.
+While they last,
 the test also checks the outcome issue 4 asks of a core outage: nothing behind the cut switch or uplink
 fires, gets a case or an e-mail, while the switch itself does.
 """
@@ -58,6 +59,7 @@ SNMP_PAUSED = "core-router"  # not dist-sw1: its ports must stay visible
 DARK_PORT = ("dist-sw1", "access1")  # a PC unplugged: a port in use loses link, no target behind it
 SLOW_OPD = "bappeda"
 LETTER_OPD = "bpkad"
+MESSAGE_OPD = "dinkes"  # a letter opening a case of its own (nothing open behind dist-sw1 then)
 FAULT_ALERTS = {
     ("BatiknetOPDUnreachable", CUT_OPD),
     ("BatiknetCoreDeviceDown", CUT_SWITCH),
@@ -367,6 +369,31 @@ def test_every_rule_and_panel_expression_returns_data(lab, proving_stack) -> Non
             proof.settle(stack, "applier frozen")
         finally:
             os.kill(applier, signal.SIGCONT)
+
+        # 8. Telegram refuses: the tracker's message about a new case waits for another attempt.
+        stack.refuse_telegram(*[502] * 1000)
+        try:
+            response = requests.post(
+                stack.url("cases") + "/api/v1/cases",
+                headers={"Authorization": f"Bearer {head_token}"},
+                json={
+                    "opd": MESSAGE_OPD,
+                    "letter_number": "005/PESAN/2026",
+                    "letter_date": date.today().isoformat(),
+                    "reporter": "Operator Dinkes",
+                    "description": "Jaringan mati",
+                },
+                timeout=10,
+            )
+            assert response.status_code == 201 and response.json()["source"] == "letter", response.text
+            stack.wait_until(
+                lambda: has_data(stack, "batiknet_outbox_retrying > 0"),
+                timeout=60,
+                what="the tracker's message to the chat waiting for another attempt",
+            )
+            proof.settle(stack, "messages refused")
+        finally:
+            stack.refuse_telegram()
     finally:
         subprocess.run(["ip", "-n", ports_namespace, "link", "set", DARK_PORT[1], "up"], check=False)
         for pid in paused_snmpd:

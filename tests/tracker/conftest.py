@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
@@ -32,6 +32,9 @@ from alert_webhook.extension import tracker_of
 from alert_webhook.store.migrate import upgrade
 from tests.support import require
 from tests.tracker.openapi_conformance import ConformingClient
+
+if TYPE_CHECKING:  # imported where used: messaging.py imports the API tests, which import this file
+    from tests.tracker.messaging import FakeTelegram, MailSink
 
 REPO = Path(__file__).resolve().parents[2]
 LAB_INVENTORY = REPO / "lab" / "inventory.yml"
@@ -307,6 +310,26 @@ def make_user(app: Any) -> Callable[..., TestUser]:
 
 
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+@pytest.fixture
+def mail(tmp_path: Path) -> Iterator[MailSink]:
+    """A mail server on loopback that keeps what it accepts (tests/tracker/messaging.py)."""
+    from tests.tracker.messaging import MailSink
+
+    sink = MailSink(tmp_path).start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def telegram(tmp_path: Path) -> Iterator[FakeTelegram]:
+    """Telegram's Bot API faked on loopback (tests/tracker/messaging.py)."""
+    from tests.tracker.messaging import FakeTelegram
+
+    fake = FakeTelegram(tmp_path / "telegram").start()
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture
