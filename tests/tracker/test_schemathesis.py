@@ -31,7 +31,7 @@ from tests.tracker.conftest import API_TOKEN
 from tests.tracker.test_cases_api import LETTER, PDF
 
 PAYLOADS = Path(__file__).with_name("payloads")
-# Examples per operation and kind (valid, invalid): 28 operations in ~15 s per database on 2 busy cores.
+# Examples per operation and kind (valid, invalid): 28 operations in ~20 s per database on 2 busy cores.
 EXAMPLES = 12
 SHARED = {"Authorization": f"Bearer {API_TOKEN}"}
 # What the document cannot say: which users exist, which targets and ISP uplinks the inventory holds,
