@@ -25,7 +25,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """The application. ``test_config`` holds settings by their variable names (they win over the
     environment), Flask's own keys (``TESTING``), and ``BATIKNET_CLOCK``. Raises
     :class:`~alert_webhook.settings.SettingsError` naming a variable whose value is wrong."""
-    from . import api, i18n, web
+    from . import api, edge, i18n, web
     from .api.document import SECURITY_SCHEMES
     from .api.errors import invalid_request
     from .api.schemas import ErrorBody
@@ -59,6 +59,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
+    edge.init_app(app)  # first: its id converter applies to the routes added after it
     i18n.init_app(app)
     web.init_app(app, settings)
     api.init_app(app, web.csrf)

@@ -6,6 +6,9 @@
     batiknet-cases users reset-password USERNAME [--password-file F]
     batiknet-cases users token USERNAME          (prints a new personal API token, once)
     batiknet-cases users list
+    batiknet-cases spool rejected [list]         (the notifications set aside, and why)
+    batiknet-cases spool rejected retry NAME...|--all     (back in the queue)
+    batiknet-cases spool rejected discard NAME...         (deleted for good)
 
 Configuration comes from the ``BATIKNET_*`` environment variables. There is no default password: a
 password is read from a file or asked for twice on the terminal.
@@ -154,6 +157,31 @@ def _users(args: argparse.Namespace) -> int:
     return 0
 
 
+def _spool(args: argparse.Namespace) -> int:
+    """The notifications the applier set aside (``spool/rejected/``): list, retry, discard."""
+    from .services import set_aside
+
+    tracker = tracker_of(_app())
+    entries = set_aside.entries(tracker)
+    if args.action == "list":
+        for entry in entries:
+            received = entry.received_at.isoformat() if entry.received_at else "?"
+            print(f"{entry.name}\t{received}\t{entry.kind}\t{entry.attempts}\t{entry.error}")
+        print(f"{len(entries)} notification(s) set aside in {tracker.spool.rejected}", file=sys.stderr)
+        return 0
+    names = [entry.name for entry in entries] if args.all else args.names
+    if not names:
+        raise SystemExit(f"batiknet-cases: spool rejected {args.action}: name the notifications (or --all)")
+    act = set_aside.retry if args.action == "retry" else set_aside.discard
+    by = f"{getpass.getuser()} (command line)"
+    missing = [name for name in names if not act(tracker, name, by)]
+    for name in missing:
+        print(f"batiknet-cases: no set-aside notification {name!r}", file=sys.stderr)
+    done = "put back in the queue" if args.action == "retry" else "discarded"
+    print(f"{len(names) - len(missing)} notification(s) {done}")
+    return 1 if missing else 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="batiknet-cases", description="The Batik.Net case tracker.")
     commands = top.add_subparsers(dest="command", required=True)
@@ -186,6 +214,16 @@ def parser() -> argparse.ArgumentParser:
     for sub in (add, reset, token):
         sub.set_defaults(handler=_users)
     user_commands.choices["list"].set_defaults(handler=_users)
+
+    spool = commands.add_parser("spool", help="webhook notifications waiting or set aside")
+    spool_commands = spool.add_subparsers(dest="spool_command", required=True)
+    rejected = spool_commands.add_parser(
+        "rejected", help="the notifications that could not be applied, set aside in spool/rejected/"
+    )
+    rejected.add_argument("action", nargs="?", choices=("list", "retry", "discard"), default="list")
+    rejected.add_argument("names", nargs="*", help="spool names, as listed")
+    rejected.add_argument("--all", action="store_true", help="every notification set aside")
+    rejected.set_defaults(handler=_spool)
     return top
 
 

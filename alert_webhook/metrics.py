@@ -11,6 +11,7 @@ targets of open cases. That token reads nothing else, and no other credential re
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,7 +28,7 @@ from .core.workflow import CaseSource, CaseState
 from .extension import tracker_of
 from .services import Tracker
 from .services.cases import standing_sql
-from .spool import received_at_of
+from .spool import SET_ASIDE_KINDS, received_at_of
 from .store.models import Case, CaseAssignment, Heartbeat, Notification, OutboxMessage, RejectionCount, User
 
 # Working seconds: 5 min … one Mon–Thu day (7 h 15 min = 26,100 s) … five days.
@@ -142,12 +143,6 @@ class CaseCollector:
                 )
                 or 0
             )
-            failed = (
-                session.scalar(
-                    select(func.count(Notification.id)).where(Notification.apply_error.is_not(None))
-                )
-                or 0
-            )
             yield CounterMetricFamily(
                 "batiknet_notifications_received", "Webhook notifications applied and stored raw.", received
             )
@@ -156,11 +151,16 @@ class CaseCollector:
                 "Applied notifications that changed nothing (repeats, HA copies).",
                 duplicates,
             )
-            yield CounterMetricFamily(
-                "batiknet_notifications_failed",
-                "Notifications that could not be applied and were stored with their error (see the log).",
-                failed,
+            set_aside = GaugeMetricFamily(
+                "batiknet_notifications_set_aside",
+                "Notifications that could not be applied, set aside for an admin (spool/rejected/), by "
+                "why: unreadable, refused (by the database), failed.",
+                labels=["kind"],
             )
+            kinds = Counter(entry.kind for entry in self.tracker.spool.set_aside_entries())
+            for kind in sorted({*SET_ASIDE_KINDS, *kinds}):
+                set_aside.add_metric([kind], kinds[kind])
+            yield set_aside
             queued = self.tracker.spool.names()
             yield GaugeMetricFamily(
                 "batiknet_notifications_queued",

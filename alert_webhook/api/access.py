@@ -27,7 +27,6 @@ from werkzeug.exceptions import BadRequest
 from ..core.workflow import Actor, Role
 from ..extension import current_tracker
 from ..services import accounts, actor_of
-from . import errors
 from .errors import APIError
 from .schemas import ErrorBody
 
@@ -138,13 +137,13 @@ def check_request() -> None:
 
 
 def blueprint(name: str, tag: str, url_prefix: str = "/api/v1", **options: Any) -> APIBlueprint:
-    """A blueprint of the API: its errors in one shape, and :func:`check_request` before every view.
+    """A blueprint of the API, with :func:`check_request` before every view (its errors are answered in
+    one shape by the request's edge, :mod:`alert_webhook.edge`).
 
-    Every operation describes 400, 401 and 503 (a refusal, no credential, the database away) unless
-    ``abp_responses`` says otherwise.
+        Every operation describes 400, 401 and 503 (a refusal, no credential, the database away) unless
+        ``abp_responses`` says otherwise.
     """
     options.setdefault("abp_responses", {400: ErrorBody, 401: ErrorBody, 503: ErrorBody})
     bp = APIBlueprint(name, __name__, url_prefix=url_prefix, abp_tags=[Tag(name=tag)], **options)
-    errors.install(bp)
     bp.before_request(check_request)
     return bp

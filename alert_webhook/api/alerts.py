@@ -7,16 +7,17 @@ spools it and answers. No database lock, no transaction; refusals are only count
 
 from __future__ import annotations
 
-import json
 import logging
 
 from flask import Response, current_app, request
 from pydantic import BaseModel
 
 from ..applier import wake_applier
-from ..core.alertmanager import PayloadError, parse_notification
+from ..core.alertmanager import PayloadError
 from ..extension import current_tracker
 from ..services import notifications
+from ..store.limits import fit
+from ..store.models import Heartbeat
 from .access import access, bearer, blueprint, is_shared_token
 from .errors import error_response
 from .schemas import ErrorBody, HeartbeatRecorded, Queued
@@ -65,13 +66,12 @@ def receive_alerts() -> Response:
         return _reject(413, "too_large", f"a notification may be at most {limit} bytes")
     try:
         text = body.decode("utf-8")
-        document = json.loads(text)
-    except ValueError as error:
-        return _reject(400, "invalid_json", f"the body is not valid JSON: {error}", "(body)")
-    try:
-        parse_notification(document)  # refuses what the applier could not apply; it parses the body again
+        # Refuses what the applier could not apply, up to the lengths of the columns; it reads it again.
+        notifications.read_notification(text)
     except PayloadError as error:
         return _reject(400, "invalid_payload", error.message, error.field)
+    except ValueError as error:
+        return _reject(400, "invalid_json", f"the body is not valid JSON: {error}", "(body)")
     try:
         spool_name = notifications.store_notification(tracker, text)
     except OSError:
@@ -100,7 +100,7 @@ def heartbeat() -> Response:
     document = request.get_json(silent=True) if request.is_json else None
     source = "alertmanager"
     if isinstance(document, dict) and isinstance(document.get("receiver"), str):
-        source = document["receiver"][:200]
+        source = fit(Heartbeat.source, document["receiver"])
     at = notifications.record_heartbeat(current_tracker(), source)
     recorded = HeartbeatRecorded(status="ok", source=source, at=at)
     return Response(recorded.model_dump_json(), mimetype="application/json")

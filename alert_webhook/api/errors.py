@@ -1,23 +1,18 @@
 """Every refusal of the API is JSON of one shape, :class:`~.schemas.ErrorBody`: ``{"error", "field",
-"code"}``, with the status the refusal calls for (400, 401, 403, 404, 409, 413, 415, 503)."""
+"code"}``, with the status the refusal calls for (400, 401, 403, 404, 409, 413, 415, 503). The handlers
+that answer with it, for every route, are the request's edge (:mod:`alert_webhook.edge`)."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Response
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError
-from werkzeug.exceptions import HTTPException
 
 from ..core.refusals import ENGLISH
-from ..services import ServiceError
 from .schemas import ErrorBody
 
-log = logging.getLogger(__name__)
-
-__all__ = ["APIError", "error_response", "install", "invalid_request"]
+__all__ = ["APIError", "error_response", "invalid_request"]
 
 
 class APIError(Exception):
@@ -61,28 +56,3 @@ def invalid_request(error: ValidationError) -> Response:
     if problem["type"] in ENGLISH:
         return error_response(400, problem["msg"], field, code=problem["type"])
     return error_response(400, f"{field}: {problem['msg']}", field)
-
-
-def install(bp: Any) -> None:
-    """The API's error handlers, on one of its blueprints."""
-
-    @bp.errorhandler(APIError)
-    def _api_error(error: APIError) -> Response:
-        return error_response(error.status, error.message, error.field, error.headers)
-
-    @bp.errorhandler(ServiceError)
-    def _service_error(error: ServiceError) -> Response:
-        return error_response(
-            error.status, error.message, error.field, code=error.refusal and error.refusal.code
-        )
-
-    @bp.errorhandler(HTTPException)
-    def _http_error(error: HTTPException) -> Response:
-        return error_response(error.code or 500, error.description or error.name)
-
-    @bp.errorhandler(DBAPIError)
-    def _database_error(error: DBAPIError) -> Response:
-        log.error("database unavailable: %s", error)
-        return error_response(
-            503, "the database cannot be written now; retry later", headers={"Retry-After": "5"}
-        )

@@ -8,7 +8,9 @@ PDF, PNG or JPEG by its content, 413 above ``BATIKNET_MAX_LETTER_BYTES``.
 
 from __future__ import annotations
 
-from flask import Response, request
+from io import BytesIO
+
+from flask import Response, request, send_file
 
 from ..core.letters import SCAN_TYPES
 from ..extension import current_tracker
@@ -54,6 +56,5 @@ SCAN = {
 @access("anyone")
 def letter_file(path: LetterPath) -> Response:
     scan = letters.letter_file(current_tracker(), path.letter_id)
-    response = Response(scan.data, mimetype=scan.mime)
-    response.headers["Content-Disposition"] = f'inline; filename="{scan.name.replace(chr(34), "")}"'
-    return response
+    # send_file writes any file name into Content-Disposition (RFC 6266's filename* for non-Latin-1).
+    return send_file(BytesIO(scan.data), mimetype=scan.mime, download_name=scan.name)

@@ -9,7 +9,7 @@ a JSON body must be JSON booleans and numbers (``"true"`` is not ``true``).
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from flask_openapi3 import FileStorage
@@ -17,31 +17,51 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
     StrictInt,
     StrictStr,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from ..core import time_rules
 from ..core.complaints import ComplaintChannel
+from ..core.instants import YEAR_PATTERN, within_reach
 from ..core.refusals import ENGLISH
 from ..core.workflow import CaseSource, CaseState, Check, CheckResult
 from ..services.letters import LetterInput, Scan
 from ..services.views import CaseSummary, ComplaintView, EventView, Instant
+from ..store.limits import MAX_ID, MAX_INTEGER, length
+from ..store.models import AlertEpisode, Case, CaseTarget, Complaint, ISPContact, Letter, Notification
 
 # PostgreSQL's text holds no NUL character: refused here (400), not by the database (a 5xx).
 WITHOUT_NUL = r"^[^\x00]*$"
 Plain = Annotated[StrictStr, Field(pattern=WITHOUT_NUL)]
 Text = Annotated[StrictStr, Field(min_length=1, pattern=WITHOUT_NUL)]  # required: absent, null, "": 400
 Note = Annotated[StrictStr, Field(pattern=WITHOUT_NUL, description="Recorded on the timeline")]
-MAX_ID = 2**31 - 1  # row ids are 32-bit integers on PostgreSQL
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]  # from a path or a query: text that reads as a number
-JsonId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]  # in a JSON body: a JSON number
+
+
+def _whole(value: Any) -> Any:
+    """JSON's ``3.0`` is the integer 3, as JSON Schema's ``integer`` says; a fraction stays refused."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# An instant with its offset, within the tracker's reach (:mod:`..core.instants`): the webhook's.
+DATE_TIME = {"type": "string", "format": "date-time", "pattern": YEAR_PATTERN}
+JsonId = Annotated[StrictInt, Field(ge=1, le=MAX_ID), BeforeValidator(_whole)]  # in a JSON body: a number
+
+
+def stored_in(*columns: Any) -> Any:
+    """A text stored in ``columns``: at most what they hold (:mod:`..store.limits`, read from the models)."""
+    return Field(max_length=length(*columns))
 
 
 def _in_era(value: Any, info: ValidationInfo) -> Any:
@@ -54,15 +74,32 @@ def _in_era(value: Any, info: ValidationInfo) -> Any:
 
 
 # A time a person enters: ISO 8601 with its offset, from 2000 to 2099; the services add the bounds that
-# need now (a fact no later than now plus the clock skew, an estimate at most a year ahead).
-Entered = Annotated[AwareDatetime, AfterValidator(_in_era)]
-EnteredDate = Annotated[date, AfterValidator(_in_era)]
+# need now (a fact no later than now plus the clock skew, an estimate at most a year ahead). The document
+# gives the era's years as written (the rule reads the instant in UTC).
+ERA_YEARS = r"^20[0-9]{2}-"
+ENTERED = {"type": "string", "format": "date-time", "pattern": ERA_YEARS}
+Entered = Annotated[AwareDatetime, AfterValidator(_in_era), WithJsonSchema(ENTERED)]
+EnteredDate = Annotated[
+    date, AfterValidator(_in_era), WithJsonSchema({"type": "string", "format": "date", "pattern": ERA_YEARS})
+]
 
 
 class Strict(BaseModel):
-    """A request model: fields it does not know are refused, not ignored (a typo would be lost)."""
+    """A request model: fields it does not know are refused, not ignored (a typo would be lost), and every
+    instant lies within the tracker's reach (:mod:`..core.instants`), whatever its field."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="wrap")
+    @classmethod
+    def _instants_within_reach(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            valid = handler(value)
+        except OverflowError:  # a rule of the field compared an instant the calendar cannot hold
+            raise ValueError("lies too near the ends of the calendar to be computed with") from None
+        if isinstance(valid, datetime) and not within_reach(valid):
+            raise ValueError("lies too near the ends of the calendar to be computed with")
+        return valid
 
 
 # --- errors --------------------------------------------------------------------------------------------
@@ -117,10 +154,10 @@ class ComplaintQuery(BaseModel):
 
 
 class LetterFields(Strict):
-    opd: Text = Field(description="OPD id from the inventory")
-    letter_number: Text
+    opd: Annotated[Text, stored_in(Letter.opd)] = Field(description="OPD id from the inventory")
+    letter_number: Annotated[Text, stored_in(Letter.number)]
     letter_date: EnteredDate = Field(description="No later than the day the letter was received")
-    reporter: Text
+    reporter: Annotated[Text, stored_in(Letter.reporter)]
     description: Text
     received_at: Entered | None = Field(
         None,
@@ -142,6 +179,10 @@ class LetterFields(Strict):
         )
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
 class LetterUpload(LetterFields):
     """The letter form as multipart/form-data, with the scanned letter."""
 
@@ -153,7 +194,13 @@ class LetterUpload(LetterFields):
             return {k: v if isinstance(v, str) or k == "file" else json.dumps(v) for k, v in data.items()}
         return data
 
-    file: FileStorage | None = Field(None, description="The scanned letter: PDF, PNG or JPEG")
+    # A form's field is there or not, never null: text when there, and its default is said in words.
+    received_at: Annotated[Entered | None, WithJsonSchema(ENTERED)] = Field(
+        None, description=LetterFields.model_fields["received_at"].description, json_schema_extra=_no_default
+    )
+    file: Annotated[FileStorage | None, WithJsonSchema({"type": "string", "format": "binary"})] = Field(
+        None, description="The scanned letter: PDF, PNG or JPEG", json_schema_extra=_no_default
+    )
 
 
 class NoteBody(Strict):
@@ -162,6 +209,16 @@ class NoteBody(Strict):
 
 class Technicians(Strict):
     """Technicians by id (``technician_ids``) or by username (``technicians``)."""
+
+    # One of the two lists is given (the view says which is missing: the ids).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"type": "array"}}}
+                for name in ("technician_ids", "technicians")
+            ]
+        }
+    )
 
     technician_ids: list[JsonId] | None = None
     technicians: list[Plain] | None = Field(None, description="Usernames, instead of ids")
@@ -175,15 +232,19 @@ class CheckBody(Strict):
 
 
 class EscalateBody(Strict):
-    ticket_number: Text
+    ticket_number: Annotated[Text, stored_in(ISPContact.ticket_number)]
     called_at: Entered | None = Field(
         None, description="When the ISP was called; default: now. Between the case's receipt and now"
     )
     estimate_at: Entered | None = Field(
         None, description="The ISP's estimate of the recovery: after the call, at most a year ahead"
     )
-    isp: Plain | None = Field(None, description="ISP uplink id; default: the case's")
-    contact: Plain | None = Field(None, description="Default: the inventory's support contact")
+    isp: Annotated[Plain, stored_in(ISPContact.isp)] | None = Field(
+        None, description="ISP uplink id; default: the case's"
+    )
+    contact: Annotated[Plain, stored_in(ISPContact.contact)] | None = Field(
+        None, description="Default: the inventory's support contact"
+    )
     note: Note = ""
 
 
@@ -219,10 +280,10 @@ class CommentBody(Strict):
 
 
 class ComplaintBody(Strict):
-    complainant: Text
+    complainant: Annotated[Text, stored_in(Complaint.complainant)]
     description: Text
     channel: ComplaintChannel = ComplaintChannel.DIRECT
-    contact: Plain = ""
+    contact: Annotated[Plain, stored_in(Complaint.contact)] = ""
     case_id: JsonId | None = None
 
 
@@ -232,7 +293,7 @@ class RespondBody(Strict):
 
 
 class EscalateComplaintBody(Strict):
-    official_name: Text
+    official_name: Annotated[Text, stored_in(Complaint.official_name)]
 
 
 class ResolveComplaintBody(Strict):
@@ -264,12 +325,20 @@ class Evidence(BaseModel):
     evidence: dict[Check, dict[str, Any]] = Field(description="A Prometheus snapshot per monitored check")
 
 
+# Two numbers, described without ``prefixItems``: schemathesis (4.32) cannot read a response schema holding
+# one (schemathesis/schemathesis#3842), and for two numbers the two descriptions say the same.
+Sample = Annotated[
+    tuple[float, float],
+    WithJsonSchema({"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}),
+]
+
+
 class Chart(BaseModel):
     target: str
     start: Instant
     end: Instant
-    up: list[tuple[float, float]] = Field(description="(unix seconds, 0 or 1)")
-    rtt: list[tuple[float, float]] = Field(description="(unix seconds, mean RTT in seconds)")
+    up: list[Sample] = Field(description="(unix seconds, 0 or 1)")
+    rtt: list[Sample] = Field(description="(unix seconds, mean RTT in seconds)")
     error: str | None = Field(
         description="Why there are no series (Prometheus not configured or unreachable)"
     )
@@ -298,26 +367,70 @@ class Health(BaseModel):
 # --- Alertmanager's webhook payload (described here; validated by core.alertmanager) ---------------------
 
 
+# Alertmanager's payload is read leniently, as Alertmanager may write it: an optional text or map may be
+# null, and a firing alert's endsAt may be empty or Go's zero time.
+_TEXT = {"type": "string", "pattern": WITHOUT_NUL}
+_TEXTS = {"type": "object", "propertyNames": _TEXT, "additionalProperties": _TEXT}
+GO_ZERO_TIME = r"^0001-01-01T00:00:00(\.0+)?([Zz]|[+-]00:00)$"
+Timestamp = Annotated[StrictStr, WithJsonSchema(DATE_TIME)]
+NoEnd = Annotated[StrictStr, WithJsonSchema({"type": "string", "pattern": f"{GO_ZERO_TIME}|^$"})]
+OptionalText = Annotated[Plain | None, Field(description="null is empty")]
+TextMap = Annotated[dict[str, str] | None, WithJsonSchema({"anyOf": [_TEXTS, {"type": "null"}]})]
+
+
+def _labels(nullable: bool, required: tuple[str, ...], **lengths: int | None) -> Any:
+    """Labels as the payload parser takes them: text names and values, some of them bounded."""
+    properties = {name: {**_TEXT, "maxLength": most, **({"minLength": 1} if name in required else {})}
+                  for name, most in lengths.items()}  # fmt: skip
+    labels = {**_TEXTS, "properties": properties, "required": list(required)}
+    return WithJsonSchema({"anyOf": [labels, {"type": "null"}]} if nullable else labels)
+
+
+# The columns each label is stored in, as :func:`..services.notifications.read_notification` checks them.
+AlertLabels = Annotated[
+    dict[str, str],
+    _labels(
+        False,
+        ("alertname",),
+        alertname=length(AlertEpisode.alertname),
+        target=length(AlertEpisode.target, Case.target, CaseTarget.target),
+    ),
+]
+GroupLabels = Annotated[
+    dict[str, str] | None, _labels(True, (), target=length(Case.target, CaseTarget.target))
+]
+
+
 class Alert(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"status": {"const": "resolved"}}},
+            "then": {"required": ["endsAt"], "properties": {"endsAt": DATE_TIME}},
+        }
+    )
     status: Literal["firing", "resolved"]
-    labels: dict[str, str] = Field(description="Must hold alertname")
-    annotations: dict[str, str] = {}
-    startsAt: str = Field(json_schema_extra={"format": "date-time"})
-    endsAt: str = Field("", description="Go's zero time while firing; required when resolved")
-    generatorURL: str = ""
+    labels: AlertLabels
+    annotations: TextMap = None
+    startsAt: Timestamp
+    endsAt: Timestamp | NoEnd | None = Field(
+        None, description="Empty, null or Go's zero time while firing; required when resolved"
+    )
+    generatorURL: OptionalText = None
     fingerprint: str = Field(pattern="^[0-9a-fA-F]{1,64}$")
 
 
 class AlertmanagerPayload(BaseModel):
-    """Alertmanager's webhook payload, version 4."""
+    """Alertmanager's webhook payload, version 4. Every text is without NUL; the case's key, made of the
+    group's labels (all of them together), holds at most as much as its column (the webhook answers 400
+    naming groupLabels)."""
 
     version: Literal["4"]
     status: Literal["firing", "resolved"]
-    receiver: str
-    groupKey: str
-    truncatedAlerts: int = Field(0, ge=0)
-    groupLabels: dict[str, str] = {}
-    commonLabels: dict[str, str] = {}
-    commonAnnotations: dict[str, str] = {}
-    externalURL: str = ""
+    receiver: Annotated[Plain, stored_in(Notification.receiver)]
+    groupKey: Plain
+    truncatedAlerts: int = Field(0, ge=0, le=MAX_INTEGER)
+    groupLabels: GroupLabels = None
+    commonLabels: GroupLabels = None
+    commonAnnotations: TextMap = None
+    externalURL: OptionalText = None
     alerts: list[Alert]

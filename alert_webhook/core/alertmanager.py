@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["Alert", "Notification", "PayloadError", "parse_notification", "parse_timestamp"]
+from .instants import within_reach
+
+__all__ = ["Alert", "Notification", "PayloadError", "parse_notification", "parse_timestamp", "text_problem"]
 
 # Alertmanager sends Go's zero time for "no end yet".
-GO_ZERO_TIME_YEAR = 1
+GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
 FRACTION = re.compile(r"\.(\d+)")
 STATUSES = ("firing", "resolved")
-# PostgreSQL's text cannot hold it: a notification carrying one could never be stored, and would hold up
-# every notification spooled after it.
+# PostgreSQL's text cannot hold it: a notification carrying one could never be stored.
 NUL = "\x00"
 
 
@@ -64,7 +65,15 @@ class Notification:
 
 
 def parse_timestamp(value: Any, field: str) -> datetime:
-    """RFC 3339 as Alertmanager writes it (nanoseconds, ``Z``) → aware UTC datetime."""
+    """RFC 3339 as Alertmanager writes it (nanoseconds, ``Z``) → aware UTC datetime, within the tracker's
+    reach (:mod:`.instants`)."""
+    parsed = _rfc3339(value, field)
+    if not within_reach(parsed):
+        raise PayloadError(field, f"{value!r} lies too near the ends of the calendar to be computed with")
+    return parsed.astimezone(UTC)
+
+
+def _rfc3339(value: Any, field: str) -> datetime:
     if not isinstance(value, str) or not value:
         raise PayloadError(field, "must be an RFC 3339 timestamp string")
     # Python keeps microseconds; Go writes up to nanoseconds.
@@ -75,7 +84,21 @@ def parse_timestamp(value: Any, field: str) -> datetime:
         raise PayloadError(field, f"{value!r} is not an RFC 3339 timestamp") from None
     if parsed.tzinfo is None:
         raise PayloadError(field, f"{value!r} has no time zone offset")
-    return parsed.astimezone(UTC)
+    return parsed
+
+
+def text_problem(value: str) -> str | None:
+    """Why a text cannot be stored as it is, or None: a NUL (PostgreSQL's text holds none) or a lone
+    surrogate (a JSON escape such as ``\\ud800`` that is half of a character: no database, page or
+    e-mail can encode it)."""
+    if NUL in value:
+        return "must not contain a NUL character"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "must not contain a lone surrogate (half of a character)"
+    return None
 
 
 def _string_map(value: Any, field: str) -> dict[str, str]:
@@ -84,10 +107,13 @@ def _string_map(value: Any, field: str) -> dict[str, str]:
     if not isinstance(value, dict):
         raise PayloadError(field, "must be an object of strings")
     for key, item in value.items():
+        # A key that cannot be encoded is named with escapes (\\udfff), or the refusal could not be sent.
+        where = f"{field}.{key.encode('utf-8', 'backslashreplace').decode()}"
         if not isinstance(item, str):
-            raise PayloadError(f"{field}.{key}", "must be a string")
-        if NUL in item or NUL in key:
-            raise PayloadError(f"{field}.{key}", "must not contain a NUL character")
+            raise PayloadError(where, "must be a string")
+        problem = text_problem(key) or text_problem(item)
+        if problem:
+            raise PayloadError(where, problem)
     return dict(value)
 
 
@@ -99,8 +125,9 @@ def _string(document: Mapping[str, Any], key: str, field: str, required: bool = 
         return ""
     if not isinstance(value, str):
         raise PayloadError(field, "must be a string")
-    if NUL in value:
-        raise PayloadError(field, "must not contain a NUL character")
+    problem = text_problem(value)
+    if problem:
+        raise PayloadError(field, problem)
     return value
 
 
@@ -120,10 +147,8 @@ def _alert(document: Any, index: int) -> Alert:
     starts_at = parse_timestamp(document.get("startsAt"), f"{where}.startsAt")
     ends_raw = document.get("endsAt")
     ends_at = None
-    if ends_raw not in (None, ""):
+    if ends_raw not in (None, "") and _rfc3339(ends_raw, f"{where}.endsAt") != GO_ZERO_TIME:
         ends_at = parse_timestamp(ends_raw, f"{where}.endsAt")
-        if ends_at.year == GO_ZERO_TIME_YEAR:
-            ends_at = None
     if status == "resolved" and ends_at is None:
         raise PayloadError(f"{where}.endsAt", "is required for a resolved alert")
     return Alert(
@@ -147,6 +172,8 @@ def parse_notification(document: Any) -> Notification:
     if status not in STATUSES:
         raise PayloadError("status", f"must be firing or resolved, not {status!r}")
     truncated = document.get("truncatedAlerts", 0)
+    if isinstance(truncated, float) and truncated.is_integer():  # JSON's 3.0 is the integer 3
+        truncated = int(truncated)
     if not isinstance(truncated, int) or isinstance(truncated, bool) or truncated < 0:
         raise PayloadError("truncatedAlerts", "must be a non-negative integer")
     alerts_raw = document.get("alerts")

@@ -179,17 +179,18 @@ def case_key(notification: Notification) -> str:
 
 
 def case_target(notification: Notification, alert: Alert) -> str:
+    """The target label, else the group's key (cut to the column's length where it is stored)."""
     return (
         notification.group_labels.get("target")
         or notification.common_labels.get("target")
         or alert.target
         or case_key(notification)
-    )[:64]
+    )
 
 
 def case_title(notification: Notification, alert: Alert) -> str:
     summary = notification.common_annotations.get("summary") or alert.annotations.get("summary")
-    return (summary or f"{alert.name} {case_target(notification, alert)}")[:300]
+    return summary or f"{alert.name} {case_target(notification, alert)}"
 
 
 @dataclass

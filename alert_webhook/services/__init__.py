@@ -4,6 +4,7 @@ One module per domain; each function takes the :class:`~.tracker.Tracker` as its
 touches neither Flask's request nor its application globals:
 
 * :mod:`.notifications` — webhook notifications, spool → database (the applier's ``apply_pending``);
+  :mod:`.set_aside` — those that could not be applied, for the admins;
 * :mod:`.cases` — reading cases, and the rows every case starts with; :mod:`.views` — what a case shows;
 * :mod:`.casework` — disposition, checks, ISP coordination, restore, report, close, comments;
 * :mod:`.letters` — OPD letters and their scans;
@@ -26,6 +27,7 @@ from . import (
     letters,
     notifications,
     outbox,
+    set_aside,
     views,
 )
 from .errors import Forbidden, Invalid, NotFound, Refused, ServiceError, TooLarge, Unsupported
@@ -51,5 +53,6 @@ __all__ = [
     "letters",
     "notifications",
     "outbox",
+    "set_aside",
     "views",
 ]

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from ..core import clock, workflow
 from ..core.service_level import Standing
 from ..core.workflow import Actor, CaseSource, CaseState, Check, CheckResult, EventKind
+from ..store.limits import fit
 from ..store.models import Case, CaseAssignment, CaseEvent, CaseTarget, User
 from .errors import NotFound
 from .tracker import Tracker
@@ -136,10 +137,16 @@ def timeline(tracker: Tracker, case_id: int) -> list[EventView]:
 
 
 def snapshot(case: Case) -> workflow.CaseSnapshot:
-    """What the workflow's rules need to know of a stored case."""
-    round_checks = {Check(c.check): CheckResult(c.result) for c in case.checks if c.round == case.check_round}
+    """What the workflow's rules need to know of a stored case. A word the rules do not know (written by
+    another version, or by hand) matches none of them: an unknown state allows no action, an unknown check
+    or result counts as not recorded."""
+    round_checks = {
+        Check(c.check): CheckResult(c.result)
+        for c in case.checks
+        if c.round == case.check_round and c.check in tuple(Check) and c.result in tuple(CheckResult)
+    }
     return workflow.CaseSnapshot(
-        state=CaseState(case.state),
+        state=CaseState(case.state) if case.state in tuple(CaseState) else case.state,  # type: ignore[arg-type]
         assignee_ids=frozenset(a.user_id for a in case.assignments),
         round_checks=round_checks,
     )
@@ -202,8 +209,10 @@ def insert_case(
 ) -> int:
     """A new case in state received, with its deadlines and its own target; returns its id.
 
-    A Core statement rather than the ORM: the applier opens cases in bulk during a storm.
+    A Core statement rather than the ORM: the applier opens cases in bulk during a storm. The title and
+    the target, made from an alert's summary or its group's key, are cut to what their columns hold.
     """
+    target, title = fit(Case.target, target), fit(Case.title, title)
     deadlines = clock.deadlines(tracker.calendar, received_at)
     connection = session.connection()
     case_id = connection.execute(

@@ -20,6 +20,7 @@ from ..core import ingest, time_rules
 from ..core.letters import scan_type
 from ..core.workflow import Actor, CaseSource, CaseState, EventKind
 from ..store.db import serialize_writers
+from ..store.limits import fit
 from ..store.models import Case, CaseTarget, Letter
 from . import outbox
 from .cases import add_event, get_case, insert_case, load_case, move_receipt
@@ -85,7 +86,7 @@ def check_scan(tracker: Tracker, name: str, data: bytes) -> Scan:
     mime = scan_type(data)
     if mime is None:
         raise Unsupported("the scanned letter must be a PDF, PNG or JPEG file", "file")
-    return Scan(name=name[:255] or "surat", mime=mime, data=data)
+    return Scan(name=fit(Letter.file_name, name) or "surat", mime=mime, data=data)
 
 
 def open_letter_case(tracker: Tracker, actor: Actor, letter: LetterInput) -> CaseDetail:
@@ -118,7 +119,7 @@ def open_letter_case(tracker: Tracker, actor: Actor, letter: LetterInput) -> Cas
                 tracker,
                 source=CaseSource.LETTER,
                 target=letter.opd,
-                title=f"Surat {letter.number}: {tracker.target_name(letter.opd)}"[:300],
+                title=f"Surat {letter.number}: {tracker.target_name(letter.opd)}",
                 received_at=received_at,
                 group_key=None,
             )

@@ -1,15 +1,15 @@
 """Webhook notifications, from the spool to the database. The applier's only entry point is
-:func:`apply_pending`; a webhook delivery only calls :func:`store_notification`.
+:func:`apply_pending`; a webhook delivery calls :func:`read_notification` and :func:`store_notification`.
 
 Each notification is planned by the pure rules (:mod:`..core.ingest`) against a snapshot of the cases it
-may touch, and its effects are written in the same transaction as the raw notification. Also here:
-refused deliveries counted, and Alertmanager's Watchdog heartbeat.
+may touch, and its effects are written in the same transaction as the raw notification. One that cannot
+be applied is set aside (:mod:`..spool`), never left at the head of the queue. Also here: refused
+deliveries counted, and Alertmanager's Watchdog heartbeat.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -18,16 +18,25 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy import func as sql
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from ..core import ingest
+from ..core import ingest, jsontext
 from ..core.alertmanager import Notification as ParsedNotification
-from ..core.alertmanager import parse_notification
+from ..core.alertmanager import PayloadError, parse_notification
 from ..core.workflow import CaseSource, CaseState, EventKind
 from ..spool import Spooled
 from ..store.db import serialize_writers
-from ..store.models import AlertEpisode, Case, CaseEvent, Heartbeat, Notification, RejectionCount
+from ..store.limits import MAX_INTEGER, length
+from ..store.models import (
+    AlertEpisode,
+    Case,
+    CaseEvent,
+    CaseTarget,
+    Heartbeat,
+    Notification,
+    RejectionCount,
+)
 from . import outbox
 from .cases import CASE_TARGETS, CASES, INSERT_CASE_TARGET, insert_case
 from .casework import record_recovery
@@ -36,10 +45,12 @@ from .tracker import SYSTEM, Tracker
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "ATTEMPTS",
     "AppliedNotification",
     "apply_pending",
     "heartbeat_stale",
     "last_heartbeat",
+    "read_notification",
     "record_heartbeat",
     "record_rejection",
     "store_notification",
@@ -49,10 +60,15 @@ __all__ = [
 @dataclass(frozen=True)
 class AppliedNotification:
     spool_name: str
-    notification_id: int
+    notification_id: int | None  # None: set aside, not stored
     effects: int  # 0: it changed nothing (a repeat, the HA peer's copy, a late firing...)
     case_ids: tuple[int, ...]
-    error: str | None = None  # it could not be applied and was skipped
+    error: str | None = None  # why it was set aside instead
+
+
+# A notification that fails for a reason neither the database's passing trouble nor its own data explain
+# (a bug) is tried this many times, a round of the applier apart, before it is set aside.
+ATTEMPTS = 3
 
 
 # A batch of spooled notifications is applied in one transaction, which on SQLite holds the only writer
@@ -155,6 +171,38 @@ def _world(
     )
 
 
+def read_notification(text: str) -> ParsedNotification:
+    """A notification the tracker can apply, from the JSON text of a delivery or a spool file; raises
+    :class:`PayloadError` naming the field (``ValueError`` for text that is not JSON).
+
+    Every value is checked against the columns it will be stored in (:mod:`..store.limits`): what the
+    database would refuse is refused here, before the delivery is answered.
+    """
+    # The parser refuses a lone surrogate in each string it keeps, naming the field.
+    notification = parse_notification(jsontext.decode(text, surrogates=True))
+    _fits("receiver", notification.receiver, Notification.receiver)
+    if notification.truncated_alerts > MAX_INTEGER:
+        raise PayloadError("truncatedAlerts", f"must be at most {MAX_INTEGER}")
+    _fits("groupLabels", ingest.case_key(notification), Case.group_key, Case.active_key)
+    for where, labels in (
+        ("groupLabels", notification.group_labels),
+        ("commonLabels", notification.common_labels),
+    ):
+        _fits(f"{where}.target", labels.get("target"), Case.target, CaseTarget.target)
+    for index, alert in enumerate(notification.alerts):
+        where = f"alerts[{index}]"
+        _fits(f"{where}.labels.alertname", alert.name, AlertEpisode.alertname)
+        _fits(f"{where}.labels.target", alert.target, AlertEpisode.target, Case.target, CaseTarget.target)
+        _fits(f"{where}.fingerprint", alert.fingerprint, AlertEpisode.fingerprint)
+    return notification
+
+
+def _fits(field: str, value: str | None, *columns: Any) -> None:
+    limit = length(*columns)
+    if value is not None and limit is not None and len(value) > limit:
+        raise PayloadError(field, f"must be at most {limit} characters, not {len(value)}")
+
+
 def store_notification(tracker: Tracker, body: str) -> str:
     """Keep a validated notification in the spool until it is applied; returns its spool name.
 
@@ -164,11 +212,16 @@ def store_notification(tracker: Tracker, body: str) -> str:
     return tracker.spool.put(body, tracker.now())
 
 
+class _Unreadable(Exception):
+    """A spool file that is not a notification this version can apply: not UTF-8, not JSON, a payload
+    refused by :func:`read_notification` (written by another version, or changed by hand), or a file the
+    spool did not name."""
+
+
 class _ApplyFailed(Exception):
-    def __init__(self, spooled: Spooled, error: Exception) -> None:
+    def __init__(self, index: int, spooled: Spooled, error: Exception) -> None:
         super().__init__(spooled.name, error)
-        self.spooled = spooled
-        self.error = error
+        self.index, self.spooled, self.error = index, spooled, error
 
 
 def apply_pending(
@@ -183,26 +236,77 @@ def apply_pending(
     the moment it was received. A notification whose content was stored before (a repeat, the HA peer's
     copy) is stored with no effect without planning.
 
-    A notification that cannot be applied for any reason other than the database (a bug, data the rules
-    did not foresee) is stored with its error and no effect, so that it never holds up the queue; the
-    batch is rolled back and the notifications before it are applied by the next call. A database error
-    (unreachable, read-only, or even a constraint) propagates and leaves everything in the spool: the
-    queue then waits, visibly (``batiknet_notifications_apply_lag_seconds``), rather than lose anything.
+    A notification that cannot be applied rolls its batch back; the ones before it are applied again at
+    once, and it is dealt with by what the error says (:func:`_failure_kind`):
+
+    * the database's passing trouble (unreachable, locked, read-only, a missing table): raised, everything
+      stays queued in order, and the applier retries; the queue waits visibly
+      (``batiknet_notifications_apply_lag_seconds``) rather than lose anything;
+    * its own data (unreadable, or values the database refuses): set aside at once;
+    * anything else (a bug): set aside after :data:`ATTEMPTS` tries, a round of the applier apart.
+
+    A set-aside notification moves to the spool's ``rejected/`` folder with its reason (see
+    :meth:`..spool.Spool.set_aside`), is counted in ``/metrics`` and listed for the admins.
     """
-    spooled = tracker.spool.oldest(limit)
-    if not spooled:
-        return []
-    try:
-        applied = _apply_batch(tracker, spooled, budget_seconds)
-    except _ApplyFailed as failure:
-        log.error("notification %s cannot be applied; skipped", failure.spooled.name, exc_info=failure.error)
-        error = f"{failure.error.__class__.__name__}: {failure.error}"[:2000]
-        with tracker.db.write() as session:
-            notification_id = _insert_notification(session.connection(), failure.spooled, 0, error)
-        applied = [AppliedNotification(failure.spooled.name, notification_id, 0, (), error)]
-    for done in applied:
-        tracker.spool.remove(done.spool_name)
-    return applied
+    batch = tracker.spool.oldest(limit)
+    done: list[AppliedNotification] = []
+    while batch:
+        try:
+            done += _apply_batch(tracker, batch, budget_seconds)
+            break
+        except _ApplyFailed as failure:
+            kind = _failure_kind(failure.error)
+            if kind is None:
+                raise failure.error from None
+            aside = _after_failure(tracker, failure, kind)
+            # The ones before it again, in a transaction of their own; those after it too once it is
+            # set aside, else they wait behind it for its next attempt.
+            if aside is None:
+                batch = batch[: failure.index]
+            else:
+                done.append(aside)
+                batch = batch[: failure.index] + batch[failure.index + 1 :]
+    for applied in done:
+        if applied.error is None:
+            tracker.spool.remove(applied.spool_name)
+    return done
+
+
+def _failure_kind(error: Exception) -> str | None:
+    """How a failure is handled: None for the database's passing trouble (keep and retry), ``unreadable``
+    or ``refused`` for the notification's own data (set aside at once), ``failed`` otherwise (a bug: set
+    aside after :data:`ATTEMPTS`)."""
+    if isinstance(error, _Unreadable):
+        return "unreadable"
+    if isinstance(error, DataError):  # PostgreSQL's class 22: a value out of range, too long...
+        return "refused"
+    if isinstance(error, IntegrityError):
+        return "constraint"
+    if isinstance(error, DBAPIError):
+        return None
+    return "failed"
+
+
+def _after_failure(tracker: Tracker, failure: _ApplyFailed, kind: str) -> AppliedNotification | None:
+    """Count a failed attempt; set the notification aside when its kind says so at once or the attempts
+    are used up. Returns it when set aside."""
+    name = failure.spooled.name
+    attempts = tracker.spool.count_failure(name)
+    error = _describe(failure.error)
+    at_once = kind in ("unreadable", "refused")
+    if not at_once and attempts < ATTEMPTS:
+        log.warning("notification %s failed (attempt %d of %d): %s", name, attempts, ATTEMPTS, error)
+        return None
+    kind = "refused" if kind == "constraint" else kind
+    log.error("notification %s cannot be applied; set aside (%s)", name, kind, exc_info=failure.error)
+    tracker.spool.set_aside(name, kind, error, attempts, tracker.now())
+    return AppliedNotification(name, None, 0, (), error)
+
+
+def _describe(error: Exception) -> str:
+    """An error as the admins read it: its class and message (an unreadable file's says what it is)."""
+    text = str(error) if isinstance(error, _Unreadable) else f"{error.__class__.__name__}: {error}"
+    return text[:2000]
 
 
 def _apply_batch(
@@ -215,25 +319,39 @@ def _apply_batch(
         connection = session.connection()
         names = [item.name for item in spooled]
         known = set(connection.scalars(_NOTIFICATIONS_OF_SPOOL_NAMES, {"names": names}))
-        for item in spooled:
+        for index, item in enumerate(spooled):
             if item.name in known:  # applied before the server stopped; only its file was left
                 applied.append(AppliedNotification(item.name, 0, 0, ()))
                 continue
             try:
-                applied.append(_apply_notification(session, tracker, item))
-            except DBAPIError:
-                raise  # the database's own trouble: skipping would lose the notification
+                body, notification = _read(item)
+                applied.append(_apply_notification(session, tracker, item, body, notification))
+            except FileNotFoundError:  # another applier of a shared spool applied it meanwhile
+                continue
             except Exception as error:
-                raise _ApplyFailed(item, error) from error
+                raise _ApplyFailed(index, item, error) from error
             if time.monotonic() - started > budget_seconds:
                 break
     return applied
 
 
-def _apply_notification(session: Session, tracker: Tracker, spooled: Spooled) -> AppliedNotification:
+def _read(spooled: Spooled) -> tuple[str, ParsedNotification]:
+    """A spool file's text and notification; :class:`_Unreadable` when it is not one this version can
+    apply."""
+    if spooled.received_at is None:
+        raise _Unreadable("not a file of the spool: its name is not one the tracker gives")
+    try:
+        body = spooled.body()
+        return body, read_notification(body)
+    except ValueError as error:  # not UTF-8, not JSON, a PayloadError: all ValueErrors
+        raise _Unreadable(f"{error.__class__.__name__}: {error}") from error
+
+
+def _apply_notification(
+    session: Session, tracker: Tracker, spooled: Spooled, body: str, notification: ParsedNotification
+) -> AppliedNotification:
+    assert spooled.received_at is not None  # _read set a stranger aside
     connection = session.connection()
-    body = spooled.body()
-    notification = parse_notification(json.loads(body))
     digest = ingest.content_digest(notification)
     plan = None
     if connection.scalar(_NOTIFICATION_WITH_CONTENT, {"digest": digest}) is None:
@@ -243,7 +361,7 @@ def _apply_notification(session: Session, tracker: Tracker, spooled: Spooled) ->
             notification, world, tracker.ancestors, tracker.working_seconds, tracker.reopen_window_seconds
         )
     effects = len(plan.effects) if plan else 0
-    notification_id = _insert_notification(connection, spooled, effects, None, body, notification, digest)
+    notification_id = _insert_notification(connection, spooled, effects, body, notification, digest)
     touched: set[int] = set()
     if plan is not None:
         touched = _apply_plan(session, tracker, plan, notification_id, spooled.received_at)
@@ -256,26 +374,23 @@ def _insert_notification(
     connection: Connection,
     spooled: Spooled,
     effects: int,
-    error: str | None,
-    body: str | None = None,
-    notification: ParsedNotification | None = None,
-    digest: str | None = None,
+    body: str,
+    notification: ParsedNotification,
+    digest: str,
 ) -> int:
-    body = spooled.body() if body is None else body
     return connection.execute(
         _INSERT_NOTIFICATION,
         {
             "received_at": spooled.received_at,
             "body": body,
             "body_sha256": hashlib.sha256(body.encode()).hexdigest(),
-            "content_sha256": digest or "",
-            "receiver": notification.receiver if notification else "",
-            "status": notification.status if notification else "",
-            "group_key": notification.group_key if notification else "",
-            "truncated_alerts": notification.truncated_alerts if notification else 0,
+            "content_sha256": digest,
+            "receiver": notification.receiver,
+            "status": notification.status,
+            "group_key": notification.group_key,
+            "truncated_alerts": notification.truncated_alerts,
             "effects": effects,
             "spool_name": spooled.name,
-            "apply_error": error,
         },
     ).scalar_one()
 

@@ -10,7 +10,7 @@ which is what the pages show; a name is null for the system (Alertmanager, the m
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
@@ -53,6 +53,8 @@ __all__ = [
     "level_of",
 ]
 
+T = TypeVar("T")
+
 # ISO 8601 with the offset written out (``+00:00``), as the API has always answered.
 Instant = Annotated[
     datetime,
@@ -63,6 +65,12 @@ Instant = Annotated[
 
 class View(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+
+# A word of an enumeration as stored (``Stored[CaseState]``): one of the enumeration, or any other text
+# (written by another version, or by hand), passed on as it is rather than failing every page that shows
+# it. The pages show an unknown word as itself.
+Stored = Annotated[T | str, Field(union_mode="left_to_right")]
 
 
 class Assignee(View):
@@ -121,8 +129,8 @@ class CaseSummary(View):
     """A case as the list shows it."""
 
     id: int
-    state: CaseState
-    source: CaseSource
+    state: Stored[CaseState]
+    source: Stored[CaseSource]
     title: str
     target: str
     target_name: str
@@ -152,8 +160,8 @@ class CaseSummary(View):
 class CheckView(View):
     id: int
     round: int
-    check: Check
-    result: CheckResult
+    check: Stored[Check]
+    result: Stored[CheckResult]
     note: str
     evidence: dict[str, Any]
     user_id: int | None
@@ -222,8 +230,8 @@ class EventView(View):
     actor_id: int | None
     actor_name: str | None  # the person's display name; null for the system
     kind: str
-    from_state: CaseState | None
-    to_state: CaseState | None
+    from_state: Stored[CaseState] | None
+    to_state: Stored[CaseState] | None
     note: str
     data: dict[str, Any]
 
@@ -243,7 +251,7 @@ class CaseDetail(CaseSummary):
 class ComplaintView(View):
     id: int
     case_id: int | None
-    state: ComplaintState
+    state: Stored[ComplaintState]
     channel: str
     complainant: str
     contact: str

@@ -241,7 +241,9 @@ class Notification(Base):
     # The spool file it came from (alert_webhook.spool): applied exactly once even if the server stopped
     # between the commit and the removal of the file. NULL for notifications applied before the spool.
     spool_name: Mapped[str | None] = mapped_column(String(64), unique=True)
-    apply_error: Mapped[str | None] = mapped_column(Text)  # why applying failed; it was then skipped
+    # Why applying failed, for notifications skipped by versions before the spool's set-aside folder
+    # (alert_webhook.spool): one that cannot be applied is now set aside there, not stored.
+    apply_error: Mapped[str | None] = mapped_column(Text)
 
 
 class AlertEpisode(Base):

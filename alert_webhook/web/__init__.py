@@ -5,6 +5,7 @@
     letters      the letter form, scanned letters        complaints   complaints (SOP 6)
     evaluation   the quarterly evaluation (SOP 14)       users        accounts (admins)
     reports      the printed report and evaluation (page and PDF)
+    set_aside    webhook notifications the applier set aside (admins)
 
 Every page needs a signed-in user. Views read the services' typed views and call the services for every
 change, the same functions the JSON API calls; none runs a query of its own.
@@ -15,7 +16,19 @@ from __future__ import annotations
 from flask import Flask
 
 from ..settings import Settings
-from . import auth, case, cases, complaints, evaluation, formatting, letters, noc, reports, users
+from . import (
+    auth,
+    case,
+    cases,
+    complaints,
+    evaluation,
+    formatting,
+    letters,
+    noc,
+    reports,
+    set_aside,
+    users,
+)
 
 __all__ = ["csrf", "init_app"]
 
@@ -25,5 +38,5 @@ csrf = auth.csrf
 def init_app(app: Flask, settings: Settings) -> None:
     auth.init_app(app, settings)
     formatting.register(app)
-    for feature in (cases, case, noc, letters, complaints, evaluation, users, reports):
+    for feature in (cases, case, noc, letters, complaints, evaluation, users, set_aside, reports):
         app.register_blueprint(feature.bp)

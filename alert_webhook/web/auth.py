@@ -25,7 +25,6 @@ from flask_login import LoginManager, current_user, login_required, login_user, 
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from .. import i18n
-from ..api.errors import error_response
 from ..core.workflow import USER_ROLES, Actor, Role
 from ..extension import current_tracker
 from ..services import ServiceError, accounts, actor_of
@@ -233,18 +232,6 @@ def init_app(app: Flask, settings: Settings) -> None:
     def _csrf_failed(error):
         flash(i18n.gettext("error.csrf"), "error")
         return render_template("error.html", code=400, message=i18n.gettext("error.csrf")), 400
-
-    @app.errorhandler(403)
-    def _forbidden(error):
-        if request.path.startswith("/api/"):  # a URL no view of the API took
-            return error_response(error.code, error.description)
-        return render_template("error.html", code=403, message=i18n.gettext("error.forbidden")), 403
-
-    @app.errorhandler(404)
-    def _not_found(error):
-        if request.path.startswith("/api/"):
-            return error_response(error.code, error.description)
-        return render_template("error.html", code=404, message=i18n.gettext("error.not_found")), 404
 
 
 @login_manager.user_loader

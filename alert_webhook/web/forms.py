@@ -16,6 +16,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     DateField,
+    DateTimeField,
     DateTimeLocalField,
     HiddenField,
     PasswordField,
@@ -26,14 +27,17 @@ from wtforms import (
     TextAreaField,
     widgets,
 )
-from wtforms.validators import DataRequired, InputRequired, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from .. import i18n
 from ..core.complaints import ComplaintChannel
+from ..core.instants import within_reach
 from ..core.workflow import MAY_BE_NOT_APPLICABLE, USER_ROLES, Check, CheckResult
 from ..extension import current_tracker
 from ..services import ServiceError, TooLarge, Unsupported, letters
 from ..services.views import CaseDetail, CheckView
+from ..store.limits import MAX_ID, length
+from ..store.models import Complaint, ISPContact, Letter, LoginFailure, User
 from .formatting import flash_refused, number, refusal_text
 
 __all__ = [
@@ -61,12 +65,27 @@ __all__ = [
 ]
 
 
+def stored_in(*columns: object) -> Length:
+    """A text stored in ``columns``: at most what they hold (:mod:`..store.limits`, read from the models)."""
+    return Length(max=length(*columns))
+
+
 class Form(FlaskForm):
-    """Every form of the pages: Flask-WTF's CSRF token, and WTForms' own messages in the page's language."""
+    """Every form of the pages: Flask-WTF's CSRF token, WTForms' own messages in the page's language, and
+    every time entered within the tracker's reach (:mod:`..core.instants`)."""
 
     class Meta:
         def get_translations(self, form):
             return i18n.FormTranslations()
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in self:
+            value = field.data if isinstance(field, DateTimeField) else None
+            if isinstance(value, datetime) and not within_reach(local_input(value)):
+                field.errors = [*field.errors, i18n.gettext("form.time_out_of_range")]
+                valid = False
+        return valid
 
 
 def show_refusal(form: Form, error: ServiceError) -> None:
@@ -81,7 +100,7 @@ def show_refusal(form: Form, error: ServiceError) -> None:
 
 
 class LoginForm(Form):
-    username = StringField(validators=[DataRequired()])
+    username = StringField(validators=[DataRequired(), stored_in(User.username, LoginFailure.username)])
     password = PasswordField(validators=[DataRequired()])
 
 
@@ -115,8 +134,8 @@ class RestoreForm(Form):
 
 class EscalateForm(Form):
     isp = SelectField(validators=[Optional()])
-    contact = StringField(validators=[Optional()])
-    ticket_number = StringField(validators=[DataRequired()])
+    contact = StringField(validators=[Optional(), stored_in(ISPContact.contact)])
+    ticket_number = StringField(validators=[DataRequired(), stored_in(ISPContact.ticket_number)])
     called_at = DateTimeLocalField(validators=[Optional()])
     estimate_at = DateTimeLocalField(validators=[Optional()])
     note = TextAreaField(validators=[Optional()])
@@ -217,10 +236,10 @@ def max_letter_mb() -> str:
 
 
 class LetterForm(Form):
-    number = StringField(validators=[DataRequired()])
+    number = StringField(validators=[DataRequired(), stored_in(Letter.number)])
     letter_date = DateField(validators=[InputRequired()])  # so a malformed date says so
     opd = SelectField()  # the sending OPD: see letter_form
-    reporter = StringField(validators=[DataRequired()])
+    reporter = StringField(validators=[DataRequired(), stored_in(Letter.reporter)])
     description = TextAreaField(validators=[DataRequired()])
     received_at = DateTimeLocalField(validators=[Optional()])
     scan = FileField()
@@ -261,8 +280,8 @@ def letter_form(opd: str | None = None) -> LetterForm:
 
 
 class ComplaintForm(Form):
-    complainant = StringField(validators=[DataRequired()])
-    contact = StringField(validators=[Optional()])
+    complainant = StringField(validators=[DataRequired(), stored_in(Complaint.complainant)])
+    contact = StringField(validators=[Optional(), stored_in(Complaint.contact)])
     channel = SelectField()
     case_id = StringField(validators=[Optional()])
     description = TextAreaField(validators=[DataRequired()])
@@ -272,9 +291,9 @@ class ComplaintForm(Form):
             raise ValidationError(i18n.gettext("form.invalid"))
 
     def case_number(self) -> int | None:
-        """The related case, written ``12`` or ``#12``."""
+        """The related case, written ``12`` or ``#12``: a number a case id can be."""
         text = (self.case_id.data or "").strip().lstrip("#")
-        return int(text) if text.isdigit() else None
+        return int(text) if text.isdecimal() and len(text) <= 10 and 0 < int(text) <= MAX_ID else None
 
 
 class RespondForm(Form):
@@ -283,7 +302,7 @@ class RespondForm(Form):
 
 
 class EscalateComplaintForm(Form):
-    official_name = StringField(validators=[DataRequired()])
+    official_name = StringField(validators=[DataRequired(), stored_in(Complaint.official_name)])
 
 
 class ResolveComplaintForm(Form):
@@ -317,10 +336,10 @@ def new_complaint_form(formdata: Mapping[str, Any] | None = None) -> ComplaintFo
 
 
 class NewUserForm(Form):
-    username = StringField(validators=[DataRequired()])
-    display_name = StringField(validators=[DataRequired()])
+    username = StringField(validators=[DataRequired(), stored_in(User.username)])
+    display_name = StringField(validators=[DataRequired(), stored_in(User.display_name)])
     role = SelectField()
-    email = StringField(validators=[Optional()])
+    email = StringField(validators=[Optional(), stored_in(User.email)])
     password = PasswordField(validators=[DataRequired()])
 
 

@@ -7,7 +7,6 @@ from io import BytesIO
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import login_required
 
-from ..api.errors import error_response
 from ..core.workflow import CaseSource, Role
 from ..extension import current_tracker
 from ..i18n import gettext
@@ -59,12 +58,3 @@ def letter_scan(letter_id: int):
     # An uploaded file is shown, never run: no scripts, no plugins, no same-origin access.
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
-
-
-@bp.app_errorhandler(413)
-def _too_large(error):
-    """A request above the size limit is, on the pages, a scanned letter too large to read."""
-    if request.path.startswith("/api/"):
-        return error_response(error.code, error.description)
-    message = gettext("letter.scan_size", max_mb=max_letter_mb())
-    return render_template("error.html", code=413, message=message), 413

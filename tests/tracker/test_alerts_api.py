@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
-from alert_webhook.core import ingest
 from alert_webhook.extension import tracker_of
 from alert_webhook.services import notifications
 from alert_webhook.store.db import Database
@@ -416,30 +415,6 @@ def test_a_file_left_behind_after_its_commit_is_not_applied_twice(client: Any, a
     [again] = apply(app)
     assert again.spool_name == name and again.effects == 0
     assert counts(app) == (1, 1, 1) and spool.names() == []
-
-
-def test_a_notification_that_cannot_be_applied_is_kept_with_its_error_and_skipped(
-    client: Any, app: Any, monkeypatch: Any
-) -> None:
-    plan = ingest.plan_notification
-
-    def fails_for_the_core(notification: Any, *args: Any) -> Any:
-        if notification.group_labels.get("target") == "dist-sw1":
-            raise ValueError("a rule nobody foresaw")
-        return plan(notification, *args)
-
-    monkeypatch.setattr(ingest, "plan_notification", fails_for_the_core)
-    post(client, "core_down")
-    post(client, "firing")
-    [failed] = apply(app)
-    assert failed.error == "ValueError: a rule nobody foresaw"
-    [applied] = apply(app)
-    assert applied.effects > 0
-    assert [c["target"] for c in cases(client)] == ["setda"]
-    metrics = scrape(client)
-    assert metric_value(metrics, "batiknet_notifications_failed_total") == 1
-    assert metric_value(metrics, "batiknet_notifications_deduplicated_total") == 0
-    assert counts(app) == (2, 1, 1)
 
 
 def test_heartbeat_and_silence(client: Any, clock: Any) -> None:
