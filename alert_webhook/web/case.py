@@ -76,7 +76,7 @@ def _chart(case_id: int) -> tuple[chart_layout.Chart | None, str | None, datetim
     tracker = current_tracker()
     series = evidence.case_chart(tracker, case_id)
     if tracker.prometheus is None:
-        return None, gettext("case.chart.not_configured"), series.start, series.end
+        return None, gettext("monitoring.not_configured"), series.start, series.end
     if series.error is not None:
         return None, series.error, series.start, series.end
     markers = [(series.received_at, "case.chart.received")]

@@ -33,6 +33,7 @@ from ..i18n import (
     ngettext,
 )
 from ..services import ServiceError, notifications
+from ..services.evidence import NOT_CONFIGURED
 from ..services.views import CaseDetail, CheckView, DurationView, EpisodeView, EventView
 
 __all__ = [
@@ -226,6 +227,8 @@ def evidence_text(evidence: dict[str, Any]) -> str:
             value = local_time(value)
         elif key == "suggested":
             value = gettext(f"check.{value}") if value in tuple(CheckResult) else "—"
+        elif key == "error" and value == NOT_CONFIGURED:
+            value = gettext("monitoring.not_configured")
         if isinstance(value, dict):
             lines.extend(f"{label(key)} {k}: {v}" for k, v in value.items())
         elif isinstance(value, list):

@@ -1,6 +1,7 @@
 """What a person's screen shows, measured: the two screens of the tracker's people, signing in, and the
-checks every page must pass on them (nothing wider than the screen, no word broken across lines, tap
-targets big enough, no serious accessibility fault), plus a screenshot for a person to look at.
+checks every page must pass on them (nothing wider than the screen, no word broken across lines, no text
+running out of its box, tap targets big enough, no serious accessibility fault), plus a screenshot for a
+person to look at.
 
 Tap targets: at least 44×44 CSS px on the phone (WCAG 2.5.5's size: a technician in a server room taps
 with a thumb, sometimes in gloves) and WCAG 2.5.8's 24×24 on the wall screen's width. A checkbox or radio
@@ -87,6 +88,29 @@ LAYOUT_FAULTS = r"""
       const boxes = [...range.getClientRects()].filter((r) => r.width > 0);
       const lines = new Set(boxes.map((r) => Math.round(r.top)));
       if (lines.size > 1) faults.push(`the word "${m[0]}" breaks across lines in ${path(parent)}`);
+    }
+  }
+
+  // No text running out of its own box over its neighbour (a label column too narrow for its word).
+  for (const el of document.body.querySelectorAll('*')) {
+    if (!shown(el) || el.closest('pre, script, style, svg, .skip') || inOwnScrollBox(el)) continue;
+    if (el.clientWidth === 0 || getComputedStyle(el).overflowX !== 'visible') continue;
+    const ownText = [...el.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+    if (ownText && el.scrollWidth > el.clientWidth + 1) {
+      faults.push(`text runs out of its box: ${path(el)} needs ${el.scrollWidth} px, has ${el.clientWidth}`);
+    }
+  }
+
+  // A stacked table's column name (its ::before, which no box measures) fits the column its grid gives it.
+  const pen = document.createElement('canvas').getContext('2d');
+  for (const td of document.querySelectorAll('td[data-label]')) {
+    const name = getComputedStyle(td, '::before');
+    if (!shown(td) || name.content === 'none' || getComputedStyle(td).display !== 'grid') continue;
+    pen.font = name.font;
+    const needs = Math.max(...td.dataset.label.split(/\s+/).map((word) => pen.measureText(word).width));
+    const has = parseFloat(getComputedStyle(td).gridTemplateColumns);
+    if (needs > has + 0.5) {
+      faults.push(`text runs out of its box: ${path(td)}::before needs ${Math.ceil(needs)} px, has ${has}`);
     }
   }
 

@@ -205,7 +205,7 @@ def test_the_whole_sop_through_the_pages(app, client, login, staff, clock):
     page = client.get(f"/cases/{case_id}").get_data(as_text=True)
     for check in ("physical", "monitoring", "dns", "connectivity"):
         assert f'id="check-form-{check}"' in page
-    assert "Kesalahan: no Prometheus configured" in page
+    assert "Kesalahan: Prometheus belum dikonfigurasi (BATIKNET_PROMETHEUS_URL)." in page
     for check, result in (("physical", "ok"), ("monitoring", "fault"), ("dns", "ok"), ("connectivity", "ok")):
         answer = submit(
             client,
