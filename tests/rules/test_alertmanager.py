@@ -55,6 +55,7 @@ EXPECTED_RECEIVER = {
     "BatiknetCaseTrackerDown": "operasional-noc",
     "BatiknetCaseTrackerSpoolStuck": "operasional-noc",
     "BatiknetCaseTrackerMessagesFailing": "operasional-noc",
+    "BatiknetCaseTrackerNotificationsSetAside": "operasional-noc",
     "BatiknetCaseOverdue": "operasional-noc",
     "Watchdog": "heartbeat",
 }

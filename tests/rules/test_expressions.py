@@ -13,7 +13,8 @@ link), a distribution switch cut (a core device down, the OPDs behind it unreach
 one DNS server stopped and the other answering wrongly, the core router's snmpd paused (answers ping, not
 SNMP), an OPD answering one echo in three 200 ms late (loss and latency: tests/rules/slow_echo.py, as the
 lab's kernel has no netem) and an OPD's letter received two weeks ago (an overdue case). A broken inventory
-is reloaded too (the exporter refuses it and keeps probing), and Telegram refuses the tracker's messages.
+is reloaded too (the exporter refuses it and keeps probing), a damaged file is left in the tracker's spool
+(set aside), and Telegram refuses the tracker's messages.
 While they last,
 the test also checks the outcome issue 4 asks of a core outage: nothing behind the cut switch or uplink
 fires, gets a case or an e-mail, while the switch itself does.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -370,7 +372,25 @@ def test_every_rule_and_panel_expression_returns_data(lab, proving_stack) -> Non
         finally:
             os.kill(applier, signal.SIGCONT)
 
-        # 8. Telegram refuses: the tracker's message about a new case waits for another attempt.
+        # 8. A damaged file in the spool (a disk or an older version left it): set aside at once, holding up
+        # nothing, and the NOC is told.
+        spool = stack.run_dir / "cases-instance" / "spool"
+        damaged = spool / f"{time.time_ns() // 1000:017d}-000000000-{secrets.token_hex(8)}.json"
+        damaged.with_suffix(".partial").write_bytes(b'{"version": "4", "receiver": "\xff\xfe"}')
+        damaged.with_suffix(".partial").rename(damaged)
+        stack.wait_until(
+            lambda: ("BatiknetCaseTrackerNotificationsSetAside", "batiknet-cases") in firing(stack),
+            timeout=60,
+            what="the damaged spool file set aside and alerted on",
+        )
+        stack.wait_until(  # nothing held up behind it
+            lambda: has_data(stack, "batiknet_notifications_queued == 0"),
+            timeout=30,
+            what="the spool emptied past the damaged file",
+        )
+        proof.settle(stack, "spool file damaged")
+
+        # 9. Telegram refuses: the tracker's message about a new case waits for another attempt.
         stack.refuse_telegram(*[502] * 1000)
         try:
             response = requests.post(
