@@ -119,9 +119,8 @@ class MailSink:
 class Tracker:
     """One running tracker in ``directory``; ``start()`` returns when it answers, ``stop()`` ends it."""
 
-    _people: ClassVar[tuple[Path, str] | None] = (
-        None  # the first tracker's database with the people, its token
-    )
+    # The copy of the first tracker's database with the people in it, and the head's token.
+    _people: ClassVar[tuple[Path, str] | None] = None
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
