@@ -9,7 +9,10 @@ never past ``MAX_VARBINDS_PER_REQUEST`` a request. Interface names, aliases and 
 static columns barely change: they are walked on the first round and again only when sysUpTime goes
 backwards (a reboot renumbers interfaces), when the set of rows of a table changes from one walk to the
 next, when the profile changes, or every ``NAME_REFRESH_CYCLES`` walks (an operator edited an alias); a
-table the device does not have is looked for again only then. What a walk learnt (table sizes, static
+table the device does not have is looked for again only then, or on every walk while the agent has been up
+less than ``AGENT_WARM_UP_TICKS``: an agent fills some tables only after it has run a while (net-snmp's
+hrProcessorLoad after its first minute), and a CPU missing for the next refresh's five minutes after every
+reboot would hide the very load a reboot is often about. What a walk learnt (table sizes, static
 columns, the profile) is kept even when the walk does not finish in time, so a slow agent's next walk
 starts where this one stood.
 """
@@ -39,6 +42,7 @@ __all__ = ["REASONS", "Interface", "SNMPAuth", "SNMPResult", "SNMPWalker"]
 
 REASONS = ("ok", "icmp_down", "timeout", "auth_error", "error")
 NAME_REFRESH_CYCLES = 30
+AGENT_WARM_UP_TICKS = 10 * 60 * 100  # sysUpTime counts hundredths of a second
 MAX_VARBINDS_PER_REQUEST = 512  # keeps responses well under the 64 KiB a UDP datagram can carry
 # An agent answers one request after the other (and some drop what queues up): a walk has at most this
 # many of its tables' requests out to the device at once.
@@ -195,10 +199,11 @@ async def _walk_tables(
         cache.static_profile = profile.name
         cache.walks_since_names = 0
 
-    # A table the device did not have (no rows last time) is looked for again only with the static columns;
-    # the interfaces always (they carry the scalars).
+    # A table the device did not have (no rows last time) is looked for again only with the static columns
+    # or while the agent warms up; the interfaces always (they carry the scalars).
+    look_again = refresh or (cache.uptime_ticks is not None and cache.uptime_ticks < AGENT_WARM_UP_TICKS)
     changing = [
-        t for t in tables if t is INTERFACES or (t.columns and (refresh or cache.rows.get(t.name) != 0))
+        t for t in tables if t is INTERFACES or (t.columns and (look_again or cache.rows.get(t.name) != 0))
     ]
     walked = await _all(
         *(

@@ -71,3 +71,36 @@ def test_a_new_row_has_its_name_read_in_the_walk_that_finds_it(tmp_path):
         _, steady, grown = walk_rounds(before.port, ["ports3", "ports3", "ports4"])
     assert [i.name for i in grown.interfaces] == ["port1", "port2", "port3", "port4"]
     assert grown.requests > steady.requests
+
+
+def test_a_table_an_agent_fills_after_its_first_minute_is_read_as_soon_as_it_is_there(tmp_path):
+    """net-snmp answers hrProcessorLoad only after its first minute: a device walked just after it booted
+    has its CPU on the first walk that finds the table, not five minutes later at the next refresh."""
+    uptime = "1.3.6.1.2.1.1.3.0|67|{}"
+    booting = [SYSTEM[0], uptime.format(30 * 100), "1.3.6.1.2.1.2.2.1.2.1|4|port1"]
+    running = [SYSTEM[0], uptime.format(90 * 100), "1.3.6.1.2.1.2.2.1.2.1|4|port1"]
+    running += ["1.3.6.1.2.1.25.3.3.1.2.196608|2|12", "1.3.6.1.2.1.25.3.3.1.2.196609|2|30"]
+    devices = []
+    for name, lines in (("booting", booting), ("running", running)):
+        (tmp_path / f"{name}.snmprec").write_text("\n".join(lines) + "\n")
+        devices.append(Device(name, tmp_path / f"{name}.snmprec"))
+    with simulated(devices, tmp_path / "snmpsim"):
+        first, second = walk_rounds(devices[0].port, ["booting", "running"])
+    assert first.reason == second.reason == "ok"
+    assert first.cpu_ratio is None  # absent, never a confident 0
+    assert second.cpu_ratio == pytest.approx(0.21)  # the mean of the processors' loads
+
+
+def test_a_table_an_agent_lacks_is_asked_for_every_walk_only_while_the_agent_warms_up(tmp_path):
+    devices = []
+    for name, ticks in (("young", 5 * 60 * 100), ("settled", 11 * 60 * 100)):
+        lines = [SYSTEM[0], f"1.3.6.1.2.1.1.3.0|67|{ticks}", "1.3.6.1.2.1.2.2.1.2.1|4|port1"]
+        (tmp_path / f"{name}.snmprec").write_text("\n".join(lines) + "\n")
+        devices.append(Device(name, tmp_path / f"{name}.snmprec"))
+    with simulated(devices, tmp_path / "snmpsim"):
+        young = walk_rounds(devices[0].port, ["young"] * 3)
+        settled = walk_rounds(devices[0].port, ["settled"] * 3)
+    assert all(walk.reason == "ok" and walk.cpu_ratio is None for walk in (*young, *settled))
+    # Up 11 minutes: only the interfaces are asked again, the missing tables wait for the next refresh.
+    # Up 5 minutes: each table the net-snmp profile reads and the agent lacks is asked again, every walk.
+    assert settled[1].requests == settled[2].requests < young[1].requests == young[2].requests
