@@ -1,6 +1,6 @@
 """Run the real stack on loopback: exporter, case tracker, Prometheus, Alertmanager and local sinks.
 
-Used by the demo (``python -m lab.demo``, fixed ports) and by the integration tests (``tests/stack.py``,
+Used by the demo (``python -m lab.demo``, fixed ports) and by the tests (``tests/stack.py``,
 free ports, short timers). Prometheus and Alertmanager get configurations rendered from the committed
 files by :mod:`lab.stackconfig`; every service runs in the foreground as a child process with its own data
 directory under ``run_dir`` and its log in ``run_dir/logs``, and is stopped by its PID.
