@@ -8,7 +8,7 @@ gets a temporary data directory and its log under ``<run_dir>/logs``; everything
 Call :func:`start_stack` in your own fixture, only while the lab is up (request the ``lab`` fixture): the
 exporter probes the inventory's addresses, which must lead into the lab's namespaces behind its blackhole
 route. ``Timing()`` scrapes and evaluates every 2 s and lets Alertmanager group after 1 s;
-``Timing(duration_scale=0.1)`` shortens the rules' ``for:`` too (tests/rules/test_expressions.py);
+``Timing(duration_scale=0.05)`` shortens the rules' ``for:`` too (tests/rules/test_expressions.py);
 ``timing=None`` keeps the committed intervals. The journey with the committed ``for:`` runs through the
 demo itself (tests/integration/test_demo.py).
 
