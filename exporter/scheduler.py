@@ -89,10 +89,10 @@ async def snmp_walk(
         return SNMPResult(device.id, "icmp_down", detail="no ICMP reply in the latest round: not walked")
     async with probes.semaphore:
         try:
-            return await asyncio.wait_for(
-                probes.snmp.walk(device, config.snmp_auth[device.id], settings.timeout, settings.retries),
-                deadline,
-            )
+            async with asyncio.timeout(deadline):
+                return await probes.snmp.walk(
+                    device, config.snmp_auth[device.id], settings.timeout, settings.retries
+                )
         except TimeoutError:
             return SNMPResult(device.id, "timeout", deadline, detail=f"walk took longer than {deadline:g}s")
 
@@ -103,8 +103,10 @@ class Scheduler:
         self.store = store
         self.probes = probes
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     def start(self) -> None:
+        self._stopping = False
         inventory = self.config.inventory
         targets = list(inventory.targets())
         for settings, members in groups(targets, "icmp").items():
@@ -117,6 +119,9 @@ class Scheduler:
         self.probes.snmp.forget(devices)
 
     async def stop(self) -> None:
+        # A cycle can swallow its cancellation (asyncio.wait_for did, before Python 3.12, when what it
+        # waited for finished in the same tick), so each loop also ends when it sees this after a cycle.
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -138,6 +143,8 @@ class Scheduler:
                     await cycle(max(0.0, started - due))
                 except Exception:  # a bug in one cycle must not stop the others
                     log.exception("cycle failed", extra={"probe": module})
+                if self._stopping:
+                    return
                 finished = loop.time()
                 self.store.record_cycle(module, finished - started, time.time())
                 due += interval

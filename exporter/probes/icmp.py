@@ -220,8 +220,13 @@ class ICMPEngine:
                     if wait > 0:
                         await asyncio.sleep(wait)
             if state.outstanding:
+                # An earlier sweep, all answered, set it: the last sweep's replies are still to come.
+                state.done.clear()
+                # Not asyncio.wait_for: before Python 3.12 it returns instead of raising when the round
+                # is cancelled in the tick its last reply arrives, and the exporter would not stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(state.done.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await state.done.wait()
         finally:
             for sequence in own_sequences:
                 pending = self._pending.get(sequence)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 
 from exporter.config import ExporterConfig, ExporterSettings
@@ -100,3 +101,35 @@ def test_failures_are_logged_and_cycles_go_on(monkeypatch, caplog):
     failed = [r for r in caplog.records if r.getMessage() == "dns check failed"]
     assert failed and failed[0].query == "pekalongankota.go.id"
     assert not [r for r in caplog.records if r.getMessage() == "cycle failed"]
+
+
+def test_stop_ends_a_loop_whose_cycle_swallowed_its_cancellation():
+    """Before Python 3.12 asyncio.wait_for could swallow a cancellation; a cycle that does so must still
+    let the scheduler stop (the exporter hung on SIGTERM, probing on, when it happened)."""
+
+    class SwallowingICMP(FakeICMP):
+        started = asyncio.Event()
+
+        async def round(self, targets, count, timeout, spacing):
+            self.started.set()
+            # What asyncio.wait_for did when what it awaited finished in the same tick as its cancellation:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(10)
+            return await super().round(targets, count, timeout, spacing)
+
+    inv = dataclasses.replace(inventory(), dns_servers=(), devices=())
+    store = Store(inv)
+
+    async def scenario():
+        icmp = SwallowingICMP()
+        scheduler = Scheduler(
+            ExporterConfig(inv, ExporterSettings()),
+            store,
+            Probes(icmp=icmp, snmp=FakeWalker(), semaphore=asyncio.Semaphore(4)),
+        )
+        scheduler.start()
+        await icmp.started.wait()
+        async with asyncio.timeout(5):
+            await scheduler.stop()
+
+    asyncio.run(scenario())
