@@ -72,9 +72,14 @@ class PostgresServer:
     def new_database(self, template: str | None = None) -> str:
         name = f"cases_{next(self._counter)}"
         with self.admin() as connection:
-            suffix = f" TEMPLATE {template}" if template else ""
+            # A copy of the template's few megabytes is quicker file by file than through the WAL.
+            suffix = f" TEMPLATE {template} STRATEGY FILE_COPY" if template else ""
             connection.execute(f"CREATE DATABASE {name}{suffix}")
         return name
+
+    def drop_database(self, name: str) -> None:
+        with self.admin() as connection:
+            connection.execute(f"DROP DATABASE {name} WITH (FORCE)")  # whoever still holds it
 
 
 @pytest.fixture(scope="session")
@@ -174,9 +179,12 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def postgres_url(postgres_server: PostgresServer, postgres_template: str) -> str:
-    """A fresh, migrated, empty PostgreSQL database."""
-    return postgres_server.url(postgres_server.new_database(template=postgres_template))
+def postgres_url(postgres_server: PostgresServer, postgres_template: str) -> Iterator[str]:
+    """A fresh, migrated, empty PostgreSQL database, dropped after the test: a suite's worth of copies
+    would fill gigabytes of the temporary directory and slow the server's stop."""
+    name = postgres_server.new_database(template=postgres_template)
+    yield postgres_server.url(name)
+    postgres_server.drop_database(name)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

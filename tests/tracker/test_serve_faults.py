@@ -36,7 +36,7 @@ from tests.tracker.serving import SCRAPER, Server, free_port, healthy, tracker_e
 pytestmark = pytest.mark.system  # real servers, their applier, haproxy, strace
 
 HEADERS = {"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"}
-STORM_TRIALS = 10
+STORM_TRIALS = 4  # three with the database held: a stop that leaves its spool fails each of them
 STORM_GROUPS = 200
 ALERTS_PER_GROUP = 2
 EVERYTHING_APPLIED = "stopped with every accepted notification applied"
