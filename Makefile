@@ -92,9 +92,10 @@ check-configs: install
 	amtool check-config alertmanager/alertmanager.yml
 
 # pytest fails (exit 5) when it collected no test: a suite that ran nothing has proved nothing. The slowest
-# tests are printed at the end, to keep the suite's time in view.
+# tests are printed at the end, to keep the suite's time in view. Two processes: one runs the lab's tests
+# (one group, first; see tests/conftest.py), mostly waiting for alerts, while the other runs the rest.
 pytest: install
-	$(VENV)/bin/pytest --durations=25 $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n 2 --dist loadgroup --durations=25 $(PYTEST_ARGS)
 
 test: lint check-configs pytest
 
