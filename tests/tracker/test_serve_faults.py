@@ -143,8 +143,11 @@ def test_a_restart_right_after_a_stop_binds_at_once(sqlite_url: str, tmp_path: P
         assert listening_sockets(restarted) == set()
         first.terminate()
         with Server(env, workers=1, port=first.port) as second:
+            # Its own listening socket, while the first may still be stopping: the health check that let
+            # the `with` in may have been answered by the first, whose workers hold the port to the end.
+            second.wait_for(lambda: listening_sockets(second.pid), "the second server did not bind", 5)
             assert first.stop() == 0
-            assert healthy(second.base)
+            second.wait_for(lambda: healthy(second.base), "the second server does not answer", 30)
     assert "Connection in use" not in second.output
     assert not Path(f"/proc/{restarted}").exists()
     assert EVERYTHING_APPLIED in first.output
