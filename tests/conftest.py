@@ -45,23 +45,18 @@ def yaml_parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test that uses the lab carries the ``lab`` marker and every test of tests/browser the
-    ``browser`` marker, so that ``make check`` (``-m 'not lab and ...'``) leaves them out.
-
-    ``make test`` spreads the suite over two processes (pytest-xdist, ``--dist loadgroup``): the lab's
-    tests are one group, run by one process in one lab session, and come first, so that their minutes of
-    waiting for alerts overlap the rest of the suite in the other process."""
+    ``browser`` marker, so that ``make check`` (``-m 'not lab and ...'``) leaves them out and ``make test``
+    runs the lab's tests in a process of their own beside the rest (see the Makefile)."""
     for item in items:
         if "lab" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.lab)
-            item.add_marker(pytest.mark.xdist_group("lab"))
         if BROWSER_TESTS in item.path.parents:
             item.add_marker(pytest.mark.browser)
-    items.sort(key=lambda item: item.get_closest_marker("lab") is None)  # stable: the order otherwise kept
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """What tests tell of their own times (``record_property("timings", ...)``), printed at the end: also
-    from xdist's processes, whose output pytest does not show."""
+    """What tests tell of their own times (``record_property("timings", ...)``), printed at the end with
+    the slowest tests rather than lost among the dots."""
     reports = [*terminalreporter.stats.get("passed", []), *terminalreporter.stats.get("failed", [])]
     lines = [
         f"{report.nodeid.split('::')[-1]}: {value}"
