@@ -95,7 +95,7 @@ check-configs: install
 # and the rest; the lab's report follows the rest's. (pytest-xdist's --dist loadgroup would be the usual
 # way, but under pytest 9 it no longer keeps a group in one process, and a lab test elsewhere waits for
 # the lab's lock.) Each fails (exit 5) when it collected no test: a suite that ran nothing has proved
-# nothing. The slowest tests are printed, to keep the suite's time in view.
+# nothing; PYTEST_ARGS goes to both. The slowest tests are printed, to keep the suite's time in view.
 pytest: install
 	@lab_log=$$(mktemp); \
 	$(VENV)/bin/pytest -m lab --durations=10 $(PYTEST_ARGS) >$$lab_log 2>&1 & lab=$$!; \
