@@ -83,6 +83,7 @@ def scrape_health(prometheus: str, job: str) -> tuple[str, str]:
     return "unknown", ""
 
 
+@pytest.mark.system  # the real tracker under gunicorn, scraped by the real Prometheus
 def test_the_committed_prometheus_config_scrapes_the_real_tracker_with_its_token(
     env: dict[str, str],  # noqa: F811
     tmp_path: Path,

@@ -109,6 +109,7 @@ def targets_of(result: list[dict[str, Any]]) -> list[str]:
     return sorted(series["metric"].get("target", "") for series in result)
 
 
+@pytest.mark.system  # the real Prometheus
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(values=st.lists(st.text(max_size=24), min_size=1, max_size=8, unique=True))
 @example(values=[INJECTION, "x", "y"])
@@ -125,6 +126,7 @@ def test_any_text_is_an_exact_match_label_value(prometheus: Any, values: list[st
     assert targets_of(client.query(f"batiknet_target_up{{target=~{any_of(chosen)}}}", at)) == sorted(chosen)
 
 
+@pytest.mark.system  # the real Prometheus
 def test_the_injection_returns_only_the_intended_series(prometheus: Any) -> None:
     client, exposition = prometheus
     scraped(client, exposition, INJECTION, "x", "y")
@@ -140,6 +142,7 @@ def test_the_injection_returns_only_the_intended_series(prometheus: Any) -> None
     assert targets_of(client.query(f"batiknet_target_up{{target={quote(INJECTION)}}}", now())) == [INJECTION]
 
 
+@pytest.mark.system  # the real Prometheus
 def test_a_value_prometheus_cannot_hold_is_an_error_of_the_query_not_of_the_request(prometheus: Any) -> None:
     """A lone surrogate (JSON may carry one) is no Unicode character: Prometheus refuses the escape, and
     the tracker reports that instead of failing to encode the request."""
