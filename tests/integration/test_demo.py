@@ -23,15 +23,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from lab.network import Lab
+from lab.stackrun import Ports, Stack
 from tests.support import require_binary
 
 DEMO_START_TIMEOUT = 240.0
@@ -104,77 +102,45 @@ def _still_alive(processes: dict[int, str]) -> list[int]:
     return [pid for pid, started in processes.items() if pid in table and table[pid][1] == started]
 
 
-@dataclass(frozen=True)
 class Demo:
-    """What the test reads of the running demo, from the addresses and token its banner prints."""
+    """The running demo as the test reads it: a :class:`~lab.stackrun.Stack` attached to the run directory
+    and the loopback ports its banner prints (the demo started it; the test only asks it things)."""
 
-    cases_url: str
-    prometheus_url: str
-    alertmanager_url: str
-    mail_dir: Path
-    token: str
-
-    @classmethod
-    def from_banner(cls, banner: str, token: str) -> Demo:
-        def printed(label: str, pattern: str) -> str:
-            found = re.search(rf"^\s+{label}\s+{pattern}", banner, re.MULTILINE)
+    def __init__(self, banner: str, run_dir: Path, token: str) -> None:
+        def port(label: str, path: str) -> int:
+            found = re.search(rf"^\s+{label}\s+http://127\.0\.0\.1:(\d+){path}$", banner, re.MULTILINE)
             assert found, f"the banner prints no {label}:\n{banner}"
-            return found.group(1)
+            return int(found.group(1))
 
-        url = r"(http://127\.0\.0\.1:\d+)/"
-        return cls(
-            cases_url=printed("Case tracker", url),
-            prometheus_url=printed("Prometheus", url),
-            alertmanager_url=printed("Alertmanager", url),
-            mail_dir=Path(printed("Mail sink", r"(\S+)/ ")),
-            token=token,
+        ports = Ports(
+            exporter=port("Exporter", "/metrics"),
+            cases=port("Case tracker", "/"),
+            prometheus=port("Prometheus", "/"),
+            alertmanager=port("Alertmanager", "/"),
+            smtp=0,  # the sinks' ports are not printed, and the test reads the mail from its folder
+            telegram=0,
         )
-
-    def cases(self) -> list[dict[str, Any]]:
-        answer = self._get(self.cases_url + "/api/v1/cases")
-        return answer["cases"] if isinstance(answer, dict) else answer
-
-    def case(self, case_id: int) -> dict[str, Any]:
-        return self._get(f"{self.cases_url}/api/v1/cases/{case_id}")
+        self.stack = Stack(run_dir, api_token=token, ports=ports)
 
     def cases_about(self, target: str) -> list[dict[str, Any]]:
-        return [case for case in self.cases() if case["target"] == target]
+        return [case for case in self.stack.cases() if case["target"] == target]
 
     def targets_up(self) -> set[str]:
-        answer = self._get(self.prometheus_url + "/api/v1/query", query="batiknet_target_up == 1")
-        return {sample["metric"]["target"] for sample in answer["data"]["result"]}
+        return {sample["metric"]["target"] for sample in self.stack.query("batiknet_target_up == 1")}
 
     def firing(self, alertname: str) -> set[str]:
         """The targets of the Prometheus alerts of that name now firing."""
-        alerts = self._get(self.prometheus_url + "/api/v1/alerts")["data"]["alerts"]
         return {
             alert["labels"]["target"]
-            for alert in alerts
+            for alert in self.stack.prometheus_alerts()
             if alert["labels"]["alertname"] == alertname and alert["state"] == "firing"
         }
 
     def notified_critical(self) -> list[str]:
         """The target of each critical alert Alertmanager notifies: neither silenced nor inhibited."""
-        alerts = self._get(
-            self.alertmanager_url + "/api/v2/alerts", active="true", silenced="false", inhibited="false"
-        )
+        alerts = self.stack.alertmanager_alerts(active="true", silenced="false", inhibited="false")
         critical = [alert for alert in alerts if alert["labels"].get("severity") == "critical"]
         return sorted(alert["labels"].get("target", "") for alert in critical)
-
-    def mails(self) -> dict[str, EmailMessage]:
-        """Every e-mail the sink received, by file name."""
-        return {
-            path.name: message_from_bytes(path.read_bytes(), policy=policy.default)  # type: ignore[misc]
-            for path in sorted(self.mail_dir.glob("*.eml"))
-        }
-
-    def _get(self, url: str, **params: str) -> Any:
-        # The API token is the case tracker's: it goes to nobody else.
-        mine = url.startswith(self.cases_url + "/")
-        headers = {"Authorization": f"Bearer {self.token}"} if mine else {}
-        answer = requests.get(url, params=params, headers=headers, timeout=10)
-        answer.raise_for_status()
-        return answer.json()
 
 
 def _walk_the_readme(demo: Demo, lab: Lab, report: Callable[[str], None]) -> None:
@@ -190,7 +156,7 @@ def _walk_the_readme(demo: Demo, lab: Lab, report: Callable[[str], None]) -> Non
         "every lab target up in the demo's Prometheus",
     )
     assert demo.cases_about(OPD) == [] and demo.cases_about(SWITCH) == []
-    mails_before = set(demo.mails())
+    mails_before = len(demo.stack.mails())  # oldest first
 
     started = time.monotonic()
     lab.cut(OPD)
@@ -210,14 +176,14 @@ def _walk_the_readme(demo: Demo, lab: Lab, report: Callable[[str], None]) -> Non
         time.sleep(20)
         # One critical alert per root cause; the OPD's keeps firing through keep_firing_for.
         assert demo.notified_critical() == sorted([OPD, SWITCH])
-        cases = demo.cases()
+        cases = demo.stack.cases()
         notified = {c["target"] for c in cases} | {t for c in cases for t in c.get("affected_targets", [])}
         assert notified.isdisjoint(behind_opds), "an OPD behind the switch reached the case tracker"
         names = behind_opds | {opd.name for opd in lab.inventory.opds if opd.id in behind_opds}
         leaked = [
             mail["Subject"]
-            for file, mail in demo.mails().items()
-            if file not in mails_before and any(name in mail.as_string() for name in names)
+            for mail in demo.stack.mails()[mails_before:]
+            if any(name in mail.as_string() for name in names)
         ]
         assert leaked == [], "an OPD behind the switch reached the mail sink"
     finally:
@@ -230,7 +196,7 @@ def _walk_the_readme(demo: Demo, lab: Lab, report: Callable[[str], None]) -> Non
     ):
 
         def restored_case(case_id: int = case["id"]) -> dict[str, Any] | None:
-            found = demo.case(case_id)
+            found = demo.stack.get_json("cases", f"/api/v1/cases/{case_id}")
             return found if found["restored_at"] else None
 
         restored = _wait_for(
@@ -244,7 +210,8 @@ def _walk_the_readme(demo: Demo, lab: Lab, report: Callable[[str], None]) -> Non
         )
         assert restored["closed_at"] is None and restored["state"] != "closed", "restored, not closed"
         assert len(demo.cases_about(target)) == 1, f"one case for {target}, repeats change nothing"
-    assert {c["target"] for c in demo.cases() if c["target"] in opds} == {OPD}, "no other OPD gets a case"
+    opd_cases = {case["target"] for case in demo.stack.cases() if case["target"] in opds}
+    assert opd_cases == {OPD}, "no other OPD gets a case"
 
 
 def test_the_demo_walks_the_readme_and_leaves_nothing_behind(
@@ -276,10 +243,10 @@ def test_the_demo_walks_the_readme_and_leaves_nothing_behind(
         )
         assert process.poll() is None, output.text
         banner = output.text
-        demo = Demo.from_banner(banner, "demo-test-token")
-        for url in (demo.prometheus_url, demo.alertmanager_url):
+        demo = Demo(banner, run_dir, "demo-test-token")
+        for url in (demo.stack.url("prometheus"), demo.stack.url("alertmanager")):
             assert requests.get(f"{url}/-/ready", timeout=5).ok
-        assert demo.mail_dir == run_dir / "mail"
+        assert f"{run_dir / 'mail'}/" in banner, "the banner shows where the mail lands"
         assert "demo-test-token" in banner, "the token from BATIKNET_API_TOKEN is the one printed"
         for user in ("admin", "kepala", "teknisi1"):
             assert re.search(rf"^\s+{user}\s+\S{{12,}}$", banner, re.MULTILINE), f"no login for {user}"
